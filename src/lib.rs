@@ -1,0 +1,27 @@
+//! mmoracle: a simulated QNX Neutrino memory manager and test oracle.
+//!
+//! The [`model`] is a pure, deterministic model of procnto's memory manager
+//! (address spaces, resource limits, locking, memory objects and their
+//! contents). It implements [`MemoryManager`], the one trait every backend
+//! implements: one [`Call`] in, one [`Outcome`] out. Every outcome is decided
+//! by a rule written down in `spec/`, and the model reports which
+//! ([`rules::Verdict`]).
+//!
+//! Layout: [`types`] (addresses, flags, errnos), [`call`] (operations and
+//! outcomes as data), [`profile`] (platforms as data), [`rules`] (check
+//! lists and verdicts), [`model`], [`spec`] (the rule catalogue read from
+//! `spec/`).
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod call;
+mod manager;
+pub mod model;
+pub mod profile;
+pub mod rules;
+pub mod types;
+
+pub use call::{Call, Outcome, Value};
+pub use manager::MemoryManager;
+pub use model::Model;
+pub use profile::{Profile, ProfileName};

@@ -1,0 +1,169 @@
+//! Loads and stores: what a program would see, or which signal it would get.
+//!
+//! spec: spec/objects-contents.md. ACCESS-EINVAL-1, then page by page in
+//! ascending order: ACCESS-SIGSEGV-1 (unmapped), ACCESS-SIGSEGV-2
+//! (protection), ACCESS-SIGBUS-1 (past the object's end); success
+//! ACCESS-LOAD-1, ACCESS-STORE-1 (shared: visible to every mapping of the
+//! object, ACCESS-SHARED-1; private: copy-on-write, ACCESS-COW-1).
+
+use super::object::Page;
+use super::region::{Backing, Region};
+use super::Model;
+use crate::call::{Outcome, Value, MAX_ACCESS};
+use crate::rules::{Checks, Verdict};
+use crate::types::{Addr, Errno, Len, Pid, Prot, Signal};
+
+/// Why a page cannot be accessed.
+struct Denied {
+    signal: Signal,
+    rule: &'static str,
+}
+
+impl Model {
+    /// Checks one page for an access; `write` asks for PROT_WRITE.
+    fn page_access(&self, pid: Pid, addr: Addr, write: bool) -> Result<&Region, Denied> {
+        let region = self.procs[&pid].space.region_at(addr).ok_or(Denied {
+            signal: Signal::SIGSEGV,
+            rule: "ACCESS-SIGSEGV-1",
+        })?;
+        let allowed = if write {
+            region.prot.contains(Prot::WRITE)
+        } else {
+            region.prot.intersects(Prot::READ | Prot::WRITE | Prot::EXEC)
+        };
+        if !allowed {
+            return Err(Denied {
+                signal: Signal::SIGSEGV,
+                rule: "ACCESS-SIGSEGV-2",
+            });
+        }
+        if let Backing::Object(id) = region.backing {
+            let index = region.offset_of(addr) / self.profile.page_size;
+            if !self.objects.expect(id).page_inside(index, self.profile.page_size) {
+                return Err(Denied {
+                    signal: Signal::SIGBUS,
+                    rule: "ACCESS-SIGBUS-1",
+                });
+            }
+        }
+        Ok(region)
+    }
+
+    /// The page starts an access of `len` bytes at `addr` touches, or `None`
+    /// when it runs past the top of the address space.
+    fn access_pages(&self, addr: Addr, len: u64) -> Option<Vec<Addr>> {
+        let page = self.profile.page_size;
+        if len == 0 {
+            return Some(Vec::new());
+        }
+        let last = addr.0.checked_add(len - 1)?;
+        let first = addr.align_down(page).0;
+        Some((first..=last).step_by(page as usize).map(Addr).collect())
+    }
+
+    /// Judges an access: the first page (ascending) that faults decides.
+    fn plan_access(&self, pid: Pid, addr: Addr, len: u64, write: bool) -> Option<Verdict> {
+        let mut c = Checks::new();
+        c.check("ACCESS-EINVAL-1", Errno::EINVAL, len > MAX_ACCESS);
+        if let Some(v) = c.verdict() {
+            return Some(v);
+        }
+        let Some(pages) = self.access_pages(addr, len) else {
+            return Some(Verdict::fault(Signal::SIGSEGV, "ACCESS-SIGSEGV-1"));
+        };
+        pages
+            .into_iter()
+            .find_map(|p| self.page_access(pid, p, write).err())
+            .map(|d| Verdict::fault(d.signal, d.rule))
+    }
+
+    /// Judges a load.
+    pub(super) fn plan_load(&self, pid: Pid, addr: Addr, len: Len) -> Verdict {
+        if let Some(v) = self.plan_access(pid, addr, len.0, false) {
+            return v;
+        }
+        let bytes = (0..len.0).map(|i| self.byte_at(pid, Addr(addr.0 + i))).collect();
+        Verdict::ok(Value::Bytes(bytes), "ACCESS-LOAD-1")
+    }
+
+    /// The byte a mapped, readable address holds.
+    fn byte_at(&self, pid: Pid, addr: Addr) -> u8 {
+        let page = self.profile.page_size;
+        let region = self.procs[&pid].space.region_at(addr).expect("checked mapped");
+        let offset = region.offset_of(addr);
+        let (index, within) = (offset / page, (offset % page) as usize);
+        if let Some(p) = region.private_pages.get(&index) {
+            return p[within];
+        }
+        match region.backing {
+            Backing::Zero => 0,
+            Backing::Object(id) => self.objects.expect(id).pages.get(&index).map_or(0, |p| p[within]),
+        }
+    }
+
+    /// Judges a store.
+    pub(super) fn plan_store(&self, pid: Pid, addr: Addr, data: &[u8]) -> Verdict {
+        if let Some(v) = self.plan_access(pid, addr, data.len() as u64, true) {
+            return v;
+        }
+        let shared = self.procs[&pid].space.region_at(addr).is_some_and(|r| r.shared);
+        let rule = if data.is_empty() {
+            "ACCESS-STORE-1"
+        } else if shared {
+            "ACCESS-SHARED-1"
+        } else {
+            "ACCESS-COW-1"
+        };
+        Verdict::ok(Value::Unit, rule)
+    }
+
+    /// Applies a store: all of it on success; on a fault, the pages before the
+    /// faulting one (an ascending copy writes them first).
+    pub(super) fn commit_store(&mut self, pid: Pid, addr: Addr, data: &[u8], outcome: &Outcome) {
+        if matches!(outcome, Outcome::Err(_)) {
+            return;
+        }
+        let page = self.profile.page_size;
+        for (i, byte) in data.iter().enumerate() {
+            let at = Addr(addr.0 + i as u64);
+            if (at.0 % page == 0 || i == 0) && self.page_access(pid, at, true).is_err() {
+                return;
+            }
+            self.write_byte(pid, at, *byte);
+        }
+    }
+
+    fn write_byte(&mut self, pid: Pid, addr: Addr, byte: u8) {
+        let page = self.profile.page_size;
+        let region = self
+            .procs
+            .get_mut(&pid)
+            .expect("caller exists")
+            .space
+            .region_at_mut(addr)
+            .expect("checked mapped");
+        let offset = region.offset_of(addr);
+        let (index, within) = (offset / page, (offset % page) as usize);
+        match (region.shared, region.backing) {
+            (true, Backing::Object(id)) => {
+                let obj = self.objects.expect_mut(id);
+                obj.pages.entry(index).or_insert_with(|| zero_page(page))[within] = byte;
+            }
+            (_, backing) => {
+                let objects = &self.objects;
+                let copy = region.private_pages.entry(index).or_insert_with(|| {
+                    let shown = match backing {
+                        Backing::Object(id) => objects.expect(id).pages.get(&index).cloned(),
+                        Backing::Zero => None,
+                    };
+                    shown.unwrap_or_else(|| zero_page(page))
+                });
+                copy[within] = byte;
+            }
+        }
+    }
+}
+
+fn zero_page(page: u64) -> Page {
+    vec![0u8; page as usize].into_boxed_slice()
+}

@@ -1,0 +1,111 @@
+//! The invariant checker: recomputes every cached number from scratch.
+//!
+//! Runs after every applied call in debug builds and inside the property
+//! tests. It checks that regions are page-aligned, non-empty, inside the user
+//! range and non-overlapping; that each address space's counters equal the
+//! sums recomputed from its regions; that every object's fd and mapping
+//! reference counts equal the references that exist; that no dead object is
+//! kept and no region or fd refers to a missing one; and that system memory
+//! charged equals what regions and objects hold.
+
+use super::object::ObjKind;
+use super::process::FdTarget;
+use super::region::Backing;
+use super::space::Counters;
+use super::Model;
+use crate::types::ObjId;
+use std::collections::BTreeMap;
+
+impl Model {
+    /// Checks every invariant; the error says which one broke and where.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let page = self.profile.page_size;
+        let mut fd_refs: BTreeMap<ObjId, u64> = BTreeMap::new();
+        let mut map_refs: BTreeMap<ObjId, u64> = BTreeMap::new();
+        let mut committed = 0u64;
+        for proc in self.procs.values() {
+            let mut last_end = 0u64;
+            for r in proc.space.regions() {
+                let (s, e) = (r.range.start().0, r.range.end().0);
+                if s % page != 0 || e % page != 0 {
+                    return Err(format!("pid {}: region {} is not page-aligned", proc.pid, r.range));
+                }
+                if s < last_end {
+                    return Err(format!(
+                        "pid {}: region {} overlaps the one before it",
+                        proc.pid, r.range
+                    ));
+                }
+                if s < self.profile.user_start || e > self.profile.user_end {
+                    return Err(format!("pid {}: region {} leaves the user range", proc.pid, r.range));
+                }
+                last_end = e;
+                if let Backing::Object(id) = r.backing {
+                    *map_refs.entry(id).or_default() += 1;
+                }
+                if r.committed {
+                    committed += r.len();
+                }
+                if let Some(k) = r
+                    .private_pages
+                    .keys()
+                    .find(|k| **k * page < r.offset || **k * page >= r.offset + r.len())
+                {
+                    return Err(format!(
+                        "pid {}: region {} holds a private page {k} outside it",
+                        proc.pid, r.range
+                    ));
+                }
+            }
+            let recomputed = Counters::of(proc.space.regions());
+            if recomputed != proc.space.counters() {
+                return Err(format!(
+                    "pid {}: cached counters {:?} but regions sum to {:?}",
+                    proc.pid,
+                    proc.space.counters(),
+                    recomputed
+                ));
+            }
+            if proc.space.region_count() > self.profile.max_regions + 1 {
+                return Err(format!(
+                    "pid {}: {} regions exceed the limit",
+                    proc.pid,
+                    proc.space.region_count()
+                ));
+            }
+            for entry in proc.fds.values() {
+                if let FdTarget::Object(id) = entry.target {
+                    *fd_refs.entry(id).or_default() += 1;
+                }
+            }
+        }
+        for (id, obj) in self.objects.iter() {
+            let (f, m) = (fd_refs.remove(&id).unwrap_or(0), map_refs.remove(&id).unwrap_or(0));
+            if obj.fd_refs != f || obj.map_refs != m {
+                return Err(format!(
+                    "object {id:?}: counts fd {} map {} but {f} fds and {m} regions refer to it",
+                    obj.fd_refs, obj.map_refs
+                ));
+            }
+            if !obj.alive() {
+                return Err(format!("object {id:?} is kept although nothing refers to it"));
+            }
+            if let Some(k) = obj.pages.keys().next_back() {
+                if !matches!(obj.kind, ObjKind::Phys) && *k >= obj.size.div_ceil(page) {
+                    return Err(format!("object {id:?} holds page {k} past its size {:#x}", obj.size));
+                }
+            }
+            committed += self.object_charge(obj);
+        }
+        if let Some(id) = fd_refs.keys().chain(map_refs.keys()).next() {
+            return Err(format!("object {id:?} is referred to but does not exist"));
+        }
+        if committed != self.committed {
+            return Err(format!(
+                "committed memory is {:#x} but regions and objects hold {committed:#x}",
+                self.committed
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,261 @@
+//! The model: a pure, deterministic procnto memory manager.
+//!
+//! One file per syscall family, gVisor-style: [`mmap`](self::mmap) for mmap,
+//! [`ctrl`](self::ctrl) for munmap/mprotect/msync, [`lock`](self::lock) for the
+//! mlock family, [`rlimit`](self::rlimit), [`shm`](self::shm) for shared-memory
+//! objects and fds, [`access`](self::access) for loads and stores,
+//! [`process`](self::process) for spawn/exit/cred. Each family has a pure
+//! `plan_*` that runs the checks (and returns a [`Verdict`]) and a `commit_*`
+//! that applies an outcome. [`invariants`](self::invariants) recomputes every
+//! cached counter from scratch.
+
+mod access;
+mod ctrl;
+pub mod invariants;
+mod lock;
+mod mmap;
+pub mod object;
+pub mod process;
+pub mod region;
+mod rlimit;
+mod shm;
+pub mod space;
+
+use crate::call::{Call, Outcome};
+use crate::manager::MemoryManager;
+use crate::profile::{Profile, ProfileName};
+use crate::rules::Verdict;
+use crate::types::{Errno, ObjId, Pid};
+use object::{ObjKind, Object, Objects};
+use process::Process;
+use region::{Backing, Region};
+use std::collections::BTreeMap;
+
+/// The model's whole state.
+#[derive(Clone, Debug)]
+pub struct Model {
+    profile: &'static Profile,
+    procs: BTreeMap<Pid, Process>,
+    objects: Objects,
+    phys: ObjId,
+    next_pid: u32,
+    committed: u64,
+}
+
+/// Why an observed outcome could not be applied to the model.
+pub type ApplyError = String;
+
+impl Model {
+    /// A fresh system with one process, pid 1.
+    pub fn new(profile: ProfileName) -> Model {
+        let profile = profile.profile();
+        let mut objects = Objects::default();
+        let phys = objects.insert(Object::new(ObjKind::Phys, profile.last_paddr.saturating_add(1)));
+        let mut procs = BTreeMap::new();
+        procs.insert(Pid(1), Process::first(Pid(1), profile.initial_limits));
+        Model {
+            profile,
+            procs,
+            objects,
+            phys,
+            next_pid: 2,
+            committed: 0,
+        }
+    }
+
+    /// The profile's knobs.
+    pub fn profile(&self) -> &'static Profile {
+        self.profile
+    }
+
+    /// The process `pid`, if it exists.
+    pub fn process(&self, pid: Pid) -> Option<&Process> {
+        self.procs.get(&pid)
+    }
+
+    /// Every live process.
+    pub fn processes(&self) -> impl Iterator<Item = &Process> {
+        self.procs.values()
+    }
+
+    /// Every memory object.
+    pub fn objects(&self) -> &Objects {
+        &self.objects
+    }
+
+    /// System memory charged to non-lazy mappings and objects.
+    pub fn committed(&self) -> u64 {
+        self.committed
+    }
+
+    /// Judges `call` by `pid` in the current state, without changing anything.
+    pub fn evaluate(&self, pid: Pid, call: &Call) -> Verdict {
+        if !self.procs.contains_key(&pid) {
+            return Verdict::only(Outcome::Err(Errno::ESRCH), "PROC-ESRCH-1");
+        }
+        match call {
+            Call::Spawn {} => self.plan_spawn(pid),
+            Call::Exit {} => Verdict::ok(crate::call::Value::Unit, "PROC-EXIT-1"),
+            Call::Cred { euid, cap_ipc_lock } => self.plan_cred(pid, *euid, *cap_ipc_lock),
+            Call::Getrlimit { resource, target } => self.plan_getrlimit(pid, *resource, *target),
+            Call::Setrlimit {
+                resource,
+                cur,
+                max,
+                target,
+            } => self.plan_setrlimit(pid, *resource, *cur, *max, *target),
+            Call::Mmap { .. } => self.plan_mmap(pid, call),
+            Call::Munmap { addr, len } => self.plan_munmap(pid, *addr, *len),
+            Call::Mprotect { addr, len, prot } => self.plan_mprotect(pid, *addr, *len, *prot),
+            Call::Msync { addr, len, flags } => self.plan_msync(pid, *addr, *len, *flags),
+            Call::Mlock { addr, len } => self.plan_mlock(pid, *addr, *len),
+            Call::Munlock { addr, len } => self.plan_munlock(pid, *addr, *len),
+            Call::Mlockall { flags } => self.plan_mlockall(pid, *flags),
+            Call::Munlockall {} => Verdict::ok(crate::call::Value::Unit, "LOCK-MUNLOCKALL-1"),
+            Call::ShmOpen { name, oflag, mode } => self.plan_shm_open(pid, name, *oflag, *mode),
+            Call::ShmUnlink { name } => self.plan_shm_unlink(pid, name),
+            Call::Open { path, oflag } => self.plan_open(pid, path, *oflag),
+            Call::Ftruncate { fd, len } => self.plan_ftruncate(pid, *fd, *len),
+            Call::Close { fd } => self.plan_close(pid, *fd),
+            Call::Load { addr, len } => self.plan_load(pid, *addr, *len),
+            Call::Store { addr, data } => self.plan_store(pid, *addr, data),
+        }
+    }
+
+    /// Applies `outcome` of `call` by `pid`: the effects of a success (adopting
+    /// the implementation's free choices: the address, the fd, the pid), or
+    /// the documented partial effects of a failure. The caller has checked
+    /// that the verdict allows `outcome`; free choices are checked here.
+    pub fn apply(&mut self, pid: Pid, call: &Call, outcome: &Outcome) -> Result<(), ApplyError> {
+        if !self.procs.contains_key(&pid) {
+            return Ok(());
+        }
+        let result = match call {
+            Call::Spawn {} => self.commit_spawn(pid, outcome),
+            Call::Exit {} => {
+                self.commit_exit(pid);
+                Ok(())
+            }
+            Call::Cred { euid, cap_ipc_lock } => {
+                if outcome.is_ok() {
+                    self.commit_cred(pid, *euid, *cap_ipc_lock);
+                }
+                Ok(())
+            }
+            Call::Getrlimit { .. } => Ok(()),
+            Call::Setrlimit {
+                resource,
+                cur,
+                max,
+                target,
+            } => {
+                self.commit_setrlimit(pid, *resource, *cur, *max, *target, outcome);
+                Ok(())
+            }
+            Call::Mmap { .. } => self.commit_mmap(pid, call, outcome),
+            Call::Munmap { addr, len } => {
+                self.commit_munmap(pid, *addr, *len, outcome);
+                Ok(())
+            }
+            Call::Mprotect { addr, len, prot } => {
+                self.commit_mprotect(pid, *addr, *len, *prot, outcome);
+                Ok(())
+            }
+            Call::Msync { .. } | Call::Load { .. } => Ok(()),
+            Call::Mlock { addr, len } => {
+                self.commit_mlock(pid, *addr, *len, outcome, true);
+                Ok(())
+            }
+            Call::Munlock { addr, len } => {
+                self.commit_mlock(pid, *addr, *len, outcome, false);
+                Ok(())
+            }
+            Call::Mlockall { flags } => {
+                self.commit_mlockall(pid, *flags, outcome);
+                Ok(())
+            }
+            Call::Munlockall {} => {
+                self.commit_munlockall(pid);
+                Ok(())
+            }
+            Call::ShmOpen { name, oflag, mode } => self.commit_shm_open(pid, name, *oflag, *mode, outcome),
+            Call::ShmUnlink { name } => {
+                self.commit_shm_unlink(name, outcome);
+                Ok(())
+            }
+            Call::Open { path, oflag } => self.commit_open(pid, path, *oflag, outcome),
+            Call::Ftruncate { fd, len } => {
+                self.commit_ftruncate(pid, *fd, *len, outcome);
+                Ok(())
+            }
+            Call::Close { fd } => {
+                self.commit_close(pid, *fd, outcome);
+                Ok(())
+            }
+            Call::Store { addr, data } => {
+                self.commit_store(pid, *addr, data, outcome);
+                Ok(())
+            }
+        };
+        self.debug_check_invariants();
+        result
+    }
+
+    /// Evaluates `call` and applies its deterministic outcome.
+    pub fn step(&mut self, pid: Pid, call: &Call) -> Verdict {
+        let verdict = self.evaluate(pid, call);
+        self.apply(pid, call, &verdict.outcome)
+            .expect("the model's own outcome always applies");
+        verdict
+    }
+
+    /// Drops a removed region's references and charges.
+    fn release_region(&mut self, region: &Region) {
+        if region.committed {
+            self.committed -= region.len();
+        }
+        if let Backing::Object(id) = region.backing {
+            self.objects.expect_mut(id).map_refs -= 1;
+            self.release_object_if_dead(id);
+        }
+    }
+
+    /// Frees an object nothing refers to any more, with its charge.
+    fn release_object_if_dead(&mut self, id: ObjId) {
+        let Some(obj) = self.objects.get(id) else {
+            return;
+        };
+        if !obj.alive() {
+            self.committed -= self.object_charge(obj);
+            self.objects.collect(id);
+        }
+    }
+
+    /// The system memory an object itself holds (eager-allocation profiles).
+    fn object_charge(&self, obj: &Object) -> u64 {
+        match (&obj.kind, self.profile.commit_objects) {
+            (ObjKind::Anon | ObjKind::Shm { .. }, true) => self.profile.round_up(obj.size).unwrap_or(u64::MAX),
+            _ => 0,
+        }
+    }
+
+    #[cfg(debug_assertions)]
+    fn debug_check_invariants(&self) {
+        if let Err(e) = self.check_invariants() {
+            panic!("model invariant broken: {e}");
+        }
+    }
+
+    #[cfg(not(debug_assertions))]
+    fn debug_check_invariants(&self) {}
+}
+
+impl MemoryManager for Model {
+    fn profile_name(&self) -> ProfileName {
+        self.profile.name
+    }
+
+    fn execute(&mut self, pid: Pid, call: &Call) -> Outcome {
+        self.step(pid, call).outcome
+    }
+}

@@ -1,0 +1,153 @@
+//! Processes: credentials, resource limits, the MCL_FUTURE flag, the fd table
+//! and the address space. `spawn`, `exit` and `cred` live here.
+//!
+//! spec: PROC-* rules in spec/processes.md.
+
+use super::space::AddressSpace;
+use super::Model;
+use crate::call::{Outcome, Value};
+use crate::rules::{Checks, Verdict};
+use crate::types::{Errno, Fd, OFlags, ObjId, Pid, Resource, Rlimit};
+use std::collections::BTreeMap;
+
+/// What an fd refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FdTarget {
+    /// A memory object (shm, /dev/mem).
+    Object(ObjId),
+    /// /dev/zero: mapping it gives anonymous memory.
+    Zero,
+    /// A file that cannot be mapped (/dev/null).
+    Unmappable,
+}
+
+/// One open file description.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FdEntry {
+    /// What it refers to.
+    pub target: FdTarget,
+    /// The flags it was opened with (its access mode matters to mmap).
+    pub oflags: OFlags,
+}
+
+/// One process.
+#[derive(Clone, Debug)]
+pub struct Process {
+    /// The logical pid.
+    pub pid: Pid,
+    /// The effective uid (0 is root).
+    pub euid: u32,
+    /// The memory-locking privilege (CAP_IPC_LOCK / PROCMGR_AID_MEM_LOCK).
+    pub cap_ipc_lock: bool,
+    /// Limits, indexed by [`Resource::index`].
+    pub limits: [Rlimit; 4],
+    /// Whether mlockall(MCL_FUTURE) is in force.
+    pub mcl_future: bool,
+    /// Open fds.
+    pub fds: BTreeMap<i32, FdEntry>,
+    /// The mappings.
+    pub space: AddressSpace,
+}
+
+impl Process {
+    /// The first process of a run: root, with the profile's initial limits.
+    pub fn first(pid: Pid, limits: [Rlimit; 4]) -> Process {
+        Process {
+            pid,
+            euid: 0,
+            cap_ipc_lock: true,
+            limits,
+            mcl_future: false,
+            fds: BTreeMap::new(),
+            space: AddressSpace::default(),
+        }
+    }
+
+    /// The limit in force for `resource`.
+    pub fn limit(&self, resource: Resource) -> Rlimit {
+        self.limits[resource.index()]
+    }
+
+    /// The open fd `fd`.
+    pub fn fd(&self, fd: Fd) -> Option<&FdEntry> {
+        self.fds.get(&fd.0)
+    }
+
+    /// The lowest free fd, if the RLIMIT_NOFILE soft limit leaves one.
+    pub fn lowest_free_fd(&self) -> Option<Fd> {
+        let limit = self.limit(Resource::RLIMIT_NOFILE).cur;
+        let mut candidate = 0i32;
+        for &used in self.fds.keys() {
+            if used != candidate {
+                break;
+            }
+            candidate += 1;
+        }
+        (u64::try_from(candidate).ok()? < limit).then_some(Fd(candidate))
+    }
+}
+
+impl Model {
+    /// spec: PROC-SPAWN-1, PROC-EAGAIN-1.
+    pub(super) fn plan_spawn(&self, _pid: Pid) -> Verdict {
+        let mut c = Checks::new();
+        c.check(
+            "PROC-EAGAIN-1",
+            Errno::EAGAIN,
+            self.procs.len() >= self.profile.max_procs,
+        );
+        c.or_else(|| Verdict::ok(Value::Pid(Pid(self.next_pid)), "PROC-SPAWN-1"))
+    }
+
+    pub(super) fn commit_spawn(&mut self, parent: Pid, outcome: &Outcome) -> Result<(), String> {
+        let Outcome::Ok(Value::Pid(child)) = outcome else {
+            return Ok(());
+        };
+        if self.procs.contains_key(child) || child.0 == 0 {
+            return Err(format!("pid {child} is already in use"));
+        }
+        let p = &self.procs[&parent];
+        let mut proc = Process::first(*child, p.limits);
+        proc.euid = p.euid;
+        proc.cap_ipc_lock = p.cap_ipc_lock;
+        self.procs.insert(*child, proc);
+        self.next_pid = self.next_pid.max(child.0.saturating_add(1));
+        Ok(())
+    }
+
+    /// spec: PROC-EXIT-1.
+    pub(super) fn commit_exit(&mut self, pid: Pid) {
+        let Some(mut proc) = self.procs.remove(&pid) else {
+            return;
+        };
+        for region in proc.space.clear() {
+            self.release_region(&region);
+        }
+        for (_, entry) in std::mem::take(&mut proc.fds) {
+            self.release_fd(entry);
+        }
+    }
+
+    /// spec: PROC-CRED-1, PROC-EPERM-1.
+    pub(super) fn plan_cred(&self, pid: Pid, euid: u32, cap: bool) -> Verdict {
+        let p = &self.procs[&pid];
+        let mut c = Checks::new();
+        let gains = (euid == 0 && p.euid != 0) || (cap && !p.cap_ipc_lock);
+        c.check("PROC-EPERM-1", Errno::EPERM, gains && p.euid != 0);
+        c.or_else(|| Verdict::ok(Value::Unit, "PROC-CRED-1"))
+    }
+
+    pub(super) fn commit_cred(&mut self, pid: Pid, euid: u32, cap: bool) {
+        let p = self.procs.get_mut(&pid).expect("caller exists");
+        p.euid = euid;
+        p.cap_ipc_lock = cap;
+    }
+
+    /// Drops one fd's reference to what it refers to.
+    pub(super) fn release_fd(&mut self, entry: FdEntry) {
+        if let FdTarget::Object(id) = entry.target {
+            self.objects.expect_mut(id).fd_refs -= 1;
+            self.release_object_if_dead(id);
+        }
+    }
+}

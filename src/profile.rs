@@ -1,0 +1,319 @@
+//! Profiles: the platforms the model can stand for, as data.
+//!
+//! A profile is a set of knobs and per-rule variants. Model code reads knobs
+//! (`profile.rlimit_cmp`) and runs the check list the profile names; it never
+//! asks "is this QNX?". See spec/profiles.md for every knob and its source.
+
+use crate::types::{Errno, Rlimit, RLIM_INFINITY};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// The name of a profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProfileName {
+    /// QNX Neutrino procnto as the public 6.4 source and the QNX documentation
+    /// describe it (the default).
+    Neutrino,
+    /// The QNX 4 world of the Gamma binding: like Neutrino, but a 32-bit
+    /// address space and the shared-memory object `Physical` is physical memory.
+    Qnx4,
+    /// Linux 6.x, what the real backend must match.
+    Linux,
+}
+
+impl ProfileName {
+    /// All profiles.
+    pub const ALL: [ProfileName; 3] = [ProfileName::Neutrino, ProfileName::Qnx4, ProfileName::Linux];
+
+    /// The name as written in traces and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileName::Neutrino => "neutrino",
+            ProfileName::Qnx4 => "qnx4",
+            ProfileName::Linux => "linux",
+        }
+    }
+
+    /// The profile's knobs.
+    pub fn profile(self) -> &'static Profile {
+        match self {
+            ProfileName::Neutrino => &NEUTRINO,
+            ProfileName::Qnx4 => &QNX4,
+            ProfileName::Linux => &LINUX,
+        }
+    }
+}
+
+impl fmt::Display for ProfileName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ProfileName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        ProfileName::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| format!("unknown profile `{s}` (expected neutrino, qnx4 or linux)"))
+    }
+}
+
+/// How a limit compares with the usage it would reach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitCmp {
+    /// Reaching the limit exactly already fails (procnto `rlimit_blown`).
+    FailAtEqual,
+    /// Only going strictly over the limit fails (Linux `may_expand_vm`).
+    FailOver,
+}
+
+impl LimitCmp {
+    /// Whether `used + add` blows `limit`. Infinity never blows; an overflowing
+    /// sum always does.
+    pub fn blown(self, used: u64, add: u64, limit: u64) -> bool {
+        if limit == RLIM_INFINITY {
+            return false;
+        }
+        match used.checked_add(add) {
+            None => true,
+            Some(total) => match self {
+                LimitCmp::FailAtEqual => total >= limit,
+                LimitCmp::FailOver => total > limit,
+            },
+        }
+    }
+}
+
+/// Which mappings RLIMIT_DATA counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataScope {
+    /// MAP_ANON|MAP_PRIVATE without MAP_STACK/MAP_ELF, whatever the protection.
+    AnonPrivate,
+    /// Private writable mappings that are not stacks, file-backed ones included.
+    PrivateWritable,
+}
+
+/// Which check list mmap runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MmapOrder {
+    /// procnto's order: memmgr_map() front end, then vmm_mmap().
+    Procnto,
+    /// Linux's order: ksys_mmap_pgoff(), do_mmap(), mmap_region().
+    Linux,
+}
+
+/// Who may lock memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockPrivilege {
+    /// euid 0 or the memory-locking ability; the lock limit applies to all.
+    RootOrAbility,
+    /// CAP_IPC_LOCK (which also lifts the limit), or a non-zero RLIMIT_MEMLOCK.
+    CapOrLimit,
+}
+
+/// Where mmap looks for room when no address is forced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// First fit upwards from the hint or the base; a hole must be one page
+    /// larger than the request (procnto `map_find_va`).
+    BottomUpStrict,
+    /// Highest fit below the top (Linux's top-down allocator).
+    TopDown,
+}
+
+/// One platform's behaviour, as knobs.
+#[derive(Debug)]
+pub struct Profile {
+    /// The name.
+    pub name: ProfileName,
+    /// The page size.
+    pub page_size: u64,
+    /// The lowest user address.
+    pub user_start: u64,
+    /// One past the highest user address.
+    pub user_end: u64,
+    /// Where placement starts (bottom-up) or ends (top-down).
+    pub map_base: u64,
+    /// A base that is free in every backend, for `$ARENA`.
+    pub arena: u64,
+    /// How mmap chooses addresses.
+    pub placement: Placement,
+    /// The last valid physical address.
+    pub last_paddr: u64,
+    /// The largest offset+size an object mapping may reach (procnto ENXIO, Linux EOVERFLOW).
+    pub max_object_offset: u64,
+    /// System RAM that committed (non-lazy) memory is charged against.
+    pub ram_bytes: u64,
+    /// Whether committed memory accumulates across calls (procnto allocates up
+    /// front) or is judged per call (Linux's heuristic overcommit).
+    pub commit_cumulative: bool,
+    /// Whether shared objects (shm, shared anonymous memory) are charged to
+    /// system memory when they grow.
+    pub commit_objects: bool,
+    /// The largest number of regions in one address space.
+    pub max_regions: usize,
+    /// Whether a MAP_FIXED mapping's limit checks subtract the bytes it replaces.
+    pub fixed_replace_credit: bool,
+    /// The largest number of live processes (spawn fails with EAGAIN beyond it).
+    pub max_procs: usize,
+    /// How limits compare.
+    pub rlimit_cmp: LimitCmp,
+    /// What RLIMIT_DATA counts.
+    pub data_scope: DataScope,
+    /// The mmap check list.
+    pub mmap_order: MmapOrder,
+    /// Who may lock.
+    pub lock_privilege: LockPrivilege,
+    /// The errno of mlock/mlockall(MCL_CURRENT) over the lock limit.
+    pub mlock_limit_errno: Errno,
+    /// The documented alternative to `mlock_limit_errno`, if any.
+    pub mlock_limit_alt: Option<Errno>,
+    /// The errno of a ctrl call (mprotect, mlock, msync, munlock) with len 0,
+    /// or `None` when it succeeds.
+    pub ctrl_zero_len: Option<Errno>,
+    /// Whether unaligned addresses in munmap/mprotect/msync fail with EINVAL
+    /// (otherwise the range is widened to whole pages).
+    pub ctrl_unaligned_einval: bool,
+    /// Whether mprotect applies to the mapped prefix of a range with a hole.
+    pub mprotect_partial_on_hole: bool,
+    /// The errno of shm_unlink by a caller that is not the owner.
+    pub shm_unlink_not_owner: Errno,
+    /// The errno of mmap on an fd type that cannot be mapped.
+    pub unmappable_fd: Errno,
+    /// Whether setrlimit with cur = RLIM_INFINITY sets the soft limit to the hard one.
+    pub infinite_cur_means_hard: bool,
+    /// Whether `shm_open("Physical")` opens physical memory.
+    pub physical_shm_name: bool,
+    /// Whether /dev/mem exists.
+    pub has_dev_mem: bool,
+    /// Whether raising a hard limit needs root (neutrino) or is refused to
+    /// everyone without CAP_SYS_RESOURCE (linux on this machine).
+    pub raise_hard_needs_root: bool,
+    /// Initial limits, indexed by [`crate::types::Resource::index`].
+    pub initial_limits: [Rlimit; 4],
+}
+
+const INF: Rlimit = Rlimit::INFINITE;
+const PAGE: u64 = 4096;
+
+/// QNX Neutrino (procnto 6.4 source, 7.x documentation where 6.4 is silent).
+pub static NEUTRINO: Profile = NEUTRINO_FIELDS;
+
+/// QNX 4, as the Gamma binding sees it.
+pub static QNX4: Profile = Profile {
+    name: ProfileName::Qnx4,
+    user_end: 0xC000_0000,
+    physical_shm_name: true,
+    ..NEUTRINO_FIELDS
+};
+
+// The same values as NEUTRINO, usable in struct-update syntax.
+const NEUTRINO_FIELDS: Profile = Profile {
+    name: ProfileName::Neutrino,
+    page_size: PAGE,
+    user_start: 0x1000,
+    user_end: 0x0000_8000_0000_0000,
+    map_base: 0x1000_0000,
+    arena: 0x4000_0000,
+    placement: Placement::BottomUpStrict,
+    last_paddr: 0xFFFF_FFFF,
+    max_object_offset: 0xFFFF_FFFF << 12,
+    ram_bytes: 16 << 30,
+    commit_cumulative: true,
+    commit_objects: true,
+    max_regions: 65536,
+    fixed_replace_credit: false,
+    max_procs: 1024,
+    rlimit_cmp: LimitCmp::FailAtEqual,
+    data_scope: DataScope::AnonPrivate,
+    mmap_order: MmapOrder::Procnto,
+    lock_privilege: LockPrivilege::RootOrAbility,
+    mlock_limit_errno: Errno::EAGAIN,
+    mlock_limit_alt: Some(Errno::ENOMEM),
+    ctrl_zero_len: Some(Errno::ENOMEM),
+    ctrl_unaligned_einval: false,
+    mprotect_partial_on_hole: false,
+    shm_unlink_not_owner: Errno::EPERM,
+    unmappable_fd: Errno::ENOTSUP,
+    infinite_cur_means_hard: true,
+    physical_shm_name: false,
+    has_dev_mem: true,
+    raise_hard_needs_root: true,
+    initial_limits: [INF, Rlimit { cur: 1000, max: 1000 }, INF, INF],
+};
+
+/// Linux 6.x on x86_64, as probed on this project's machines.
+pub static LINUX: Profile = Profile {
+    name: ProfileName::Linux,
+    page_size: PAGE,
+    user_start: 0x1000,
+    user_end: 0x7FFF_FFFF_F000,
+    map_base: 0x7F00_0000_0000,
+    arena: 0x2000_0000_0000,
+    placement: Placement::TopDown,
+    last_paddr: 0xFFFF_FFFF,
+    max_object_offset: (1 << 63) - 1,
+    ram_bytes: 24 << 30,
+    commit_cumulative: false,
+    commit_objects: false,
+    max_regions: 65530,
+    fixed_replace_credit: true,
+    max_procs: 1024,
+    rlimit_cmp: LimitCmp::FailOver,
+    data_scope: DataScope::PrivateWritable,
+    mmap_order: MmapOrder::Linux,
+    lock_privilege: LockPrivilege::CapOrLimit,
+    mlock_limit_errno: Errno::ENOMEM,
+    mlock_limit_alt: None,
+    ctrl_zero_len: None,
+    ctrl_unaligned_einval: true,
+    mprotect_partial_on_hole: true,
+    shm_unlink_not_owner: Errno::EACCES,
+    unmappable_fd: Errno::ENODEV,
+    infinite_cur_means_hard: false,
+    physical_shm_name: false,
+    has_dev_mem: false,
+    raise_hard_needs_root: false,
+    initial_limits: [
+        INF,
+        Rlimit { cur: 1024, max: 4096 },
+        INF,
+        Rlimit {
+            cur: 8 << 20,
+            max: 8 << 20,
+        },
+    ],
+};
+
+impl Profile {
+    /// `len` rounded up to pages, or `None` on wrap.
+    pub fn round_up(&self, len: u64) -> Option<u64> {
+        crate::types::align_up(len, self.page_size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for p in ProfileName::ALL {
+            assert_eq!(p.as_str().parse::<ProfileName>(), Ok(p));
+            assert_eq!(p.profile().name, p);
+        }
+    }
+
+    #[test]
+    fn limit_comparison_differs_at_equality() {
+        assert!(LimitCmp::FailAtEqual.blown(4096, 4096, 8192));
+        assert!(!LimitCmp::FailOver.blown(4096, 4096, 8192));
+        assert!(LimitCmp::FailOver.blown(4096, 4097, 8192));
+        assert!(!LimitCmp::FailAtEqual.blown(u64::MAX - 1, 0, RLIM_INFINITY));
+        assert!(LimitCmp::FailOver.blown(u64::MAX, 1, 10));
+    }
+}

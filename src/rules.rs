@@ -1,0 +1,183 @@
+//! Rule identifiers and the check lists that decide outcomes.
+//!
+//! Every outcome the model produces is decided by a rule written down in
+//! `spec/` (IDs such as `MMAP-EACCES-2`). A syscall family evaluates its checks
+//! in its profile's order into a [`Checks`] list; the first failing check is
+//! the deterministic outcome, and every failing check is an allowed one (the
+//! documents do not fix precedence between errors).
+
+use crate::call::Outcome;
+use crate::types::{Errno, Signal};
+
+/// A rule ID, e.g. `"MMAP-EINVAL-1"`.
+pub type RuleId = &'static str;
+
+/// One outcome the oracle may accept, with the rule that allows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Allowed {
+    /// The outcome.
+    pub outcome: Outcome,
+    /// The rule that allows it.
+    pub rule: RuleId,
+}
+
+/// The model's judgement of one call in one state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// The deterministic outcome: the first failing check in the profile's
+    /// order, or the success.
+    pub outcome: Outcome,
+    /// The rule that decided it.
+    pub rule: RuleId,
+    /// Other outcomes allowed in this state: every other failing check, and
+    /// documented alternatives (`--strict` ignores these).
+    pub alternatives: Vec<Allowed>,
+}
+
+impl Verdict {
+    /// A verdict with no alternatives.
+    pub fn only(outcome: Outcome, rule: RuleId) -> Verdict {
+        Verdict {
+            outcome,
+            rule,
+            alternatives: Vec::new(),
+        }
+    }
+
+    /// A successful verdict.
+    pub fn ok(value: crate::call::Value, rule: RuleId) -> Verdict {
+        Verdict::only(Outcome::Ok(value), rule)
+    }
+
+    /// A fault.
+    pub fn fault(signal: Signal, rule: RuleId) -> Verdict {
+        Verdict::only(Outcome::Fault(signal), rule)
+    }
+
+    /// Every allowed outcome, the deterministic one first.
+    pub fn allowed(&self) -> impl Iterator<Item = Allowed> + '_ {
+        std::iter::once(Allowed {
+            outcome: self.outcome.clone(),
+            rule: self.rule,
+        })
+        .chain(self.alternatives.iter().cloned())
+    }
+
+    /// The rule that allows `observed`, if any (`strict`: only the deterministic outcome).
+    pub fn allows(&self, observed: &Outcome, strict: bool) -> Option<RuleId> {
+        if &self.outcome == observed {
+            return Some(self.rule);
+        }
+        if strict {
+            return None;
+        }
+        self.alternatives
+            .iter()
+            .find(|a| &a.outcome == observed)
+            .map(|a| a.rule)
+    }
+}
+
+/// A failing check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hit {
+    /// The rule.
+    pub rule: RuleId,
+    /// Its errno.
+    pub errno: Errno,
+    /// A documented alternative errno for the same condition.
+    pub alt: Option<Errno>,
+}
+
+/// Checks evaluated in order; records every one whose condition holds.
+#[derive(Clone, Debug, Default)]
+pub struct Checks {
+    hits: Vec<Hit>,
+}
+
+impl Checks {
+    /// An empty list.
+    pub fn new() -> Checks {
+        Checks::default()
+    }
+
+    /// Records `rule` failing with `errno` when `holds`.
+    pub fn check(&mut self, rule: RuleId, errno: Errno, holds: bool) -> &mut Checks {
+        self.check_alt(rule, errno, None, holds)
+    }
+
+    /// Like [`Checks::check`], with a documented alternative errno.
+    pub fn check_alt(&mut self, rule: RuleId, errno: Errno, alt: Option<Errno>, holds: bool) -> &mut Checks {
+        if holds {
+            self.hits.push(Hit { rule, errno, alt });
+        }
+        self
+    }
+
+    /// Whether any check failed.
+    pub fn failed(&self) -> bool {
+        !self.hits.is_empty()
+    }
+
+    /// The failing checks, in order.
+    pub fn hits(&self) -> &[Hit] {
+        &self.hits
+    }
+
+    /// The verdict: the first failing check (with every other failing check and
+    /// every alternative as allowed outcomes), or `None` when all passed.
+    pub fn verdict(&self) -> Option<Verdict> {
+        let first = self.hits.first()?;
+        let mut alternatives = Vec::new();
+        let mut push = |outcome: Outcome, rule: RuleId| {
+            if outcome != Outcome::Err(first.errno) && !alternatives.iter().any(|a: &Allowed| a.outcome == outcome) {
+                alternatives.push(Allowed { outcome, rule });
+            }
+        };
+        for hit in &self.hits {
+            push(Outcome::Err(hit.errno), hit.rule);
+            if let Some(alt) = hit.alt {
+                push(Outcome::Err(alt), hit.rule);
+            }
+        }
+        Some(Verdict {
+            outcome: Outcome::Err(first.errno),
+            rule: first.rule,
+            alternatives,
+        })
+    }
+
+    /// The verdict, or `success()` when every check passed.
+    pub fn or_else(&self, success: impl FnOnce() -> Verdict) -> Verdict {
+        self.verdict().unwrap_or_else(success)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_hit_decides_and_every_hit_is_allowed() {
+        let mut c = Checks::new();
+        c.check("A-EINVAL-1", Errno::EINVAL, false)
+            .check("A-EBADF-1", Errno::EBADF, true)
+            .check_alt("A-EAGAIN-1", Errno::EAGAIN, Some(Errno::ENOMEM), true)
+            .check("A-EBADF-2", Errno::EBADF, true);
+        let v = c.verdict().unwrap();
+        assert_eq!(v.outcome, Outcome::Err(Errno::EBADF));
+        assert_eq!(v.rule, "A-EBADF-1");
+        assert_eq!(v.allows(&Outcome::Err(Errno::EAGAIN), false), Some("A-EAGAIN-1"));
+        assert_eq!(v.allows(&Outcome::Err(Errno::ENOMEM), false), Some("A-EAGAIN-1"));
+        assert_eq!(v.allows(&Outcome::Err(Errno::ENOMEM), true), None);
+        assert_eq!(v.allows(&Outcome::Err(Errno::EINVAL), false), None);
+        assert_eq!(v.alternatives.len(), 2);
+    }
+
+    #[test]
+    fn no_hit_means_success() {
+        let c = Checks::new();
+        assert!(c.verdict().is_none());
+        assert_eq!(c.or_else(|| Verdict::ok(crate::call::Value::Unit, "OK-1")).rule, "OK-1");
+    }
+}

@@ -1,0 +1,135 @@
+//! Identifiers: logical process ids, file descriptors, object ids, resources.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A logical process id. 1 is the process a trace starts with; real pids never
+/// appear in traces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Pid(pub u32);
+
+/// A file descriptor in a process's fd table. `Fd::NOFD` (-1) means "no file".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Fd(pub i32);
+
+impl Fd {
+    /// `NOFD`: no file descriptor, as passed to mmap for anonymous memory.
+    pub const NOFD: Fd = Fd(-1);
+}
+
+/// The id of a memory object inside the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ObjId(pub u64);
+
+impl fmt::Display for Pid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl fmt::Display for Fd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A resource limited by setrlimit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[allow(clippy::upper_case_acronyms, non_camel_case_types)]
+pub enum Resource {
+    /// RLIMIT_DATA (QNX 2, Linux 2).
+    RLIMIT_DATA,
+    /// RLIMIT_NOFILE (QNX 5, Linux 7).
+    RLIMIT_NOFILE,
+    /// RLIMIT_AS, alias RLIMIT_VMEM (QNX 6, Linux 9).
+    RLIMIT_AS,
+    /// RLIMIT_MEMLOCK (QNX 7, Linux 8).
+    RLIMIT_MEMLOCK,
+}
+
+impl Resource {
+    /// All modelled resources.
+    pub const ALL: [Resource; 4] = [
+        Resource::RLIMIT_DATA,
+        Resource::RLIMIT_NOFILE,
+        Resource::RLIMIT_AS,
+        Resource::RLIMIT_MEMLOCK,
+    ];
+
+    /// The C name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Resource::RLIMIT_DATA => "RLIMIT_DATA",
+            Resource::RLIMIT_NOFILE => "RLIMIT_NOFILE",
+            Resource::RLIMIT_AS => "RLIMIT_AS",
+            Resource::RLIMIT_MEMLOCK => "RLIMIT_MEMLOCK",
+        }
+    }
+
+    /// Index into per-process limit arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The QNX resource number.
+    pub fn qnx(self) -> i32 {
+        match self {
+            Resource::RLIMIT_DATA => 2,
+            Resource::RLIMIT_NOFILE => 5,
+            Resource::RLIMIT_AS => 6,
+            Resource::RLIMIT_MEMLOCK => 7,
+        }
+    }
+
+    /// The Linux resource number.
+    pub fn linux(self) -> i32 {
+        match self {
+            Resource::RLIMIT_DATA => 2,
+            Resource::RLIMIT_NOFILE => 7,
+            Resource::RLIMIT_AS => 9,
+            Resource::RLIMIT_MEMLOCK => 8,
+        }
+    }
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Resource {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Resource, String> {
+        if s == "RLIMIT_VMEM" {
+            return Ok(Resource::RLIMIT_AS);
+        }
+        Resource::ALL.into_iter().find(|r| r.name() == s).ok_or_else(|| {
+            format!("unknown resource `{s}` (expected RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK or RLIMIT_NOFILE)")
+        })
+    }
+}
+
+/// `RLIM_INFINITY`: no limit.
+pub const RLIM_INFINITY: u64 = u64::MAX;
+
+/// A soft and a hard limit; `RLIM_INFINITY` means unlimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rlimit {
+    /// The soft limit, enforced.
+    pub cur: u64,
+    /// The hard limit, the ceiling for the soft one.
+    pub max: u64,
+}
+
+impl Rlimit {
+    /// No limit at all.
+    pub const INFINITE: Rlimit = Rlimit {
+        cur: RLIM_INFINITY,
+        max: RLIM_INFINITY,
+    };
+}

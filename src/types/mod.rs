@@ -1,0 +1,11 @@
+//! The vocabulary shared by the model, the oracle, traces and backends.
+
+mod addr;
+mod errno;
+mod flags;
+mod ids;
+
+pub use addr::{align_up, Addr, AddrRange, Len};
+pub use errno::{Errno, Signal};
+pub use flags::{linux, FlagNames, MapFlags, MclFlags, MsyncFlags, OFlags, Prot};
+pub use ids::{Fd, ObjId, Pid, Resource, Rlimit, RLIM_INFINITY};
