@@ -19,6 +19,7 @@ mod manager;
 pub mod model;
 pub mod profile;
 pub mod rules;
+pub mod spec;
 pub mod types;
 
 pub use call::{Call, Outcome, Value};
