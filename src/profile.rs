@@ -125,6 +125,19 @@ pub enum Placement {
     TopDown,
 }
 
+/// How shm_open and shm_unlink turn a name into an object's path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShmNames {
+    /// procnto's libc: only `/x` (one leading slash, no other) becomes
+    /// `/dev/shmem/x`; any other name is an ordinary path.
+    SlashPrefixOnly,
+    /// QNX 4: every name lives in the flat `/dev/shmem`; a leading slash is optional.
+    FlatDevShmem,
+    /// glibc: leading slashes are dropped; an empty name, another slash or a
+    /// name of NAME_MAX - 1 bytes or more is EINVAL; objects live in `/dev/shm`.
+    Glibc,
+}
+
 /// One platform's behaviour, as knobs.
 #[derive(Debug)]
 pub struct Profile {
@@ -190,11 +203,25 @@ pub struct Profile {
     pub physical_shm_name: bool,
     /// Whether /dev/mem exists.
     pub has_dev_mem: bool,
-    /// Whether raising a hard limit needs root (neutrino) or is refused to
-    /// everyone without CAP_SYS_RESOURCE (linux on this machine).
+    /// Whether euid 0 holds the resource privilege: raising a hard limit and
+    /// changing another user's limits. On neutrino root does; on linux the
+    /// privilege is CAP_SYS_RESOURCE, which this project's machines lack, so
+    /// nobody does.
     pub raise_hard_needs_root: bool,
     /// Initial limits, indexed by [`crate::types::Resource::index`].
     pub initial_limits: [Rlimit; 4],
+    /// How shm names become paths.
+    pub shm_names: ShmNames,
+    /// Whether open and shm_open take the fd before looking the name up, so
+    /// EMFILE comes first (Linux), or after the server replied (procnto).
+    pub open_fd_first: bool,
+    /// Whether O_TRUNC needs write permission on an existing object (Linux
+    /// may_open) or is not checked (procnto).
+    pub trunc_needs_write_permission: bool,
+    /// Whether setrlimit(RLIMIT_NOFILE) below the open fds is EINVAL.
+    pub nofile_below_usage_einval: bool,
+    /// The largest size ftruncate can give a shared-memory object.
+    pub shm_max_size: u64,
 }
 
 const INF: Rlimit = Rlimit::INFINITE;
@@ -208,6 +235,7 @@ pub static QNX4: Profile = Profile {
     name: ProfileName::Qnx4,
     user_end: 0xC000_0000,
     physical_shm_name: true,
+    shm_names: ShmNames::FlatDevShmem,
     ..NEUTRINO_FIELDS
 };
 
@@ -244,6 +272,11 @@ const NEUTRINO_FIELDS: Profile = Profile {
     has_dev_mem: true,
     raise_hard_needs_root: true,
     initial_limits: [INF, Rlimit { cur: 1000, max: 1000 }, INF, INF],
+    shm_names: ShmNames::SlashPrefixOnly,
+    open_fd_first: false,
+    trunc_needs_write_permission: false,
+    nofile_below_usage_einval: true,
+    shm_max_size: u32::MAX as u64,
 };
 
 /// Linux 6.x on x86_64, as probed on this project's machines.
@@ -280,13 +313,18 @@ pub static LINUX: Profile = Profile {
     raise_hard_needs_root: false,
     initial_limits: [
         INF,
-        Rlimit { cur: 1024, max: 4096 },
+        Rlimit { cur: 20000, max: 20000 },
         INF,
         Rlimit {
             cur: 8 << 20,
             max: 8 << 20,
         },
     ],
+    shm_names: ShmNames::Glibc,
+    open_fd_first: true,
+    trunc_needs_write_permission: true,
+    nofile_below_usage_einval: false,
+    shm_max_size: i64::MAX as u64,
 };
 
 impl Profile {
