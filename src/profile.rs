@@ -106,6 +106,18 @@ pub enum MmapOrder {
     Linux,
 }
 
+/// Which check lists munmap, mprotect, msync and the mlock family run
+/// (spec/munmap-mprotect.md and spec/locking.md give both orders).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CtrlOrder {
+    /// procnto's `_MEM_CTRL` handling: validate_vaddr() checks the whole
+    /// range before anything changes.
+    Procnto,
+    /// Linux: C arithmetic on page-aligned lengths, then a walk over the VMAs
+    /// that stops at the first one it cannot change.
+    Linux,
+}
+
 /// Who may lock memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LockPrivilege {
@@ -179,6 +191,8 @@ pub struct Profile {
     pub data_scope: DataScope,
     /// The mmap check list.
     pub mmap_order: MmapOrder,
+    /// The check lists of munmap, mprotect, msync and the mlock family.
+    pub ctrl_order: CtrlOrder,
     /// Who may lock.
     pub lock_privilege: LockPrivilege,
     /// The errno of mlock/mlockall(MCL_CURRENT) over the lock limit.
@@ -191,7 +205,9 @@ pub struct Profile {
     /// Whether unaligned addresses in munmap/mprotect/msync fail with EINVAL
     /// (otherwise the range is widened to whole pages).
     pub ctrl_unaligned_einval: bool,
-    /// Whether mprotect applies to the mapped prefix of a range with a hole.
+    /// Whether mprotect, mlock and munlock find holes while walking the
+    /// regions, so the mapped prefix before a hole is changed (Linux), or
+    /// check the whole range before changing anything (procnto).
     pub mprotect_partial_on_hole: bool,
     /// The errno of shm_unlink by a caller that is not the owner.
     pub shm_unlink_not_owner: Errno,
@@ -259,6 +275,7 @@ const NEUTRINO_FIELDS: Profile = Profile {
     rlimit_cmp: LimitCmp::FailAtEqual,
     data_scope: DataScope::AnonPrivate,
     mmap_order: MmapOrder::Procnto,
+    ctrl_order: CtrlOrder::Procnto,
     lock_privilege: LockPrivilege::RootOrAbility,
     mlock_limit_errno: Errno::EAGAIN,
     mlock_limit_alt: Some(Errno::ENOMEM),
@@ -299,6 +316,7 @@ pub static LINUX: Profile = Profile {
     rlimit_cmp: LimitCmp::FailOver,
     data_scope: DataScope::PrivateWritable,
     mmap_order: MmapOrder::Linux,
+    ctrl_order: CtrlOrder::Linux,
     lock_privilege: LockPrivilege::CapOrLimit,
     mlock_limit_errno: Errno::ENOMEM,
     mlock_limit_alt: None,

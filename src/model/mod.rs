@@ -48,7 +48,12 @@ pub type ApplyError = String;
 impl Model {
     /// A fresh system with one process, pid 1.
     pub fn new(profile: ProfileName) -> Model {
-        let profile = profile.profile();
+        Model::with_profile(profile.profile())
+    }
+
+    /// A fresh system under a profile that need not be a named one (tests
+    /// vary one knob of a named profile, such as a small region limit).
+    pub fn with_profile(profile: &'static Profile) -> Model {
         let mut objects = Objects::default();
         let phys = objects.insert(Object::new(ObjKind::Phys, profile.last_paddr.saturating_add(1)));
         let mut procs = BTreeMap::new();
