@@ -94,7 +94,10 @@ fn lock_eperm_1_mlock_needs_root_or_the_ability_on_procnto() {
         // Root without the ability may lock (6.4 checks euid 0).
         cred(&mut m, 0, false);
         assert_ok(&mut m, P1, &mlock(a, PAGE), "LOCK-MLOCK-1");
-        // So may a non-root process with the ability.
+        // So may a non-root process with the ability (privileges can only be
+        // dropped, so this one starts afresh).
+        let mut m = model(p);
+        let a = mapped(&mut m, P1, &anon(PAGE));
         cred(&mut m, 1000, true);
         assert_ok(&mut m, P1, &mlock(a, PAGE), "LOCK-MLOCK-1");
         cred(&mut m, 1000, false);
