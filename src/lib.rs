@@ -10,11 +10,12 @@
 //! Layout: [`types`] (addresses, flags, errnos), [`call`] (operations and
 //! outcomes as data), [`profile`] (platforms as data), [`rules`] (check
 //! lists and verdicts), [`model`], [`spec`] (the rule catalogue read from
-//! `spec/`).
+//! `spec/`), [`iomsg`] (the `_IO_MMAP` wire codec).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod call;
+pub mod iomsg;
 mod manager;
 pub mod model;
 pub mod profile;
