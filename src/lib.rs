@@ -10,11 +10,13 @@
 //! Layout: [`types`] (addresses, flags, errnos), [`call`] (operations and
 //! outcomes as data), [`profile`] (platforms as data), [`rules`] (check
 //! lists and verdicts), [`model`], [`spec`] (the rule catalogue read from
-//! `spec/`), [`iomsg`] (the `_IO_MMAP` wire codec).
+//! `spec/`), [`iomsg`] (the `_IO_MMAP` wire codec), [`fuzzing`] (the bodies
+//! of the cargo-fuzz targets, replayed by `cargo test`).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod call;
+pub mod fuzzing;
 pub mod iomsg;
 mod manager;
 pub mod model;
