@@ -190,6 +190,8 @@ pub struct Profile {
     pub physical_shm_name: bool,
     /// Whether /dev/mem exists.
     pub has_dev_mem: bool,
+    /// Whether mmap_peer and munmap_peer exist.
+    pub has_mmap_peer: bool,
     /// Whether raising a hard limit needs root (neutrino) or is refused to
     /// everyone without CAP_SYS_RESOURCE (linux on this machine).
     pub raise_hard_needs_root: bool,
@@ -208,6 +210,7 @@ pub static QNX4: Profile = Profile {
     name: ProfileName::Qnx4,
     user_end: 0xC000_0000,
     physical_shm_name: true,
+    has_mmap_peer: false,
     ..NEUTRINO_FIELDS
 };
 
@@ -242,6 +245,7 @@ const NEUTRINO_FIELDS: Profile = Profile {
     infinite_cur_means_hard: true,
     physical_shm_name: false,
     has_dev_mem: true,
+    has_mmap_peer: true,
     raise_hard_needs_root: true,
     initial_limits: [INF, Rlimit { cur: 1000, max: 1000 }, INF, INF],
 };
@@ -277,6 +281,7 @@ pub static LINUX: Profile = Profile {
     infinite_cur_means_hard: false,
     physical_shm_name: false,
     has_dev_mem: false,
+    has_mmap_peer: false,
     raise_hard_needs_root: false,
     initial_limits: [
         INF,

@@ -82,8 +82,8 @@ impl Request {
 
 impl Model {
     /// Judges an mmap call.
-    pub(super) fn plan_mmap(&self, pid: Pid, call: &Call) -> Verdict {
-        let req = self.mmap_request(pid, call);
+    pub(super) fn plan_mmap(&self, pid: Pid, fd_owner: Pid, call: &Call) -> Verdict {
+        let req = self.mmap_request(fd_owner, call);
         let proc = &self.procs[&pid];
         let mut c = Checks::new();
         match self.profile.mmap_order {
@@ -98,7 +98,7 @@ impl Model {
     }
 
     /// Normalises the arguments the way the profile's front end does.
-    fn mmap_request(&self, pid: Pid, call: &Call) -> Request {
+    fn mmap_request(&self, fd_owner: Pid, call: &Call) -> Request {
         let Call::Mmap {
             addr,
             len,
@@ -133,7 +133,7 @@ impl Model {
         } else {
             prot = Prot::from_bits_truncate(prot.bits());
         }
-        let proc = &self.procs[&pid];
+        let proc = &self.procs[&fd_owner];
         let entry = if flags.contains(MapFlags::ANON) && (linux || fd == Fd::NOFD) {
             None
         } else {
@@ -447,14 +447,14 @@ impl Model {
 
     /// Applies an mmap outcome: on success, creates the region at the
     /// returned address (adopting a different free address than the model's).
-    pub(super) fn commit_mmap(&mut self, pid: Pid, call: &Call, outcome: &Outcome) -> Result<(), String> {
+    pub(super) fn commit_mmap(&mut self, pid: Pid, fd_owner: Pid, call: &Call, outcome: &Outcome) -> Result<(), String> {
         let Outcome::Ok(value) = outcome else {
             return Ok(());
         };
         let Value::Addr(addr) = value else {
             return Err(format!("mmap returns an address, not {value}"));
         };
-        let r = self.mmap_request(pid, call);
+        let r = self.mmap_request(fd_owner, call);
         let range = self.adoptable_range(pid, &r, *addr)?;
         let page = self.profile.page_size;
         if r.fixed() {

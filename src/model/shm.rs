@@ -139,7 +139,7 @@ impl Model {
     }
 
     /// The fd an implementation returned, if it is free in the caller.
-    fn adoptable_fd(&self, pid: Pid, value: &Value) -> Result<Fd, String> {
+    pub(super) fn adoptable_fd(&self, pid: Pid, value: &Value) -> Result<Fd, String> {
         let Value::Fd(fd) = value else {
             return Err(format!("expected an fd, got {value}"));
         };
@@ -154,7 +154,7 @@ impl Model {
         Ok(*fd)
     }
 
-    fn install_fd(&mut self, pid: Pid, fd: Fd, entry: FdEntry) {
+    pub(super) fn install_fd(&mut self, pid: Pid, fd: Fd, entry: FdEntry) {
         if let FdTarget::Object(id) = entry.target {
             self.objects.expect_mut(id).fd_refs += 1;
         }
