@@ -106,6 +106,18 @@ pub enum MmapOrder {
     Linux,
 }
 
+/// Which check lists munmap, mprotect, msync and the mlock family run
+/// (spec/munmap-mprotect.md and spec/locking.md give both orders).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CtrlOrder {
+    /// procnto's `_MEM_CTRL` handling: validate_vaddr() checks the whole
+    /// range before anything changes.
+    Procnto,
+    /// Linux: C arithmetic on page-aligned lengths, then a walk over the VMAs
+    /// that stops at the first one it cannot change.
+    Linux,
+}
+
 /// Who may lock memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LockPrivilege {
@@ -123,6 +135,19 @@ pub enum Placement {
     BottomUpStrict,
     /// Highest fit below the top (Linux's top-down allocator).
     TopDown,
+}
+
+/// How shm_open and shm_unlink turn a name into an object's path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShmNames {
+    /// procnto's libc: only `/x` (one leading slash, no other) becomes
+    /// `/dev/shmem/x`; any other name is an ordinary path.
+    SlashPrefixOnly,
+    /// QNX 4: every name lives in the flat `/dev/shmem`; a leading slash is optional.
+    FlatDevShmem,
+    /// glibc: leading slashes are dropped; an empty name, another slash or a
+    /// name of NAME_MAX - 1 bytes or more is EINVAL; objects live in `/dev/shm`.
+    Glibc,
 }
 
 /// One platform's behaviour, as knobs.
@@ -166,6 +191,8 @@ pub struct Profile {
     pub data_scope: DataScope,
     /// The mmap check list.
     pub mmap_order: MmapOrder,
+    /// The check lists of munmap, mprotect, msync and the mlock family.
+    pub ctrl_order: CtrlOrder,
     /// Who may lock.
     pub lock_privilege: LockPrivilege,
     /// The errno of mlock/mlockall(MCL_CURRENT) over the lock limit.
@@ -178,7 +205,9 @@ pub struct Profile {
     /// Whether unaligned addresses in munmap/mprotect/msync fail with EINVAL
     /// (otherwise the range is widened to whole pages).
     pub ctrl_unaligned_einval: bool,
-    /// Whether mprotect applies to the mapped prefix of a range with a hole.
+    /// Whether mprotect, mlock and munlock find holes while walking the
+    /// regions, so the mapped prefix before a hole is changed (Linux), or
+    /// check the whole range before changing anything (procnto).
     pub mprotect_partial_on_hole: bool,
     /// The errno of shm_unlink by a caller that is not the owner.
     pub shm_unlink_not_owner: Errno,
@@ -192,11 +221,25 @@ pub struct Profile {
     pub has_dev_mem: bool,
     /// Whether mmap_peer and munmap_peer exist.
     pub has_mmap_peer: bool,
-    /// Whether raising a hard limit needs root (neutrino) or is refused to
-    /// everyone without CAP_SYS_RESOURCE (linux on this machine).
+    /// Whether euid 0 holds the resource privilege: raising a hard limit and
+    /// changing another user's limits. On neutrino root does; on linux the
+    /// privilege is CAP_SYS_RESOURCE, which this project's machines lack, so
+    /// nobody does.
     pub raise_hard_needs_root: bool,
     /// Initial limits, indexed by [`crate::types::Resource::index`].
     pub initial_limits: [Rlimit; 4],
+    /// How shm names become paths.
+    pub shm_names: ShmNames,
+    /// Whether open and shm_open take the fd before looking the name up, so
+    /// EMFILE comes first (Linux), or after the server replied (procnto).
+    pub open_fd_first: bool,
+    /// Whether O_TRUNC needs write permission on an existing object (Linux
+    /// may_open) or is not checked (procnto).
+    pub trunc_needs_write_permission: bool,
+    /// Whether setrlimit(RLIMIT_NOFILE) below the open fds is EINVAL.
+    pub nofile_below_usage_einval: bool,
+    /// The largest size ftruncate can give a shared-memory object.
+    pub shm_max_size: u64,
 }
 
 const INF: Rlimit = Rlimit::INFINITE;
@@ -211,6 +254,7 @@ pub static QNX4: Profile = Profile {
     user_end: 0xC000_0000,
     physical_shm_name: true,
     has_mmap_peer: false,
+    shm_names: ShmNames::FlatDevShmem,
     ..NEUTRINO_FIELDS
 };
 
@@ -234,6 +278,7 @@ const NEUTRINO_FIELDS: Profile = Profile {
     rlimit_cmp: LimitCmp::FailAtEqual,
     data_scope: DataScope::AnonPrivate,
     mmap_order: MmapOrder::Procnto,
+    ctrl_order: CtrlOrder::Procnto,
     lock_privilege: LockPrivilege::RootOrAbility,
     mlock_limit_errno: Errno::EAGAIN,
     mlock_limit_alt: Some(Errno::ENOMEM),
@@ -248,6 +293,11 @@ const NEUTRINO_FIELDS: Profile = Profile {
     has_mmap_peer: true,
     raise_hard_needs_root: true,
     initial_limits: [INF, Rlimit { cur: 1000, max: 1000 }, INF, INF],
+    shm_names: ShmNames::SlashPrefixOnly,
+    open_fd_first: false,
+    trunc_needs_write_permission: false,
+    nofile_below_usage_einval: true,
+    shm_max_size: u32::MAX as u64,
 };
 
 /// Linux 6.x on x86_64, as probed on this project's machines.
@@ -270,6 +320,7 @@ pub static LINUX: Profile = Profile {
     rlimit_cmp: LimitCmp::FailOver,
     data_scope: DataScope::PrivateWritable,
     mmap_order: MmapOrder::Linux,
+    ctrl_order: CtrlOrder::Linux,
     lock_privilege: LockPrivilege::CapOrLimit,
     mlock_limit_errno: Errno::ENOMEM,
     mlock_limit_alt: None,
@@ -285,13 +336,18 @@ pub static LINUX: Profile = Profile {
     raise_hard_needs_root: false,
     initial_limits: [
         INF,
-        Rlimit { cur: 1024, max: 4096 },
+        Rlimit { cur: 20000, max: 20000 },
         INF,
         Rlimit {
             cur: 8 << 20,
             max: 8 << 20,
         },
     ],
+    shm_names: ShmNames::Glibc,
+    open_fd_first: true,
+    trunc_needs_write_permission: true,
+    nofile_below_usage_einval: false,
+    shm_max_size: i64::MAX as u64,
 };
 
 impl Profile {

@@ -1,10 +1,16 @@
 //! Loads and stores: what a program would see, or which signal it would get.
 //!
 //! spec: spec/objects-contents.md. ACCESS-EINVAL-1, then page by page in
-//! ascending order: ACCESS-SIGSEGV-1 (unmapped), ACCESS-SIGSEGV-2
-//! (protection), ACCESS-SIGBUS-1 (past the object's end); success
-//! ACCESS-LOAD-1, ACCESS-STORE-1 (shared: visible to every mapping of the
-//! object, ACCESS-SHARED-1; private: copy-on-write, ACCESS-COW-1).
+//! ascending order, for each page: ACCESS-SIGSEGV-1 (unmapped, or the access
+//! runs off the top of the address space), ACCESS-SIGSEGV-2 (protection),
+//! ACCESS-SIGBUS-1 (past the object's end). Success: ACCESS-LOAD-1; a store
+//! is ACCESS-SHARED-1 through a shared mapping of an object (visible to every
+//! mapping of it), ACCESS-COW-1 through a private one (copy-on-write), and
+//! ACCESS-STORE-1 into private anonymous memory or when it writes nothing.
+//! A store that faults has written the pages before the faulting one.
+//!
+//! Contents are sparse: a page that was never written is absent and reads as
+//! zeros, so a huge lazy mapping costs only the pages stored to.
 
 use super::object::Page;
 use super::region::{Backing, Region};
@@ -101,18 +107,18 @@ impl Model {
         }
     }
 
-    /// Judges a store.
+    /// Judges a store. The rule says where the bytes go, by the mapping of
+    /// the first byte: the object (shared), a private copy of an object page
+    /// (copy-on-write), or the process's own anonymous memory.
     pub(super) fn plan_store(&self, pid: Pid, addr: Addr, data: &[u8]) -> Verdict {
         if let Some(v) = self.plan_access(pid, addr, data.len() as u64, true) {
             return v;
         }
-        let shared = self.procs[&pid].space.region_at(addr).is_some_and(|r| r.shared);
-        let rule = if data.is_empty() {
-            "ACCESS-STORE-1"
-        } else if shared {
-            "ACCESS-SHARED-1"
-        } else {
-            "ACCESS-COW-1"
+        let region = self.procs[&pid].space.region_at(addr).filter(|_| !data.is_empty());
+        let rule = match region.map(|r| (r.shared, r.backing)) {
+            Some((true, Backing::Object(_))) => "ACCESS-SHARED-1",
+            Some((false, Backing::Object(_))) => "ACCESS-COW-1",
+            _ => "ACCESS-STORE-1",
         };
         Verdict::ok(Value::Unit, rule)
     }

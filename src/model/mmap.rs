@@ -1,35 +1,58 @@
 //! mmap: normalisation, the checks in each profile's order, placement, and
 //! the commit that creates the region.
 //!
-//! spec: spec/mmap.md. procnto's order (MmapOrder::Procnto): MMAP-EINVAL-1,
+//! spec: spec/mmap.md; its "Check order" section lists the same orders.
+//!
+//! procnto (MmapOrder::Procnto), memmgr_map() then vmm_mmap(): MMAP-EINVAL-1,
 //! MMAP-EINVAL-2, MMAP-EINVAL-3, MMAP-EINVAL-4, MMAP-EINVAL-5, MMAP-EINVAL-6,
 //! MMAP-EPERM-1, MMAP-EINVAL-7, MMAP-EINVAL-8, MMAP-EBADF-1, MMAP-ENOTSUP-1,
 //! MMAP-EACCES-1, MMAP-EACCES-2, MMAP-EINVAL-9, MMAP-ENOMEM-1, MMAP-ENOMEM-2,
-//! MMAP-EINVAL-10, MMAP-ENOMEM-4, MMAP-ENOMEM-3, MMAP-EINVAL-11, MMAP-ENOMEM-5,
-//! MMAP-ENOMEM-7, MMAP-ENXIO-1, MMAP-ENOMEM-6, MMAP-EAGAIN-1; success
-//! MMAP-OK-1 / MMAP-OK-2. Linux's order (MmapOrder::Linux): MMAP-EINVAL-12,
-//! MMAP-EBADF-2, MMAP-EINVAL-2, MMAP-ENOMEM-4, MMAP-EOVERFLOW-1,
-//! MMAP-ENOMEM-7, MMAP-EINVAL-13, MMAP-ENOMEM-5, MMAP-ENOMEM-3,
-//! MMAP-EEXIST-1, MMAP-EPERM-3, MMAP-EAGAIN-1, MMAP-EACCES-2, MMAP-EACCES-1,
-//! MMAP-ENODEV-1, MMAP-EINVAL-1, MMAP-ENOMEM-2, MMAP-ENOMEM-1, MMAP-ENOMEM-6.
+//! MMAP-EINVAL-10, MMAP-ENOMEM-3, MMAP-ENOMEM-4, MMAP-EINVAL-11,
+//! MMAP-ENOMEM-5, MMAP-ENOMEM-7, MMAP-ENXIO-1, (a MAP_FIXED range is unmapped
+//! here), MMAP-ENOMEM-6, MMAP-EAGAIN-1; success MMAP-OK-1 / MMAP-OK-2.
+//!
+//! Linux (MmapOrder::Linux), sys_mmap(), ksys_mmap_pgoff(), do_mmap(),
+//! mmap_region(): MMAP-EINVAL-12, MMAP-EBADF-2, MMAP-EINVAL-2, MMAP-ENOMEM-4,
+//! MMAP-ENOMEM-7, MMAP-ENOMEM-3, MMAP-ENOMEM-5, MMAP-EINVAL-13, MMAP-EPERM-4,
+//! MMAP-EEXIST-1, MMAP-EPERM-3, MMAP-EAGAIN-1, MMAP-EOVERFLOW-1,
+//! MMAP-EINVAL-1, MMAP-ENOTSUP-2, MMAP-EACCES-2, MMAP-EACCES-1,
+//! MMAP-ENODEV-1, MMAP-ENOMEM-2, MMAP-ENOMEM-1, MMAP-ENOMEM-6; success
+//! MMAP-OK-1 / MMAP-OK-2.
 
 use super::object::{ObjKind, Object};
-use super::process::{FdTarget, Process};
+use super::process::{FdEntry, FdTarget, Process};
 use super::region::{Backing, Region};
+use super::space::Counters;
 use super::Model;
 use crate::call::{Call, Outcome, Value};
 use crate::profile::{DataScope, LockPrivilege, MmapOrder};
 use crate::rules::{Checks, Verdict};
 use crate::types::{Addr, AddrRange, Errno, Fd, Len, MapFlags, ObjId, Pid, Prot, Resource};
 
+/// The flags Linux's `LEGACY_MAP_MASK` knows, in QNX numbering (MAP_TYPE,
+/// FIXED, ANONYMOUS, STACK, NORESERVE, POPULATE, LOCKED; FIXED_NOREPLACE is
+/// left out of the refusal, see MMAP-ENOTSUP-2).
+const LINUX_KNOWN_FLAGS: u32 = MapFlags::TYPE_MASK
+    | MapFlags::FIXED.bits()
+    | MapFlags::ANON.bits()
+    | MapFlags::STACK.bits()
+    | MapFlags::NORESERVE.bits()
+    | MapFlags::POPULATE.bits()
+    | MapFlags::LOCKED.bits()
+    | MapFlags::FIXED_NOREPLACE.bits();
+
+/// The procnto rules that fail after vmm_mmap() has already unmapped a
+/// MAP_FIXED range (steps 14 and 15, after step 13).
+const AFTER_FIXED_UNMAP: [&str; 2] = ["MMAP-ENOMEM-6", "MMAP-EAGAIN-1"];
+
 /// What the request maps, once the fd is resolved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Source {
-    /// Anonymous memory (MAP_ANON, NOFD, /dev/zero).
+    /// Anonymous memory (MAP_ANON, NOFD on procnto, /dev/zero).
     Anon,
-    /// Physical memory by address (MAP_PHYS, /dev/mem shared).
+    /// Physical memory by address (procnto MAP_PHYS without an fd).
     Phys,
-    /// An object through an fd.
+    /// An object through an fd (shm, /dev/mem).
     Object(ObjId),
     /// An fd that does not refer to anything mappable.
     Unmappable,
@@ -48,8 +71,8 @@ struct Request {
     fd: Fd,
     off: u64,
     source: Source,
-    fd_readable: bool,
-    fd_writable: bool,
+    /// The fd the mapping goes through (object, /dev/zero or unmappable).
+    entry: Option<FdEntry>,
     shared: bool,
     /// The offset inside the first page that the returned address keeps.
     pg_off: u64,
@@ -57,13 +80,13 @@ struct Request {
     size: Option<u64>,
     /// The region's base for MAP_FIXED.
     fixed_base: u64,
-    /// The stack guard size (MAP_STACK), page-rounded.
+    /// The stack guard size (procnto MAP_STACK), page-rounded, at most `size`.
     guard: u64,
 }
 
 impl Request {
     fn fixed(&self) -> bool {
-        self.flags.contains(MapFlags::FIXED) || self.flags.contains(MapFlags::FIXED_NOREPLACE)
+        self.flags.intersects(MapFlags::FIXED | MapFlags::FIXED_NOREPLACE)
     }
 
     fn fixed_range(&self) -> Option<AddrRange> {
@@ -74,10 +97,39 @@ impl Request {
         self.flags.contains(MapFlags::LAZY)
     }
 
+    fn writes(&self) -> bool {
+        self.prot.contains(Prot::WRITE)
+    }
+
+    /// Private anonymous memory has no object behind it.
+    fn private_anon(&self) -> bool {
+        self.source == Source::Anon && !self.shared
+    }
+
+    fn fd_readable(&self) -> bool {
+        self.entry.is_some_and(|e| e.oflags.readable())
+    }
+
+    fn fd_writable(&self) -> bool {
+        self.entry.is_some_and(|e| e.oflags.writable())
+    }
+
     /// The object offset of the region's first byte (page-aligned).
     fn object_offset(&self, page: u64) -> u64 {
         self.off - self.off % page
     }
+
+    /// Regions the mapping adds: a stack guard smaller than the mapping is one more.
+    fn regions_needed(&self) -> usize {
+        1 + usize::from(self.guard != 0 && Some(self.guard) != self.size)
+    }
+}
+
+/// What a MAP_FIXED range holds now and would give back when unmapped.
+#[derive(Clone, Copy, Debug, Default)]
+struct Replaced {
+    counters: Counters,
+    committed: u64,
 }
 
 impl Model {
@@ -85,19 +137,35 @@ impl Model {
     pub(super) fn plan_mmap(&self, pid: Pid, fd_owner: Pid, call: &Call) -> Verdict {
         let req = self.mmap_request(fd_owner, call);
         let proc = &self.procs[&pid];
-        let mut c = Checks::new();
-        match self.profile.mmap_order {
-            MmapOrder::Procnto => self.procnto_checks(proc, &req, &mut c),
-            MmapOrder::Linux => self.linux_checks(proc, &req, &mut c),
-        }
-        c.or_else(|| {
+        self.mmap_checks(proc, &req).or_else(|| {
             let base = self.mmap_base(proc, &req).expect("the no-room check passed");
             let rule = if req.fixed() { "MMAP-OK-2" } else { "MMAP-OK-1" };
             Verdict::ok(Value::Addr(Addr(base + req.pg_off)), rule)
         })
     }
 
+    /// Every check of the profile's order.
+    fn mmap_checks(&self, proc: &Process, r: &Request) -> Checks {
+        let mut c = Checks::new();
+        match self.profile.mmap_order {
+            MmapOrder::Procnto => {
+                self.procnto_front_checks(proc, r, &mut c);
+                self.procnto_vmm_checks(proc, r, &mut c);
+            }
+            MmapOrder::Linux => {
+                self.linux_entry_checks(proc, r, &mut c);
+                self.linux_placement_checks(proc, r, &mut c);
+                self.linux_lock_checks(proc, r, &mut c);
+                self.linux_file_checks(r, &mut c);
+                self.linux_region_checks(proc, r, &mut c);
+            }
+        }
+        c
+    }
+
     /// Normalises the arguments the way the profile's front end does.
+    /// `fd_owner` is the process whose fd table `fd` is looked up in: the
+    /// caller, also for mmap_peer.
     fn mmap_request(&self, fd_owner: Pid, call: &Call) -> Request {
         let Call::Mmap {
             addr,
@@ -110,63 +178,16 @@ impl Model {
         else {
             unreachable!("plan_mmap is only called for mmap")
         };
-        let page = self.profile.page_size;
-        let mut prot = prot;
-        let mut flags = flags;
         let linux = self.profile.mmap_order == MmapOrder::Linux;
-        if !linux {
-            // memmgr_map: PROT_NOCACHE found among the flags moves into prot.
-            if flags.bits() & Prot::NOCACHE.bits() != 0 {
-                flags = MapFlags::from_bits_retain(flags.bits() & !Prot::NOCACHE.bits());
-                prot |= Prot::NOCACHE;
-            }
-            // Share type 0 means MAP_PRIVATE (backwards compatibility, on by
-            // default); MAP_PRIVATEANON means MAP_PRIVATE|MAP_ANON.
-            match flags.share_type() {
-                0 => flags |= MapFlags::PRIVATE,
-                3 => flags = (flags - MapFlags::SHARED) | MapFlags::ANON,
-                _ => {}
-            }
-            if fd == Fd::NOFD && !flags.contains(MapFlags::PHYS) {
-                flags |= MapFlags::ANON;
-            }
+        let (prot, flags) = if linux {
+            // Linux does not validate mmap's prot; bits it does not know are ignored.
+            (prot & (Prot::READ | Prot::WRITE | Prot::EXEC), flags)
         } else {
-            prot = Prot::from_bits_truncate(prot.bits());
-        }
-        let proc = &self.procs[&fd_owner];
-        let entry = if flags.contains(MapFlags::ANON) && (linux || fd == Fd::NOFD) {
-            None
-        } else {
-            proc.fd(fd)
+            procnto_normalise(prot, flags, fd)
         };
-        let source = match (flags.contains(MapFlags::ANON), entry.map(|e| e.target)) {
-            (true, _) => Source::Anon,
-            (false, None) if flags.contains(MapFlags::PHYS) && !linux => Source::Phys,
-            (false, None) => Source::BadFd,
-            (false, Some(FdTarget::Zero)) => Source::Anon,
-            (false, Some(FdTarget::Unmappable)) => Source::Unmappable,
-            (false, Some(FdTarget::Object(id))) => Source::Object(id),
-        };
+        let (source, entry) = self.mmap_source(&self.procs[&fd_owner], flags, fd);
         let shared = flags.share_type() == 1 || (linux && flags.share_type() == 3);
-        let stack = flags.contains(MapFlags::STACK) && !linux;
-        let guard = if stack && !flags.contains(MapFlags::FIXED) {
-            self.profile.round_up(off).unwrap_or(u64::MAX)
-        } else {
-            0
-        };
-        let pg_off = if stack {
-            0
-        } else if flags.contains(MapFlags::FIXED) && source == Source::Anon && !linux {
-            addr.0 % page
-        } else {
-            off % page
-        };
-        let size = len
-            .0
-            .checked_add(pg_off)
-            .and_then(|l| self.profile.round_up(l))
-            .filter(|s| *s != 0);
-        Request {
+        let mut r = Request {
             addr: addr.0,
             len: len.0,
             prot,
@@ -174,147 +195,224 @@ impl Model {
             fd,
             off,
             source,
-            fd_readable: entry.is_some_and(|e| e.oflags.readable()),
-            fd_writable: entry.is_some_and(|e| e.oflags.writable()),
+            entry,
             shared,
-            pg_off,
-            size,
-            fixed_base: addr.0 - addr.0 % page,
-            guard,
+            pg_off: 0,
+            size: None,
+            fixed_base: addr.0 - addr.0 % self.profile.page_size,
+            guard: 0,
+        };
+        self.place_in_pages(&mut r);
+        r
+    }
+
+    /// What the fd (or its absence) maps.
+    fn mmap_source(&self, proc: &Process, flags: MapFlags, fd: Fd) -> (Source, Option<FdEntry>) {
+        let linux = self.profile.mmap_order == MmapOrder::Linux;
+        // Linux ignores the fd of an anonymous mapping; procnto refuses it (MMAP-EINVAL-5).
+        if flags.contains(MapFlags::ANON) {
+            return (Source::Anon, None);
+        }
+        // procnto's MAP_PHYS never looks the fd up (MMAP-EINVAL-7 refuses one).
+        if !linux && flags.contains(MapFlags::PHYS) {
+            return (Source::Phys, None);
+        }
+        match proc.fd(fd) {
+            None => (Source::BadFd, None),
+            Some(e) => {
+                let source = match e.target {
+                    FdTarget::Zero => Source::Anon,
+                    FdTarget::Unmappable => Source::Unmappable,
+                    FdTarget::Object(id) => Source::Object(id),
+                };
+                (source, Some(*e))
+            }
         }
     }
 
-    /// procnto's order: memmgr_map() then vmm_mmap().
-    fn procnto_checks(&self, proc: &Process, r: &Request, c: &mut Checks) {
+    /// The sub-page offset, the page-rounded size and the stack guard.
+    fn place_in_pages(&self, r: &mut Request) {
         let p = self.profile;
+        let procnto = p.mmap_order == MmapOrder::Procnto;
+        let stack = procnto && r.flags.contains(MapFlags::STACK);
+        r.pg_off = if stack {
+            // MAP_STACK's offset is the guard size, not an object offset.
+            0
+        } else if procnto && r.flags.contains(MapFlags::FIXED) && r.private_anon() {
+            // vmm_mmap: anonymous memory without an object takes addr's sub-page offset.
+            r.addr % p.page_size
+        } else {
+            r.off % p.page_size
+        };
+        r.size = r
+            .len
+            .checked_add(r.pg_off)
+            .and_then(|l| p.round_up(l))
+            .filter(|s| *s != 0);
+        // MAP_FIXED forces the guard to 0; the guard lies inside the mapping.
+        if stack && !r.flags.contains(MapFlags::FIXED) {
+            let guard = p.round_up(r.off).unwrap_or(u64::MAX);
+            r.guard = guard.min(r.size.unwrap_or(0));
+        }
+    }
+
+    /// memmgr_map(): the share type, argument bits, then the ANON / PHYS / fd branch.
+    fn procnto_front_checks(&self, proc: &Process, r: &Request, c: &mut Checks) {
         let anon = r.flags.contains(MapFlags::ANON);
-        let phys_flag = r.flags.contains(MapFlags::PHYS);
-        let fd_path = !anon && !phys_flag;
-        let mappable = matches!(r.source, Source::Object(_));
+        let phys = !anon && r.flags.contains(MapFlags::PHYS);
+        let fd_path = !anon && !phys;
         let bad_flag_bits = MapFlags::RESERVED_MASK | MapFlags::PG_MASK | MapFlags::SYSRAM.bits() | Prot::MASK;
         c.check("MMAP-EINVAL-1", Errno::EINVAL, r.flags.share_type() > 3)
             .check("MMAP-EINVAL-2", Errno::EINVAL, r.len == 0)
             .check("MMAP-EINVAL-3", Errno::EINVAL, r.prot.bits() & !Prot::MASK != 0)
             .check("MMAP-EINVAL-4", Errno::EINVAL, r.flags.bits() & bad_flag_bits != 0)
             .check("MMAP-EINVAL-5", Errno::EINVAL, anon && r.fd != Fd::NOFD)
-            .check("MMAP-EINVAL-6", Errno::EINVAL, anon && phys_flag && r.lazy())
-            .check("MMAP-EPERM-1", Errno::EPERM, !anon && phys_flag && proc.euid != 0)
-            .check("MMAP-EINVAL-7", Errno::EINVAL, !anon && phys_flag && r.fd != Fd::NOFD)
             .check(
-                "MMAP-EINVAL-8",
+                "MMAP-EINVAL-6",
                 Errno::EINVAL,
-                !anon && phys_flag && self.phys_out_of_range(r),
+                anon && r.flags.contains(MapFlags::PHYS) && r.lazy(),
             )
+            .check("MMAP-EPERM-1", Errno::EPERM, phys && proc.euid != 0)
+            .check("MMAP-EINVAL-7", Errno::EINVAL, phys && r.fd != Fd::NOFD)
+            .check("MMAP-EINVAL-8", Errno::EINVAL, phys && self.phys_out_of_range(r))
             .check("MMAP-EBADF-1", Errno::EBADF, fd_path && r.source == Source::BadFd)
-            .check(
+            // The QNX and POSIX documents name ENODEV for an fd that cannot be mapped.
+            .check_alt(
                 "MMAP-ENOTSUP-1",
-                p.unmappable_fd,
+                self.profile.unmappable_fd,
+                Some(Errno::ENODEV),
                 fd_path && r.source == Source::Unmappable,
-            )
-            .check("MMAP-EACCES-1", Errno::EACCES, fd_path && mappable && !r.fd_readable)
+            );
+        // devmem_check / devzero_check: only fds procnto can map reach the access checks.
+        let checked = r.entry.is_some() && r.source != Source::Unmappable;
+        c.check("MMAP-EACCES-1", Errno::EACCES, checked && !r.fd_readable())
             .check(
                 "MMAP-EACCES-2",
                 Errno::EACCES,
-                fd_path && mappable && r.shared && r.prot.contains(Prot::WRITE) && !r.fd_writable,
-            )
-            .check(
-                "MMAP-EINVAL-9",
-                Errno::EINVAL,
-                r.flags.contains(MapFlags::STACK) && (!anon || r.off >= r.len),
-            )
-            .check("MMAP-ENOMEM-1", Errno::ENOMEM, self.data_blown(proc, r))
-            .check("MMAP-ENOMEM-2", Errno::ENOMEM, self.as_blown(proc, r))
-            .check(
-                "MMAP-EINVAL-10",
-                Errno::EINVAL,
-                r.flags.contains(MapFlags::FIXED)
-                    && r.source != Source::Anon
-                    && r.addr % p.page_size != r.off % p.page_size,
-            )
-            .check("MMAP-ENOMEM-4", Errno::ENOMEM, r.len != 0 && r.size.is_none());
-        self.placement_checks(proc, r, c);
-        c.check("MMAP-ENXIO-1", Errno::ENXIO, self.object_range_blown(r))
-            .check("MMAP-ENOMEM-6", Errno::ENOMEM, self.commit_blown(r))
-            .check_alt(
-                "MMAP-EAGAIN-1",
-                Errno::EAGAIN,
-                Some(Errno::ENOMEM),
-                self.future_lock_blown(proc, r),
+                checked && r.shared && r.writes() && !r.fd_writable(),
             );
     }
 
-    /// Linux's order: ksys_mmap_pgoff(), do_mmap(), mmap_region().
-    fn linux_checks(&self, proc: &Process, r: &Request, c: &mut Checks) {
-        let p = self.profile;
-        let anon = r.source == Source::Anon && r.flags.contains(MapFlags::ANON);
+    /// vmm_mmap(): limits before placement, then the object range, then
+    /// (after a MAP_FIXED range is unmapped) allocation and locking.
+    fn procnto_vmm_checks(&self, proc: &Process, r: &Request, c: &mut Checks) {
+        let page = self.profile.page_size;
+        let gone = self.replaced(proc, r);
+        c.check(
+            "MMAP-EINVAL-9",
+            Errno::EINVAL,
+            r.flags.contains(MapFlags::STACK) && (!r.flags.contains(MapFlags::ANON) || r.off >= r.len),
+        )
+        .check("MMAP-ENOMEM-1", Errno::ENOMEM, self.data_blown(proc, r))
+        .check("MMAP-ENOMEM-2", Errno::ENOMEM, self.as_blown(proc, r))
+        .check(
+            "MMAP-EINVAL-10",
+            Errno::EINVAL,
+            r.flags.contains(MapFlags::FIXED) && !r.private_anon() && r.addr % page != r.off % page,
+        )
+        .check("MMAP-ENOMEM-3", Errno::ENOMEM, self.no_room(proc, r))
+        .check("MMAP-ENOMEM-4", Errno::ENOMEM, r.len != 0 && r.size.is_none())
+        .check(
+            "MMAP-EINVAL-11",
+            Errno::EINVAL,
+            r.fixed() && (r.addr < self.profile.user_start || r.addr >= self.profile.user_end),
+        )
+        .check("MMAP-ENOMEM-5", Errno::ENOMEM, self.fixed_past_end(r))
+        // The QNX mmap documentation names EMFILE for too many mappings.
+        .check_alt(
+            "MMAP-ENOMEM-7",
+            Errno::ENOMEM,
+            Some(Errno::EMFILE),
+            self.too_many_regions(proc, r),
+        )
+        .check("MMAP-ENXIO-1", Errno::ENXIO, self.object_range_blown(r))
+        .check("MMAP-ENOMEM-6", Errno::ENOMEM, self.commit_blown(r, gone.committed))
+        // ms_lock returns EAGAIN; the QNX documentation says ENOMEM.
+        .check_alt(
+            "MMAP-EAGAIN-1",
+            Errno::EAGAIN,
+            Some(Errno::ENOMEM),
+            self.future_lock_blown(proc, r, gone.counters.locked),
+        );
+    }
+
+    /// sys_mmap(), ksys_mmap_pgoff() and the start of do_mmap().
+    fn linux_entry_checks(&self, proc: &Process, r: &Request, c: &mut Checks) {
         let file = !r.flags.contains(MapFlags::ANON);
-        let mappable = matches!(r.source, Source::Object(_));
-        c.check("MMAP-EINVAL-12", Errno::EINVAL, r.off % p.page_size != 0)
+        c.check("MMAP-EINVAL-12", Errno::EINVAL, r.off % self.profile.page_size != 0)
             .check("MMAP-EBADF-2", Errno::EBADF, file && r.source == Source::BadFd)
             .check("MMAP-EINVAL-2", Errno::EINVAL, r.len == 0)
             .check("MMAP-ENOMEM-4", Errno::ENOMEM, r.len != 0 && r.size.is_none())
-            .check("MMAP-EOVERFLOW-1", Errno::EOVERFLOW, file && self.object_range_blown(r));
-        self.placement_checks(proc, r, c);
-        let wants_lock = proc.mcl_future || r.flags.contains(MapFlags::LOCKED);
-        let can_lock = proc.cap_ipc_lock || proc.limit(Resource::RLIMIT_MEMLOCK).cur != 0;
-        c.check("MMAP-EPERM-3", Errno::EPERM, wants_lock && !can_lock)
-            .check("MMAP-EAGAIN-1", Errno::EAGAIN, self.future_lock_blown(proc, r))
-            .check(
-                "MMAP-EACCES-2",
-                Errno::EACCES,
-                file && mappable && r.shared && r.prot.contains(Prot::WRITE) && !r.fd_writable,
-            )
-            .check("MMAP-EACCES-1", Errno::EACCES, file && mappable && !r.fd_readable)
-            .check("MMAP-ENODEV-1", p.unmappable_fd, file && r.source == Source::Unmappable)
-            .check(
-                "MMAP-EINVAL-1",
-                Errno::EINVAL,
-                !(matches!(r.flags.share_type(), 1 | 2) || file && r.flags.share_type() == 3)
-                    || (anon && r.flags.share_type() == 3),
-            )
-            .check("MMAP-ENOMEM-2", Errno::ENOMEM, self.as_blown(proc, r))
-            .check("MMAP-ENOMEM-1", Errno::ENOMEM, self.data_blown(proc, r))
-            .check("MMAP-ENOMEM-6", Errno::ENOMEM, self.commit_blown(r));
+            .check("MMAP-ENOMEM-7", Errno::ENOMEM, self.too_many_regions(proc, r));
     }
 
-    /// Placement: the fixed range's bounds, or room for a floating one.
-    fn placement_checks(&self, proc: &Process, r: &Request, c: &mut Checks) {
-        let p = self.profile;
-        let linux = p.mmap_order == MmapOrder::Linux;
+    /// get_unmapped_area() and MAP_FIXED_NOREPLACE.
+    fn linux_placement_checks(&self, proc: &Process, r: &Request, c: &mut Checks) {
         let fixed = r.fixed();
-        let fixed_range = r.fixed_range();
-        c.check(
-            "MMAP-ENOMEM-7",
-            Errno::ENOMEM,
-            proc.space.region_count() + 1 + usize::from(r.guard != 0) > p.max_regions,
-        );
-        if linux {
-            c.check("MMAP-EINVAL-13", Errno::EINVAL, fixed && r.addr % p.page_size != 0);
-        } else {
-            c.check(
-                "MMAP-EINVAL-11",
+        let overlaps = r.fixed_range().is_some_and(|fr| !proc.space.is_free(fr));
+        c.check("MMAP-ENOMEM-3", Errno::ENOMEM, self.no_room(proc, r))
+            .check("MMAP-ENOMEM-5", Errno::ENOMEM, self.fixed_past_end(r))
+            .check(
+                "MMAP-EINVAL-13",
                 Errno::EINVAL,
-                fixed && (r.addr < p.user_start || r.addr >= p.user_end),
-            );
-        }
-        c.check(
-            "MMAP-ENOMEM-5",
-            Errno::ENOMEM,
-            fixed && r.size.is_some() && fixed_range.is_none_or(|fr| fr.end().0 > p.user_end),
-        )
-        .check(
-            "MMAP-ENOMEM-3",
-            Errno::ENOMEM,
-            !fixed && r.size.is_some_and(|s| proc.space.find_free(s, r.addr, p).is_none()),
-        );
-        if linux {
-            let overlaps = fixed_range.is_some_and(|fr| !proc.space.is_free(fr));
-            c.check(
+                fixed && r.addr % self.profile.page_size != 0,
+            )
+            .check("MMAP-EPERM-4", Errno::EPERM, fixed && r.addr < self.profile.user_start)
+            .check(
                 "MMAP-EEXIST-1",
                 Errno::EEXIST,
                 r.flags.contains(MapFlags::FIXED_NOREPLACE) && overlaps,
             );
-        }
+    }
+
+    /// MAP_LOCKED's privilege, then mlock_future_ok().
+    fn linux_lock_checks(&self, proc: &Process, r: &Request, c: &mut Checks) {
+        let can_lock = proc.cap_ipc_lock || proc.limit(Resource::RLIMIT_MEMLOCK).cur != 0;
+        c.check(
+            "MMAP-EPERM-3",
+            Errno::EPERM,
+            r.flags.contains(MapFlags::LOCKED) && !can_lock,
+        )
+        .check("MMAP-EAGAIN-1", Errno::EAGAIN, self.future_lock_blown(proc, r, 0));
+    }
+
+    /// do_mmap()'s switch on the share type, with the file checks inside it.
+    fn linux_file_checks(&self, r: &Request, c: &mut Checks) {
+        let file = !r.flags.contains(MapFlags::ANON);
+        let valid_type = match r.flags.share_type() {
+            1 | 2 => true,
+            3 => file,
+            _ => false,
+        };
+        let checked = file && valid_type && r.entry.is_some();
+        let unknown_flags = r.flags.bits() & !LINUX_KNOWN_FLAGS != 0;
+        c.check("MMAP-EOVERFLOW-1", Errno::EOVERFLOW, file && self.object_range_blown(r))
+            .check("MMAP-EINVAL-1", Errno::EINVAL, !valid_type)
+            // EOPNOTSUPP on Linux, the same number (95) as ENOTSUP.
+            .check_alt(
+                "MMAP-ENOTSUP-2",
+                Errno::ENOTSUP,
+                Some(Errno::EOPNOTSUPP),
+                checked && r.flags.share_type() == 3 && unknown_flags,
+            )
+            .check(
+                "MMAP-EACCES-2",
+                Errno::EACCES,
+                checked && r.shared && r.writes() && !r.fd_writable(),
+            )
+            .check("MMAP-EACCES-1", Errno::EACCES, checked && !r.fd_readable())
+            .check(
+                "MMAP-ENODEV-1",
+                self.profile.unmappable_fd,
+                checked && r.source == Source::Unmappable,
+            );
+    }
+
+    /// mmap_region(): may_expand_vm() and the overcommit check.
+    fn linux_region_checks(&self, proc: &Process, r: &Request, c: &mut Checks) {
+        c.check("MMAP-ENOMEM-2", Errno::ENOMEM, self.as_blown(proc, r))
+            .check("MMAP-ENOMEM-1", Errno::ENOMEM, self.data_blown(proc, r))
+            .check("MMAP-ENOMEM-6", Errno::ENOMEM, self.commit_blown(r, 0));
     }
 
     fn phys_out_of_range(&self, r: &Request) -> bool {
@@ -322,43 +420,93 @@ impl Model {
         end.is_none_or(|e| e == 0 || e - 1 > self.profile.last_paddr)
     }
 
-    /// The bytes the new mapping would replace (MAP_FIXED), when the profile
-    /// credits them to the limit checks.
-    fn replaced(&self, proc: &Process, r: &Request) -> super::space::Counters {
-        match r.fixed_range() {
-            Some(fr) if r.fixed() && self.profile.fixed_replace_credit => proc.space.counters_in(fr),
-            _ => super::space::Counters::default(),
+    /// No address is forced and no hole fits.
+    fn no_room(&self, proc: &Process, r: &Request) -> bool {
+        !r.fixed()
+            && r.size
+                .is_some_and(|s| proc.space.find_free(s, r.addr, self.profile).is_none())
+    }
+
+    /// A MAP_FIXED range ends past the user address space (or wraps).
+    fn fixed_past_end(&self, r: &Request) -> bool {
+        r.fixed() && r.size.is_some() && r.fixed_range().is_none_or(|fr| fr.end().0 > self.profile.user_end)
+    }
+
+    fn too_many_regions(&self, proc: &Process, r: &Request) -> bool {
+        let count = proc.space.region_count();
+        match self.profile.mmap_order {
+            MmapOrder::Procnto => count + r.regions_needed() > self.profile.max_regions,
+            // do_mmap tests map_count > max_map_count, so one more mapping fits.
+            MmapOrder::Linux => count > self.profile.max_regions,
         }
     }
 
-    fn counts_data(&self, flags: MapFlags, prot: Prot, anon: bool, shared: bool) -> bool {
-        let stack = flags.contains(MapFlags::STACK) || flags.contains(MapFlags::ELF);
+    /// What the MAP_FIXED range holds now (zero for a floating mapping).
+    fn replaced(&self, proc: &Process, r: &Request) -> Replaced {
+        let Some(range) = r.fixed_range().filter(|_| r.fixed()) else {
+            return Replaced::default();
+        };
+        let committed = proc
+            .space
+            .overlapping(range)
+            .filter(|reg| reg.committed)
+            .filter_map(|reg| reg.range.intersect(&range))
+            .map(|part| part.len().0)
+            .sum();
+        Replaced {
+            counters: proc.space.counters_in(range),
+            committed,
+        }
+    }
+
+    /// The bytes a MAP_FIXED mapping's RLIMIT_AS/DATA checks credit: Linux
+    /// gathers the old mappings first and subtracts every replaced page from
+    /// both (may_expand_vm(pglen - nr_pages)); procnto checks before unmapping.
+    fn limit_credit(&self, proc: &Process, r: &Request) -> u64 {
+        if self.profile.fixed_replace_credit {
+            self.replaced(proc, r).counters.total
+        } else {
+            0
+        }
+    }
+
+    fn counts_data(&self, r: &Request) -> bool {
         match self.profile.data_scope {
-            DataScope::AnonPrivate => anon && !shared && !stack,
-            DataScope::PrivateWritable => !shared && prot.contains(Prot::WRITE) && !flags.contains(MapFlags::STACK),
+            DataScope::AnonPrivate => r.private_anon() && !r.flags.intersects(MapFlags::STACK | MapFlags::ELF),
+            // Linux's MAP_STACK is not VM_GROWSDOWN, so it does not exempt.
+            DataScope::PrivateWritable => !r.shared && r.writes(),
         }
     }
 
-    /// RLIMIT_DATA: procnto tests the unrounded length; Linux the pages.
+    /// Whether `used + add - credit` blows `limit`.
+    fn limit_blown(&self, used: u64, add: u64, credit: u64, limit: u64) -> bool {
+        match used.checked_add(add) {
+            Some(total) => self.profile.rlimit_cmp.blown(total.saturating_sub(credit), 0, limit),
+            None => self.profile.rlimit_cmp.blown(u64::MAX, 1, limit),
+        }
+    }
+
+    /// RLIMIT_DATA. Linux lets a soft limit of 0 fall back to the hard one
+    /// (may_expand_vm's exception for Valgrind).
     fn data_blown(&self, proc: &Process, r: &Request) -> bool {
-        if !self.counts_data(r.flags, r.prot, r.source == Source::Anon, r.shared) {
+        if !self.counts_data(r) {
             return false;
         }
-        let add = self.limit_len(r);
-        let used = proc.space.counters().data.saturating_sub(self.replaced(proc, r).data);
-        self.profile
-            .rlimit_cmp
-            .blown(used, add, proc.limit(Resource::RLIMIT_DATA).cur)
+        let limit = proc.limit(Resource::RLIMIT_DATA);
+        let linux = self.profile.mmap_order == MmapOrder::Linux;
+        let cap = if linux && limit.cur == 0 { limit.max } else { limit.cur };
+        let used = proc.space.counters().data;
+        self.limit_blown(used, self.limit_len(r), self.limit_credit(proc, r), cap)
     }
 
     /// RLIMIT_AS counts every mapping.
     fn as_blown(&self, proc: &Process, r: &Request) -> bool {
-        let used = proc.space.counters().total.saturating_sub(self.replaced(proc, r).total);
-        self.profile
-            .rlimit_cmp
-            .blown(used, self.limit_len(r), proc.limit(Resource::RLIMIT_AS).cur)
+        let used = proc.space.counters().total;
+        let cap = proc.limit(Resource::RLIMIT_AS).cur;
+        self.limit_blown(used, self.limit_len(r), self.limit_credit(proc, r), cap)
     }
 
+    /// procnto tests the unrounded length; Linux the pages.
     fn limit_len(&self, r: &Request) -> u64 {
         match self.profile.mmap_order {
             MmapOrder::Procnto => r.len,
@@ -369,30 +517,32 @@ impl Model {
     /// The object range check (procnto ENXIO, Linux EOVERFLOW). The object's
     /// current size is not checked: access past it is SIGBUS.
     fn object_range_blown(&self, r: &Request) -> bool {
-        if r.source == Source::Anon || r.flags.contains(MapFlags::ANON) {
+        if !matches!(r.source, Source::Object(_) | Source::Phys) {
             return false;
         }
-        match (r.size, self.profile.mmap_order) {
-            (Some(size), _) => r
-                .object_offset(self.profile.page_size)
-                .checked_add(size)
-                .is_none_or(|end| end > self.profile.max_object_offset),
-            (None, MmapOrder::Linux) => false,
-            (None, MmapOrder::Procnto) => true,
-        }
+        let Some(size) = r.size else { return false };
+        r.object_offset(self.profile.page_size)
+            .checked_add(size)
+            .is_none_or(|end| end > self.profile.max_object_offset)
     }
 
-    /// Up-front memory the mapping needs (0 for lazy and shared-object mappings).
+    /// Up-front memory the mapping needs.
     fn commit_need(&self, r: &Request) -> u64 {
         let Some(size) = r.size else { return 0 };
-        let linux = self.profile.mmap_order == MmapOrder::Linux;
-        let needs = if linux {
-            !r.flags.contains(MapFlags::NORESERVE)
-                && ((!r.shared && r.prot.contains(Prot::WRITE)) || (r.shared && r.source == Source::Anon))
-        } else {
-            !r.lazy()
-                && (r.source == Source::Anon
-                    || (!r.shared && matches!(r.source, Source::Object(id) if id != self.phys)))
+        let needs = match self.profile.mmap_order {
+            // A shared anonymous object is allocated whole (its charge); other
+            // anonymous memory and private copies of objects unless MAP_LAZY.
+            MmapOrder::Procnto => {
+                (r.source == Source::Anon && r.shared)
+                    || (!r.lazy()
+                        && (r.source == Source::Anon
+                            || (!r.shared && matches!(r.source, Source::Object(id) if id != self.phys))))
+            }
+            // accountable_mapping(), and shmem's accounting of shared anonymous memory.
+            MmapOrder::Linux => {
+                !r.flags.contains(MapFlags::NORESERVE)
+                    && ((!r.shared && r.writes()) || (r.shared && r.source == Source::Anon))
+            }
         };
         if needs {
             size
@@ -401,40 +551,31 @@ impl Model {
         }
     }
 
-    fn commit_blown(&self, r: &Request) -> bool {
+    /// System memory: procnto allocates cumulatively (after unmapping a
+    /// MAP_FIXED range, whose charge is `credit`); Linux judges one call.
+    fn commit_blown(&self, r: &Request, credit: u64) -> bool {
         let need = self.commit_need(r);
         let base = if self.profile.commit_cumulative {
-            self.committed
+            self.committed.saturating_sub(credit)
         } else {
             0
         };
         need != 0 && base.checked_add(need).is_none_or(|t| t > self.profile.ram_bytes)
     }
 
-    /// Whether the mapping will be locked, and the lock limit forbids it.
-    fn future_lock_blown(&self, proc: &Process, r: &Request) -> bool {
+    /// Whether the mapping will be locked (MCL_FUTURE, Linux MAP_LOCKED) and
+    /// the lock limit forbids it; `credit` is locked memory already unmapped.
+    fn future_lock_blown(&self, proc: &Process, r: &Request, credit: u64) -> bool {
         let locks =
             proc.mcl_future || (self.profile.mmap_order == MmapOrder::Linux && r.flags.contains(MapFlags::LOCKED));
-        if !locks {
+        let Some(size) = r.size.filter(|_| locks) else {
+            return false;
+        };
+        if self.profile.lock_privilege == LockPrivilege::CapOrLimit && proc.cap_ipc_lock {
             return false;
         }
-        let Some(size) = r.size else { return false };
-        match self.profile.lock_privilege {
-            LockPrivilege::CapOrLimit if proc.cap_ipc_lock => false,
-            LockPrivilege::CapOrLimit => {
-                proc.limit(Resource::RLIMIT_MEMLOCK).cur != 0
-                    && self.profile.rlimit_cmp.blown(
-                        proc.space.counters().locked,
-                        size,
-                        proc.limit(Resource::RLIMIT_MEMLOCK).cur,
-                    )
-            }
-            LockPrivilege::RootOrAbility => self.profile.rlimit_cmp.blown(
-                proc.space.counters().locked,
-                size,
-                proc.limit(Resource::RLIMIT_MEMLOCK).cur,
-            ),
-        }
+        let locked = proc.space.counters().locked;
+        self.limit_blown(locked, size, credit, proc.limit(Resource::RLIMIT_MEMLOCK).cur)
     }
 
     /// Where the region goes: the fixed base, or the placement policy's choice.
@@ -446,44 +587,70 @@ impl Model {
     }
 
     /// Applies an mmap outcome: on success, creates the region at the
-    /// returned address (adopting a different free address than the model's).
+    /// returned address (adopting a different free address than the model's);
+    /// on a procnto failure after the MAP_FIXED unmap, empties the range.
     pub(super) fn commit_mmap(&mut self, pid: Pid, fd_owner: Pid, call: &Call, outcome: &Outcome) -> Result<(), String> {
-        let Outcome::Ok(value) = outcome else {
-            return Ok(());
-        };
-        let Value::Addr(addr) = value else {
-            return Err(format!("mmap returns an address, not {value}"));
-        };
         let r = self.mmap_request(fd_owner, call);
-        let range = self.adoptable_range(pid, &r, *addr)?;
-        let page = self.profile.page_size;
+        match outcome {
+            Outcome::Ok(Value::Addr(addr)) => self.commit_mapping(pid, &r, *addr),
+            Outcome::Ok(value) => Err(format!("mmap returns an address, not {value}")),
+            Outcome::Err(errno) => {
+                self.commit_failed_fixed(pid, &r, *errno);
+                Ok(())
+            }
+            Outcome::Fault(_) => Ok(()),
+        }
+    }
+
+    fn commit_mapping(&mut self, pid: Pid, r: &Request, addr: Addr) -> Result<(), String> {
+        let range = self.adoptable_range(pid, r, addr)?;
         if r.fixed() {
-            let removed = self
-                .procs
-                .get_mut(&pid)
-                .expect("caller exists")
-                .space
-                .remove(range, page);
-            for region in &removed {
-                self.release_region(region);
+            self.unmap_range(pid, range);
+        }
+        let region = self.new_region(pid, r, range);
+        self.insert_with_guard(pid, region, r.guard);
+        Ok(())
+    }
+
+    /// procnto unmaps a MAP_FIXED range (vmm_mmap step 13) before it allocates
+    /// and locks; a failure there leaves the range empty. The earliest rule
+    /// that gives the observed errno says how far the call got.
+    fn commit_failed_fixed(&mut self, pid: Pid, r: &Request, errno: Errno) {
+        if self.profile.mmap_order != MmapOrder::Procnto || !r.fixed() {
+            return;
+        }
+        let checks = self.mmap_checks(&self.procs[&pid], r);
+        let stage = checks.hits().iter().find(|h| h.errno == errno || h.alt == Some(errno));
+        if let (Some(hit), Some(range)) = (stage, r.fixed_range()) {
+            if AFTER_FIXED_UNMAP.contains(&hit.rule) {
+                self.unmap_range(pid, range);
             }
         }
-        let region = self.new_region(pid, &r, range);
+    }
+
+    fn unmap_range(&mut self, pid: Pid, range: AddrRange) {
+        let page = self.profile.page_size;
         let proc = self.procs.get_mut(&pid).expect("caller exists");
-        if r.guard != 0 && r.guard < range.len().0 {
-            let mut stack = region;
-            let mut guard = stack.clone();
-            stack = guard.split_off(Addr(range.start().0 + r.guard), page);
-            guard.prot = Prot::NONE;
-            if let Backing::Object(id) = guard.backing {
+        for region in proc.space.remove(range, page) {
+            self.release_region(&region);
+        }
+    }
+
+    /// Inserts the region; a procnto stack's lowest `guard` bytes become a
+    /// PROT_NONE region of their own.
+    fn insert_with_guard(&mut self, pid: Pid, mut region: Region, guard: u64) {
+        let page = self.profile.page_size;
+        if guard != 0 && guard < region.len() {
+            let stack = region.split_off(Addr(region.range.start().0 + guard), page);
+            if let Backing::Object(id) = stack.backing {
                 self.objects.expect_mut(id).map_refs += 1;
             }
-            proc.space.insert(guard);
-            proc.space.insert(stack);
-        } else {
-            proc.space.insert(region);
+            self.procs.get_mut(&pid).expect("caller exists").space.insert(stack);
         }
-        Ok(())
+        if guard != 0 {
+            region.prot = Prot::NONE;
+        }
+        self.procs.get_mut(&pid).expect("caller exists").space.insert(region);
     }
 
     /// The region range for a returned address, if the implementation was
@@ -526,8 +693,6 @@ impl Model {
         let proc = &self.procs[&pid];
         let linux = self.profile.mmap_order == MmapOrder::Linux;
         let locked = proc.mcl_future || (linux && r.flags.contains(MapFlags::LOCKED));
-        let anon = r.source == Source::Anon;
-        let counts_data = self.counts_data(r.flags, r.prot, anon, r.shared);
         let (backing, offset) = match r.source {
             Source::Anon if r.shared => (Backing::Object(self.new_anon_object(range.len().0)), 0),
             Source::Anon => (Backing::Zero, 0),
@@ -551,11 +716,35 @@ impl Model {
             shared: r.shared,
             backing,
             offset,
-            write_denied: r.shared && !anon && !r.fd_writable && !matches!(r.source, Source::Phys),
+            // A shared mapping through an fd without write access can never
+            // become writable (procnto IMAP_OCB_RDONLY, Linux ~VM_MAYWRITE).
+            write_denied: r.shared && r.entry.is_some() && !r.fd_writable(),
             locked,
-            counts_data,
+            counts_data: self.counts_data(r),
             committed,
             private_pages: Default::default(),
         }
     }
+}
+
+/// memmgr_map()'s rewriting of the arguments.
+fn procnto_normalise(mut prot: Prot, mut flags: MapFlags, fd: Fd) -> (Prot, MapFlags) {
+    // PROT_NOCACHE found among the flags moves into prot (a kludge kept for
+    // old test programs).
+    if flags.bits() & Prot::NOCACHE.bits() != 0 {
+        flags = MapFlags::from_bits_retain(flags.bits() & !Prot::NOCACHE.bits());
+        prot |= Prot::NOCACHE;
+    }
+    // Share type 0 means MAP_PRIVATE (backwards compatibility, on by
+    // default); MAP_PRIVATEANON means MAP_PRIVATE|MAP_ANON.
+    match flags.share_type() {
+        0 => flags |= MapFlags::PRIVATE,
+        3 => flags = (flags - MapFlags::SHARED) | MapFlags::ANON,
+        _ => {}
+    }
+    // NOFD without MAP_PHYS is anonymous memory.
+    if fd == Fd::NOFD && !flags.contains(MapFlags::PHYS) {
+        flags |= MapFlags::ANON;
+    }
+    (prot, flags)
 }

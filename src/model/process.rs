@@ -1,7 +1,9 @@
 //! Processes: credentials, resource limits, the MCL_FUTURE flag, the fd table
 //! and the address space. `spawn`, `exit` and `cred` live here.
 //!
-//! spec: PROC-* rules in spec/processes.md.
+//! spec: spec/processes.md. Every call first: PROC-ESRCH-1 (in mod.rs).
+//! spawn: PROC-EAGAIN-1, PROC-SPAWN-1. exit: PROC-EXIT-1 (always succeeds).
+//! cred: PROC-EPERM-1, PROC-CRED-1.
 
 use super::space::AddressSpace;
 use super::Model;
@@ -88,7 +90,7 @@ impl Process {
 }
 
 impl Model {
-    /// spec: PROC-SPAWN-1, PROC-EAGAIN-1.
+    /// Judges spawn. spec: PROC-EAGAIN-1, then PROC-SPAWN-1.
     pub(super) fn plan_spawn(&self, _pid: Pid) -> Verdict {
         let mut c = Checks::new();
         c.check(
@@ -99,6 +101,10 @@ impl Model {
         c.or_else(|| Verdict::ok(Value::Pid(Pid(self.next_pid)), "PROC-SPAWN-1"))
     }
 
+    /// Applies spawn: the child (at the pid the implementation chose, if it is
+    /// free) inherits the parent's credentials and limits, but starts a new
+    /// program: no mappings, no fds (shm_open fds are close-on-exec on both
+    /// systems) and no MCL_FUTURE (neither fork nor exec keeps it).
     pub(super) fn commit_spawn(&mut self, parent: Pid, outcome: &Outcome) -> Result<(), String> {
         let Outcome::Ok(Value::Pid(child)) = outcome else {
             return Ok(());
@@ -115,7 +121,8 @@ impl Model {
         Ok(())
     }
 
-    /// spec: PROC-EXIT-1.
+    /// Applies exit: every mapping and fd goes, and objects nothing else
+    /// keeps alive are freed. spec: PROC-EXIT-1.
     pub(super) fn commit_exit(&mut self, pid: Pid) {
         let Some(mut proc) = self.procs.remove(&pid) else {
             return;
@@ -128,15 +135,20 @@ impl Model {
         }
     }
 
-    /// spec: PROC-CRED-1, PROC-EPERM-1.
+    /// Judges cred. Privileges can be dropped but never regained, as the
+    /// real backend's setresuid and capset make it: only root may change its
+    /// uid, and nobody may take the locking privilege back.
+    /// spec: PROC-EPERM-1, then PROC-CRED-1.
     pub(super) fn plan_cred(&self, pid: Pid, euid: u32, cap: bool) -> Verdict {
         let p = &self.procs[&pid];
+        let changes_uid_unprivileged = p.euid != 0 && euid != p.euid;
+        let regains_cap = cap && !p.cap_ipc_lock;
         let mut c = Checks::new();
-        let gains = (euid == 0 && p.euid != 0) || (cap && !p.cap_ipc_lock);
-        c.check("PROC-EPERM-1", Errno::EPERM, gains && p.euid != 0);
+        c.check("PROC-EPERM-1", Errno::EPERM, changes_uid_unprivileged || regains_cap);
         c.or_else(|| Verdict::ok(Value::Unit, "PROC-CRED-1"))
     }
 
+    /// Applies a successful cred.
     pub(super) fn commit_cred(&mut self, pid: Pid, euid: u32, cap: bool) {
         let p = self.procs.get_mut(&pid).expect("caller exists");
         p.euid = euid;

@@ -216,10 +216,21 @@ impl AddressSpace {
 
     /// Chooses an address for `len` bytes (page-rounded) near `hint` (0: none),
     /// by the profile's placement policy, or `None` when there is no room.
+    ///
+    /// procnto (`map_find_va`) rounds the hint up and takes it if the range is
+    /// free, else the start of the first hole above it, else the start of the
+    /// last hole below it, where a hole fits only if it is at least a page
+    /// larger than the request. Linux (x86 top-down) rounds the hint down and
+    /// takes it if free, else the highest fit below the mmap base, else the
+    /// lowest fit anywhere.
     pub fn find_free(&self, len: u64, hint: u64, profile: &Profile) -> Option<Addr> {
         let page = profile.page_size;
+        let hint = match profile.placement {
+            // A hint that would wrap when rounded up is no hint.
+            Placement::BottomUpStrict => crate::types::align_up(hint, page).unwrap_or(0),
+            Placement::TopDown => hint - hint % page,
+        };
         if hint != 0 {
-            let hint = crate::types::align_up(hint, page)?;
             if let Some(r) = AddrRange::new(Addr(hint), Len(len)) {
                 if self.in_user_range(r, profile) && self.is_free(r) {
                     return Some(Addr(hint));
@@ -230,29 +241,10 @@ impl AddressSpace {
         match profile.placement {
             Placement::BottomUpStrict => {
                 let start = if hint != 0 { hint } else { profile.map_base };
-                // procnto's map_find_va: a hole fits only if it is at least a page
-                // larger than the request.
-                let need = len.checked_add(page)?;
-                let above = holes.iter().find_map(|&(s, e)| {
-                    let from = s.max(start);
-                    (e > from && e - from >= need).then_some(from)
-                });
-                above
-                    .or_else(|| {
-                        holes
-                            .iter()
-                            .rev()
-                            .find(|&&(s, e)| s < start && e - s >= need)
-                            .map(|&(s, _)| s)
-                    })
-                    .map(Addr)
+                first_hole_above_or_last_below(&holes, start, len.checked_add(page)?)
             }
             Placement::TopDown => {
-                let top = if hint != 0 {
-                    hint.max(profile.map_base)
-                } else {
-                    profile.map_base
-                };
+                let top = profile.map_base;
                 let below = holes.iter().rev().find_map(|&(s, e)| {
                     let end = e.min(top);
                     (end > s && end - s >= len).then(|| end - len)
@@ -268,4 +260,22 @@ impl AddressSpace {
     pub fn in_user_range(&self, range: AddrRange, profile: &Profile) -> bool {
         range.start().0 >= profile.user_start && range.end().0 <= profile.user_end
     }
+}
+
+/// procnto's search: the first hole (from `start` upwards) with `need` bytes
+/// left, else the start of the last hole below `start` that has them.
+fn first_hole_above_or_last_below(holes: &[(u64, u64)], start: u64, need: u64) -> Option<Addr> {
+    let above = holes.iter().find_map(|&(s, e)| {
+        let from = s.max(start);
+        (e > from && e - from >= need).then_some(from)
+    });
+    above
+        .or_else(|| {
+            holes
+                .iter()
+                .rev()
+                .find(|&&(s, e)| s < start && e - s >= need)
+                .map(|&(s, _)| s)
+        })
+        .map(Addr)
 }

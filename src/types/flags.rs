@@ -98,6 +98,8 @@ bitflags! {
         const CURRENT = 1;
         /// MCL_FUTURE: lock everything mapped later.
         const FUTURE = 2;
+        /// MCL_ONFAULT (Linux only): lock pages as they are faulted in.
+        const ONFAULT = 4;
     }
 }
 
@@ -279,7 +281,7 @@ flag_names!(
         ("MAP_PRIVATEANON", 0x3),
     ]
 );
-flag_names!(MclFlags, [("MCL_CURRENT", 1), ("MCL_FUTURE", 2)]);
+flag_names!(MclFlags, [("MCL_CURRENT", 1), ("MCL_FUTURE", 2), ("MCL_ONFAULT", 4)]);
 flag_names!(
     MsyncFlags,
     [

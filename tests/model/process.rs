@@ -1,1 +1,132 @@
-//! See main.rs.
+//! spawn, exit and cred (spec/processes.md).
+
+use crate::shm::{close, create, cred, load, map_shared, read, shm_open, sized, spawn, store, user, RW};
+use crate::util::*;
+use mmoracle::types::*;
+use mmoracle::{Call, ProfileName, Value};
+
+#[test]
+fn proc_esrch_1_no_such_process() {
+    for p in ProfileName::ALL {
+        let mut m = model(p);
+        assert_err(&mut m, Pid(9), &anon(4096), Errno::ESRCH, "PROC-ESRCH-1");
+        assert_err(&mut m, Pid(0), &Call::Spawn {}, Errno::ESRCH, "PROC-ESRCH-1");
+        let child = spawn(&mut m, P1);
+        assert_ok(&mut m, child, &Call::Exit {}, "PROC-EXIT-1");
+        // An exited pid is gone for every call, exit included.
+        assert_err(&mut m, child, &Call::Exit {}, Errno::ESRCH, "PROC-ESRCH-1");
+        assert_err(&mut m, child, &load(0x1000, 1), Errno::ESRCH, "PROC-ESRCH-1");
+        m.check_invariants().unwrap();
+    }
+}
+
+#[test]
+fn proc_eagain_1_too_many_processes() {
+    for p in ProfileName::ALL {
+        let mut m = model(p);
+        let max = m.profile().max_procs;
+        let mut last = P1;
+        for _ in 1..max {
+            last = spawn(&mut m, P1);
+        }
+        assert_eq!(m.processes().count(), max);
+        assert_err(&mut m, P1, &Call::Spawn {}, Errno::EAGAIN, "PROC-EAGAIN-1");
+        // One exit makes room again.
+        assert_ok(&mut m, last, &Call::Exit {}, "PROC-EXIT-1");
+        assert_ok(&mut m, P1, &Call::Spawn {}, "PROC-SPAWN-1");
+    }
+}
+
+#[test]
+fn proc_spawn_1_child_inherits_credentials_and_limits_only() {
+    for p in ProfileName::ALL {
+        let mut m = model(p);
+        setrlimit(&mut m, Resource::RLIMIT_AS, 1 << 30, 1 << 30);
+        let fd = sized(&mut m, P1, "/buf", 4096);
+        mapped(&mut m, P1, &anon(4096));
+        let v = assert_ok(&mut m, P1, &Call::Spawn {}, "PROC-SPAWN-1");
+        assert_eq!(v, Value::Pid(Pid(2)));
+        let child = m.process(Pid(2)).unwrap();
+        assert_eq!(child.limits, m.process(P1).unwrap().limits);
+        assert_eq!((child.euid, child.cap_ipc_lock, child.mcl_future), (0, true, false));
+        assert!(child.fds.is_empty() && child.space.region_count() == 0);
+        assert_err(&mut m, Pid(2), &close(fd), Errno::EBADF, "CLOSE-EBADF-1");
+        // A dropped uid is inherited too, and pids keep counting up.
+        let u = user(&mut m, 1000);
+        let grandchild = spawn(&mut m, u);
+        assert_eq!(grandchild, Pid(4));
+        let g = m.process(grandchild).unwrap();
+        assert_eq!((g.euid, g.cap_ipc_lock), (1000, false));
+    }
+}
+
+#[test]
+fn proc_exit_1_releases_mappings_fds_and_objects() {
+    for p in ProfileName::ALL {
+        let mut m = model(p);
+        let objects_before = m.objects().iter().count();
+        let child = spawn(&mut m, P1);
+        // An unlinked, mapped object; a shared anonymous mapping; a named object.
+        let gone = sized(&mut m, child, "/gone", 8192);
+        let a = map_shared(&mut m, child, gone, 8192, RW);
+        assert_ok(&mut m, child, &store(a, b"bye"), "ACCESS-SHARED-1");
+        assert_ok(&mut m, child, &Call::ShmUnlink { name: "/gone".into() }, "SHM-UNLINK-1");
+        let shared_anon = mmap(0, 4096, RW, MapFlags::SHARED | MapFlags::ANON, -1, 0);
+        mapped(&mut m, child, &shared_anon);
+        let kept = sized(&mut m, child, "/kept", 4096);
+        let k = map_shared(&mut m, child, kept, 4096, RW);
+        assert_ok(&mut m, child, &store(k, b"stays"), "ACCESS-SHARED-1");
+        assert_eq!(m.objects().iter().count(), objects_before + 3);
+        let committed = m.committed();
+        assert_ok(&mut m, child, &Call::Exit {}, "PROC-EXIT-1");
+        // Only the named object is left, with its contents.
+        assert_eq!(m.objects().iter().count(), objects_before + 1);
+        assert!(m.process(child).is_none());
+        if m.profile().commit_objects {
+            assert!(m.committed() < committed, "{p}: memory returned");
+            assert_eq!(m.committed(), 4096, "{p}: only /kept is charged");
+        }
+        let fd = opened(&mut m, P1, &shm_open("/kept", OFlags::RDONLY, 0));
+        let b = map_shared(&mut m, P1, fd, 4096, Prot::READ);
+        assert_eq!(read(&mut m, P1, b, 5), Ok(b"stays".to_vec()));
+        m.check_invariants().unwrap();
+    }
+}
+
+#[test]
+fn proc_eperm_1_privileges_cannot_be_regained() {
+    for p in ProfileName::ALL {
+        let mut m = model(p);
+        let u = user(&mut m, 1000);
+        for (euid, cap) in [(0, false), (2000, false), (1000, true), (0, true)] {
+            assert_err(&mut m, u, &cred(euid, cap), Errno::EPERM, "PROC-EPERM-1");
+        }
+        let proc = m.process(u).unwrap();
+        assert_eq!((proc.euid, proc.cap_ipc_lock), (1000, false), "nothing changed");
+        // Root without the locking privilege cannot take it back either.
+        assert_ok(&mut m, P1, &cred(0, false), "PROC-CRED-1");
+        assert_err(&mut m, P1, &cred(0, true), Errno::EPERM, "PROC-EPERM-1");
+    }
+}
+
+#[test]
+fn proc_cred_1_drops_privileges() {
+    for p in ProfileName::ALL {
+        let mut m = model(p);
+        let child = spawn(&mut m, P1);
+        // Root may take any uid, keeping or dropping the locking privilege.
+        assert_ok(&mut m, child, &cred(500, true), "PROC-CRED-1");
+        let proc = m.process(child).unwrap();
+        assert_eq!((proc.euid, proc.cap_ipc_lock), (500, true));
+        assert_ok(&mut m, child, &cred(500, false), "PROC-CRED-1");
+        // The same credentials again is no change, and allowed.
+        assert_ok(&mut m, child, &cred(500, false), "PROC-CRED-1");
+        // Objects created afterwards belong to the new uid: root's are not its own.
+        opened(&mut m, P1, &create("/root"));
+        let not_owner = m.profile().shm_unlink_not_owner;
+        let unlink_roots = Call::ShmUnlink { name: "/root".into() };
+        assert_err(&mut m, child, &unlink_roots, not_owner, "SHM-EPERM-1");
+        opened(&mut m, child, &create("/mine"));
+        assert_ok(&mut m, child, &Call::ShmUnlink { name: "/mine".into() }, "SHM-UNLINK-1");
+    }
+}
