@@ -10,7 +10,7 @@
 //! IOFUNC-OK-1 (a new mmap OCB, SH_DENYWR) / IOFUNC-OK-2 (procnto's OCB reused).
 
 use super::object::{ObjKind, Object};
-use super::process::FdTarget;
+use super::process::{FdTarget, Process};
 use super::Model;
 use crate::call::{Call, Outcome, Value};
 use crate::rules::{Checks, RuleId, Verdict};
@@ -103,6 +103,16 @@ pub struct Granted {
     pub write: bool,
     /// The rule that accepted it.
     pub rule: RuleId,
+}
+
+/// How procnto's `_IO_MMAP` exchange for a mapping ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exchange {
+    /// What the server granted.
+    pub granted: Granted,
+    /// Whether the grant came from the retry without PROT_WRITE (a shared
+    /// mapping is then read-only for good).
+    pub retried: bool,
 }
 
 /// The fields of a `resmgr_file` setup call.
@@ -273,6 +283,38 @@ impl Model {
         }
     }
 
+    /// The server's checks when a client opens one of its files
+    /// (`_iofunc_open`, iofunc_check_access).
+    pub(super) fn open_file_checks(&self, proc: &Process, file: &FileAttr, oflag: OFlags, c: &mut Checks) {
+        let bits = if proc.euid == file.uid { (file.mode >> 6) & 7 } else { file.mode & 7 };
+        let denied = proc.euid != 0 && ((oflag.readable() && bits & 4 == 0) || (oflag.writable() && bits & 2 == 0));
+        c.check("OPEN-EROFS-1", Errno::EROFS, oflag.writable() && file.readonly_mount)
+            .check("OPEN-EACCES-1", Errno::EACCES, denied)
+            .check("OPEN-EBUSY-1", Errno::EBUSY, oflag.writable() && file.wlocks() > 0);
+    }
+
+    /// procnto's side of `_IO_MMAP` for a mapping of a server's file: the
+    /// request with PROT_WRITE added, then the retry without it. Failing
+    /// checks of the request that decides go into `c`.
+    pub(super) fn io_mmap_exchange(&self, file: &FileAttr, ioflag: OFlags, prot: Prot, shared: bool, c: &mut Checks) -> Option<Exchange> {
+        let mut first = Checks::new();
+        if let Some(granted) = self.iofunc_mmap(file, ioflag, prot | Prot::WRITE, &mut first) {
+            return Some(Exchange { granted, retried: false });
+        }
+        let refused = first.hits()[0].errno;
+        let retry_prot = if shared { prot } else { prot - Prot::WRITE };
+        if matches!(refused, Errno::EACCES | Errno::EROFS) && !retry_prot.contains(Prot::WRITE) {
+            let mut second = Checks::new();
+            if let Some(granted) = self.iofunc_mmap(file, ioflag, retry_prot, &mut second) {
+                return Some(Exchange { granted, retried: true });
+            }
+            c.extend(&second);
+            return None;
+        }
+        c.extend(&first);
+        None
+    }
+
     /// Judges `io_mmap`: the library's dispatch, then the handler.
     pub(super) fn plan_io_mmap(&self, pid: Pid, fd: Fd, prot: Prot, _offset: u64, from_procnto: bool) -> Verdict {
         let ocb = self.client_ocb(pid, fd);
@@ -302,5 +344,5 @@ impl Model {
 
 /// The 24-byte `_io_mmap_reply` iofunc_mmap sends: zeroed, with procnto's coid.
 pub fn io_mmap_reply(coid: i32) -> Vec<u8> {
-    crate::iomsg::IoMmapReply { coid, ..Default::default() }.encode().to_vec()
+    crate::iomsg::IoMmapReply::new(crate::iomsg::Layout::Neutrino64, coid).encode().to_vec()
 }
