@@ -152,6 +152,187 @@ pub enum Call {
         /// The bytes.
         data: Vec<u8>,
     },
+    /// `dup(fd)`: a new fd for the same open file. Returns an fd.
+    Dup {
+        /// The descriptor.
+        fd: Fd,
+    },
+    /// `fstat(fd)`: the size of what the fd refers to. Returns a size.
+    Fstat {
+        /// The descriptor.
+        fd: Fd,
+    },
+    /// `mmap_peer(target, addr, len, prot, flags, fd, off)` (QNX): map into
+    /// another process, with `fd` looked up in the caller.
+    MmapPeer {
+        /// The process to map into.
+        target: Pid,
+        /// The address hint, or the exact address with MAP_FIXED.
+        addr: Addr,
+        /// The length in bytes.
+        len: Len,
+        /// Protection.
+        prot: Prot,
+        /// Flags.
+        flags: MapFlags,
+        /// The caller's file descriptor, or NOFD (-1).
+        fd: Fd,
+        /// The offset into the object.
+        off: u64,
+    },
+    /// `munmap_peer(target, addr, len)` (QNX).
+    MunmapPeer {
+        /// The process to unmap from.
+        target: Pid,
+        /// Start.
+        addr: Addr,
+        /// Length.
+        len: Len,
+    },
+    /// Setup, not a call a program makes: a file served by the modelled
+    /// resource manager, which clients then `open`.
+    ResmgrFile {
+        /// The path clients open (absolute, not under /dev).
+        path: String,
+        /// Permission bits (default 0o644).
+        #[serde(default = "default_file_mode")]
+        mode: u32,
+        /// The owner's uid (default 0).
+        #[serde(default)]
+        uid: u32,
+        /// Initial contents (default empty).
+        #[serde(default)]
+        data: Vec<u8>,
+        /// The size, at least the contents' length (default: that length).
+        #[serde(default)]
+        size: u64,
+        /// Whether the file system is mounted read-only.
+        #[serde(default)]
+        readonly: bool,
+        /// Whether mandatory locking is active on the file.
+        #[serde(default)]
+        mandatory_lock: bool,
+        /// Whether the server fails to allocate a new OCB (ENOMEM).
+        #[serde(default)]
+        ocb_alloc_fails: bool,
+        /// The `_IO_MMAP` handler: "iofunc" (default), "none" (ENOSYS), or an
+        /// errno name the server's own handler answers with.
+        #[serde(default = "default_mmap_handler")]
+        mmap: String,
+    },
+    /// Drive the server's `_IO_MMAP` handler (`iofunc_mmap()`) directly for
+    /// the client OCB `fd`, as procnto would. Returns the 24-byte reply.
+    IoMmap {
+        /// The client's fd: its OCB and the file's attr are what is checked.
+        fd: Fd,
+        /// The message's prot.
+        prot: Prot,
+        /// The message's offset.
+        #[serde(default)]
+        offset: u64,
+        /// Whether the message comes from procnto (default) or from the
+        /// client itself.
+        #[serde(default = "default_true")]
+        from_procnto: bool,
+    },
+    /// libmemobj `memobj_create(nbytes)`: a handle to a new shared-memory
+    /// object of `nbytes` bytes.
+    MemobjCreate {
+        /// The size.
+        nbytes: u64,
+    },
+    /// libmemobj `memobj_wrap(fd)`: a handle around an existing fd.
+    MemobjWrap {
+        /// The wrapped descriptor.
+        fd: Fd,
+    },
+    /// libmemobj `memobj_map(vaddr_out, obj, pid, prot, offset, nbytes)`.
+    /// The `pid` argument is written `target` (0: the caller).
+    MemobjMap {
+        /// The handle.
+        obj: Handle,
+        /// The process to map into; 0 is the caller.
+        #[serde(default)]
+        target: Pid,
+        /// Protection.
+        prot: Prot,
+        /// Offset into the object.
+        #[serde(default)]
+        offset: u64,
+        /// Bytes to map; 0 maps as many as possible.
+        #[serde(default)]
+        nbytes: u64,
+    },
+    /// libmemobj `memobj_unmap(obj, pid, vaddr)`.
+    MemobjUnmap {
+        /// The handle.
+        obj: Handle,
+        /// The process it was mapped into; 0 is the caller.
+        #[serde(default)]
+        target: Pid,
+        /// The address memobj_map returned.
+        vaddr: Addr,
+    },
+    /// libmemobj `memobj_close(obj)`.
+    MemobjClose {
+        /// The handle (0 is NULL: nothing happens).
+        obj: Handle,
+    },
+    /// libmemobj `memobj_share(obj)`: a new handle to the same object.
+    MemobjShare {
+        /// The handle.
+        obj: Handle,
+    },
+    /// Gamma `shm_open(name, flags, mode[, size])`.
+    GammaShmOpen {
+        /// The name.
+        name: String,
+        /// O_* flags.
+        oflag: OFlags,
+        /// Permission bits.
+        mode: u32,
+        /// The optional size of a new object.
+        #[serde(default)]
+        size: Option<u64>,
+    },
+    /// Gamma `mmap(size, prot_flags, share_flags, shm_file, offset)`: returns
+    /// the buffer (the bytes the mapping shows), or nil with errno set.
+    GammaMmap {
+        /// The size in bytes.
+        size: u64,
+        /// Protection.
+        prot: Prot,
+        /// MAP_SHARED or MAP_PRIVATE.
+        share: MapFlags,
+        /// The descriptor from shm_open.
+        shm_file: Fd,
+        /// Offset into the object.
+        #[serde(default)]
+        offset: u64,
+    },
+}
+
+fn default_file_mode() -> u32 {
+    0o644
+}
+
+fn default_mmap_handler() -> String {
+    "iofunc".into()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A libmemobj handle (a `struct memobj *`); 0 is NULL.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Handle(pub u64);
+
+impl fmt::Display for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "memobj {}", self.0)
+    }
 }
 
 /// The largest load or store, in bytes: accesses are checked one page at a
@@ -182,7 +363,37 @@ impl Call {
             Call::Close { .. } => "close",
             Call::Load { .. } => "load",
             Call::Store { .. } => "store",
+            Call::Dup { .. } => "dup",
+            Call::Fstat { .. } => "fstat",
+            Call::MmapPeer { .. } => "mmap_peer",
+            Call::MunmapPeer { .. } => "munmap_peer",
+            Call::ResmgrFile { .. } => "resmgr_file",
+            Call::IoMmap { .. } => "io_mmap",
+            Call::MemobjCreate { .. } => "memobj_create",
+            Call::MemobjWrap { .. } => "memobj_wrap",
+            Call::MemobjMap { .. } => "memobj_map",
+            Call::MemobjUnmap { .. } => "memobj_unmap",
+            Call::MemobjClose { .. } => "memobj_close",
+            Call::MemobjShare { .. } => "memobj_share",
+            Call::GammaShmOpen { .. } => "gamma_shm_open",
+            Call::GammaMmap { .. } => "gamma_mmap",
         }
+    }
+
+    /// Whether this is a library call (libmemobj, the Gamma binding), which
+    /// runs as a sequence of primitive calls rather than in a backend.
+    pub fn is_library(&self) -> bool {
+        matches!(
+            self,
+            Call::MemobjCreate { .. }
+                | Call::MemobjWrap { .. }
+                | Call::MemobjMap { .. }
+                | Call::MemobjUnmap { .. }
+                | Call::MemobjClose { .. }
+                | Call::MemobjShare { .. }
+                | Call::GammaShmOpen { .. }
+                | Call::GammaMmap { .. }
+        )
     }
 }
 
@@ -200,8 +411,12 @@ pub enum Value {
     Pid(Pid),
     /// A limit pair (getrlimit).
     Rlimit(Rlimit),
-    /// Bytes read (load).
+    /// Bytes read (load, the Gamma buffer, an `_IO_MMAP` reply).
     Bytes(Vec<u8>),
+    /// A size in bytes (fstat).
+    Size(u64),
+    /// A libmemobj handle (memobj_create, memobj_wrap, memobj_share).
+    Handle(Handle),
 }
 
 /// What one call did.
@@ -244,6 +459,8 @@ impl fmt::Display for Value {
             Value::Pid(p) => write!(f, "pid {p}"),
             Value::Rlimit(r) => write!(f, "{{cur: {}, max: {}}}", limit_text(r.cur), limit_text(r.max)),
             Value::Bytes(b) => write!(f, "bytes {}", hex_bytes(b)),
+            Value::Size(n) => write!(f, "size {n:#x}"),
+            Value::Handle(h) => write!(f, "{h}"),
         }
     }
 }

@@ -219,6 +219,8 @@ pub struct Profile {
     pub physical_shm_name: bool,
     /// Whether /dev/mem exists.
     pub has_dev_mem: bool,
+    /// Whether mmap_peer and munmap_peer exist.
+    pub has_mmap_peer: bool,
     /// Whether euid 0 holds the resource privilege: raising a hard limit and
     /// changing another user's limits. On neutrino root does; on linux the
     /// privilege is CAP_SYS_RESOURCE, which this project's machines lack, so
@@ -251,6 +253,7 @@ pub static QNX4: Profile = Profile {
     name: ProfileName::Qnx4,
     user_end: 0xC000_0000,
     physical_shm_name: true,
+    has_mmap_peer: false,
     shm_names: ShmNames::FlatDevShmem,
     ..NEUTRINO_FIELDS
 };
@@ -287,6 +290,7 @@ const NEUTRINO_FIELDS: Profile = Profile {
     infinite_cur_means_hard: true,
     physical_shm_name: false,
     has_dev_mem: true,
+    has_mmap_peer: true,
     raise_hard_needs_root: true,
     initial_limits: [INF, Rlimit { cur: 1000, max: 1000 }, INF, INF],
     shm_names: ShmNames::SlashPrefixOnly,
@@ -328,6 +332,7 @@ pub static LINUX: Profile = Profile {
     infinite_cur_means_hard: false,
     physical_shm_name: false,
     has_dev_mem: false,
+    has_mmap_peer: false,
     raise_hard_needs_root: false,
     initial_limits: [
         INF,

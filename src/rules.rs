@@ -114,6 +114,12 @@ impl Checks {
         self
     }
 
+    /// Appends another list's failing checks after this one's.
+    pub fn extend(&mut self, other: &Checks) -> &mut Checks {
+        self.hits.extend_from_slice(&other.hits);
+        self
+    }
+
     /// Whether any check failed.
     pub fn failed(&self) -> bool {
         !self.hits.is_empty()

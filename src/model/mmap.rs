@@ -22,6 +22,7 @@
 use super::object::{ObjKind, Object};
 use super::process::{FdEntry, FdTarget, Process};
 use super::region::{Backing, Region};
+use super::resmgr::{Exchange, FileAttr};
 use super::space::Counters;
 use super::Model;
 use crate::call::{Call, Outcome, Value};
@@ -134,14 +135,34 @@ struct Replaced {
 
 impl Model {
     /// Judges an mmap call.
-    pub(super) fn plan_mmap(&self, pid: Pid, call: &Call) -> Verdict {
-        let req = self.mmap_request(pid, call);
+    pub(super) fn plan_mmap(&self, pid: Pid, fd_owner: Pid, call: &Call) -> Verdict {
+        let req = self.mmap_request(fd_owner, call);
         let proc = &self.procs[&pid];
         self.mmap_checks(proc, &req).or_else(|| {
             let base = self.mmap_base(proc, &req).expect("the no-room check passed");
-            let rule = if req.fixed() { "MMAP-OK-2" } else { "MMAP-OK-1" };
+            let rule = match self.file_exchange(&req) {
+                Some(x) if x.retried => "IOMMAP-RETRY-1",
+                Some(_) => "IOMMAP-WRITE-1",
+                None if req.fixed() => "MMAP-OK-2",
+                None => "MMAP-OK-1",
+            };
             Verdict::ok(Value::Addr(Addr(base + req.pg_off)), rule)
         })
+    }
+
+    /// The server's file behind the request's fd, on a profile where procnto
+    /// asks the server (under linux a server's file is a regular file).
+    fn server_file(&self, r: &Request) -> Option<(&FileAttr, FdEntry)> {
+        let Source::Object(id) = r.source else { return None };
+        let procnto = self.profile.mmap_order == MmapOrder::Procnto;
+        procnto.then(|| self.server.file(id)).flatten().zip(r.entry)
+    }
+
+    /// How the `_IO_MMAP` exchange for the request's file ends, if it is one
+    /// and the server grants it.
+    fn file_exchange(&self, r: &Request) -> Option<Exchange> {
+        let (file, entry) = self.server_file(r)?;
+        self.io_mmap_exchange(file, entry.oflags, r.prot, r.shared, &mut Checks::new())
     }
 
     /// Every check of the profile's order.
@@ -164,7 +185,9 @@ impl Model {
     }
 
     /// Normalises the arguments the way the profile's front end does.
-    fn mmap_request(&self, pid: Pid, call: &Call) -> Request {
+    /// `fd_owner` is the process whose fd table `fd` is looked up in: the
+    /// caller, also for mmap_peer.
+    fn mmap_request(&self, fd_owner: Pid, call: &Call) -> Request {
         let Call::Mmap {
             addr,
             len,
@@ -183,7 +206,7 @@ impl Model {
         } else {
             procnto_normalise(prot, flags, fd)
         };
-        let (source, entry) = self.mmap_source(&self.procs[&pid], flags, fd);
+        let (source, entry) = self.mmap_source(&self.procs[&fd_owner], flags, fd);
         let shared = flags.share_type() == 1 || (linux && flags.share_type() == 3);
         let mut r = Request {
             addr: addr.0,
@@ -281,6 +304,11 @@ impl Model {
                 Some(Errno::ENODEV),
                 fd_path && r.source == Source::Unmappable,
             );
+        // A file of another process's server: procnto asks the server (_IO_MMAP).
+        if let (true, Some((file, entry))) = (fd_path, self.server_file(r)) {
+            self.io_mmap_exchange(file, entry.oflags, r.prot, r.shared, c);
+            return;
+        }
         // devmem_check / devzero_check: only fds procnto can map reach the access checks.
         let checked = r.entry.is_some() && r.source != Source::Unmappable;
         c.check("MMAP-EACCES-1", Errno::EACCES, checked && !r.fd_readable())
@@ -587,8 +615,8 @@ impl Model {
     /// Applies an mmap outcome: on success, creates the region at the
     /// returned address (adopting a different free address than the model's);
     /// on a procnto failure after the MAP_FIXED unmap, empties the range.
-    pub(super) fn commit_mmap(&mut self, pid: Pid, call: &Call, outcome: &Outcome) -> Result<(), String> {
-        let r = self.mmap_request(pid, call);
+    pub(super) fn commit_mmap(&mut self, pid: Pid, fd_owner: Pid, call: &Call, outcome: &Outcome) -> Result<(), String> {
+        let r = self.mmap_request(fd_owner, call);
         match outcome {
             Outcome::Ok(Value::Addr(addr)) => self.commit_mapping(pid, &r, *addr),
             Outcome::Ok(value) => Err(format!("mmap returns an address, not {value}")),
@@ -602,6 +630,9 @@ impl Model {
 
     fn commit_mapping(&mut self, pid: Pid, r: &Request, addr: Addr) -> Result<(), String> {
         let range = self.adoptable_range(pid, r, addr)?;
+        if let (Some(x), Source::Object(id)) = (self.file_exchange(r), r.source) {
+            self.grant_io_mmap(id, x.granted);
+        }
         if r.fixed() {
             self.unmap_range(pid, range);
         }
@@ -716,11 +747,23 @@ impl Model {
             offset,
             // A shared mapping through an fd without write access can never
             // become writable (procnto IMAP_OCB_RDONLY, Linux ~VM_MAYWRITE).
-            write_denied: r.shared && r.entry.is_some() && !r.fd_writable(),
+            write_denied: r.shared && r.entry.is_some() && !self.may_write_later(r),
             locked,
             counts_data: self.counts_data(r),
             committed,
             private_pages: Default::default(),
+        }
+    }
+}
+
+impl Model {
+    /// Whether a shared mapping through an fd may ever be written: the fd has
+    /// write access, or for a server's file, the server granted a writable
+    /// handle on the first `_IO_MMAP`.
+    fn may_write_later(&self, r: &Request) -> bool {
+        match self.file_exchange(r) {
+            Some(x) => !x.retried,
+            None => r.fd_writable(),
         }
     }
 }

@@ -10,17 +10,22 @@
 //! cached counter from scratch.
 
 mod access;
+mod adopt;
 mod ctrl;
+mod fd;
 pub mod invariants;
 mod lock;
 mod mmap;
 pub mod object;
+mod peer;
 pub mod process;
 pub mod region;
+pub mod resmgr;
 mod rlimit;
 mod shm;
 pub mod space;
 
+use crate::api::Libraries;
 use crate::call::{Call, Outcome};
 use crate::manager::MemoryManager;
 use crate::profile::{Profile, ProfileName};
@@ -40,6 +45,8 @@ pub struct Model {
     phys: ObjId,
     next_pid: u32,
     committed: u64,
+    server: resmgr::Server,
+    libs: Libraries,
     step_checks: bool,
 }
 
@@ -66,6 +73,8 @@ impl Model {
             phys,
             next_pid: 2,
             committed: 0,
+            server: resmgr::Server::default(),
+            libs: Libraries::default(),
             step_checks: true,
         }
     }
@@ -119,7 +128,7 @@ impl Model {
                 max,
                 target,
             } => self.plan_setrlimit(pid, *resource, *cur, *max, *target),
-            Call::Mmap { .. } => self.plan_mmap(pid, call),
+            Call::Mmap { .. } => self.plan_mmap(pid, pid, call),
             Call::Munmap { addr, len } => self.plan_munmap(pid, *addr, *len),
             Call::Mprotect { addr, len, prot } => self.plan_mprotect(pid, *addr, *len, *prot),
             Call::Msync { addr, len, flags } => self.plan_msync(pid, *addr, *len, *flags),
@@ -134,6 +143,12 @@ impl Model {
             Call::Close { fd } => self.plan_close(pid, *fd),
             Call::Load { addr, len } => self.plan_load(pid, *addr, *len),
             Call::Store { addr, data } => self.plan_store(pid, *addr, data),
+            Call::Dup { fd } => self.plan_dup(pid, *fd),
+            Call::Fstat { fd } => self.plan_fstat(pid, *fd),
+            Call::MmapPeer { .. } | Call::MunmapPeer { .. } => self.plan_peer(pid, call),
+            Call::ResmgrFile { .. } => self.plan_resmgr_file(call),
+            Call::IoMmap { fd, prot, offset, from_procnto } => self.plan_io_mmap(pid, *fd, *prot, *offset, *from_procnto),
+            _ => self.plan_library(pid, call),
         }
     }
 
@@ -167,7 +182,7 @@ impl Model {
                 self.commit_setrlimit(pid, *resource, *cur, *max, *target, outcome);
                 Ok(())
             }
-            Call::Mmap { .. } => self.commit_mmap(pid, call, outcome),
+            Call::Mmap { .. } => self.commit_mmap(pid, pid, call, outcome),
             Call::Munmap { addr, len } => {
                 self.commit_munmap(pid, *addr, *len, outcome);
                 Ok(())
@@ -211,6 +226,18 @@ impl Model {
                 self.commit_store(pid, *addr, data, outcome);
                 Ok(())
             }
+            Call::Dup { fd } => self.commit_dup(pid, *fd, outcome),
+            Call::Fstat { .. } => Ok(()),
+            Call::MmapPeer { .. } | Call::MunmapPeer { .. } => self.commit_peer(pid, call, outcome),
+            Call::ResmgrFile { .. } => {
+                self.commit_resmgr_file_call(call, outcome);
+                Ok(())
+            }
+            Call::IoMmap { fd, prot, from_procnto, .. } => {
+                self.commit_io_mmap(pid, *fd, *prot, *from_procnto, outcome);
+                Ok(())
+            }
+            _ => self.commit_library(pid, call, outcome),
         };
         self.debug_check_invariants();
         result
@@ -231,6 +258,7 @@ impl Model {
         }
         if let Backing::Object(id) = region.backing {
             self.objects.expect_mut(id).map_refs -= 1;
+            self.release_mmap_ocb_if_unmapped(id);
             self.release_object_if_dead(id);
         }
     }

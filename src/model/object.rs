@@ -28,6 +28,8 @@ pub enum ObjKind {
     /// Physical memory (/dev/mem, MAP_PHYS, QNX 4 `Physical`): offsets are
     /// physical addresses.
     Phys,
+    /// A file of the modelled resource manager; the server keeps it.
+    File,
 }
 
 /// A memory object.
@@ -60,7 +62,7 @@ impl Object {
 
     /// Whether anything still keeps the object alive.
     pub fn alive(&self) -> bool {
-        self.fd_refs > 0 || self.map_refs > 0 || matches!(self.kind, ObjKind::Shm { name: Some(_), .. } | ObjKind::Phys)
+        self.fd_refs > 0 || self.map_refs > 0 || matches!(self.kind, ObjKind::Shm { name: Some(_), .. } | ObjKind::Phys | ObjKind::File)
     }
 
     /// Whether the page at `index` lies inside the object (else SIGBUS).

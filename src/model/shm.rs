@@ -203,7 +203,7 @@ impl Model {
     }
 
     /// The fd an implementation returned, if it is free in the caller.
-    fn adoptable_fd(&self, pid: Pid, value: &Value) -> Result<Fd, String> {
+    pub(super) fn adoptable_fd(&self, pid: Pid, value: &Value) -> Result<Fd, String> {
         let Value::Fd(fd) = value else {
             return Err(format!("expected an fd, got {value}"));
         };
@@ -218,7 +218,7 @@ impl Model {
         Ok(*fd)
     }
 
-    fn install_fd(&mut self, pid: Pid, fd: Fd, entry: FdEntry) {
+    pub(super) fn install_fd(&mut self, pid: Pid, fd: Fd, entry: FdEntry) {
         if let FdTarget::Object(id) = entry.target {
             self.objects.expect_mut(id).fd_refs += 1;
         }
@@ -274,7 +274,7 @@ impl Model {
             "/dev/zero" => Some(FdTarget::Zero),
             "/dev/null" => Some(FdTarget::Unmappable),
             "/dev/mem" if self.profile.has_dev_mem => Some(FdTarget::Object(self.phys)),
-            _ => None,
+            _ => self.server.by_path(path).map(|f| FdTarget::Object(f.object)),
         }
     }
 
@@ -295,6 +295,9 @@ impl Model {
                 Errno::EPERM,
                 device == Some(FdTarget::Object(self.phys)) && proc.euid != 0,
             );
+        if let Some(file) = self.server.by_path(path) {
+            self.open_file_checks(proc, file, oflag, &mut c);
+        }
         self.fd_table_full(proc, "OPEN-EMFILE-1", false, &mut c);
         c.or_else(|| Verdict::ok(Value::Fd(proc.lowest_free_fd().expect("checked")), "OPEN-OK-1"))
     }

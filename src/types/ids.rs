@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 /// A logical process id. 1 is the process a trace starts with; real pids never
 /// appear in traces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Pid(pub u32);
 
