@@ -221,6 +221,15 @@ pub struct Profile {
     pub has_dev_mem: bool,
     /// Whether mmap_peer and munmap_peer exist.
     pub has_mmap_peer: bool,
+    /// Whether mmap share type 0 means MAP_PRIVATE (procnto's backwards
+    /// compatibility, on by default) or is refused unless MAP_ANON is set.
+    pub share_type_zero_private: bool,
+    /// The errno of a MAP_PRIVATE mapping of physical memory through an fd,
+    /// or `None` when it is allowed (copy-on-write).
+    pub private_phys_errno: Option<Errno>,
+    /// Whether mapping physical memory through an fd checks the range against
+    /// the last physical address (procnto's /dev/mem does not).
+    pub phys_fd_range_check: bool,
     /// Whether euid 0 holds the resource privilege: raising a hard limit and
     /// changing another user's limits. On neutrino root does; on linux the
     /// privilege is CAP_SYS_RESOURCE, which this project's machines lack, so
@@ -254,6 +263,10 @@ pub static QNX4: Profile = Profile {
     user_end: 0xC000_0000,
     physical_shm_name: true,
     has_mmap_peer: false,
+    share_type_zero_private: false,
+    private_phys_errno: Some(Errno::ENOTSUP),
+    phys_fd_range_check: true,
+    unmappable_fd: Errno::ENODEV,
     shm_names: ShmNames::FlatDevShmem,
     ..NEUTRINO_FIELDS
 };
@@ -291,6 +304,9 @@ const NEUTRINO_FIELDS: Profile = Profile {
     physical_shm_name: false,
     has_dev_mem: true,
     has_mmap_peer: true,
+    share_type_zero_private: true,
+    private_phys_errno: None,
+    phys_fd_range_check: false,
     raise_hard_needs_root: true,
     initial_limits: [INF, Rlimit { cur: 1000, max: 1000 }, INF, INF],
     shm_names: ShmNames::SlashPrefixOnly,
@@ -333,6 +349,9 @@ pub static LINUX: Profile = Profile {
     physical_shm_name: false,
     has_dev_mem: false,
     has_mmap_peer: false,
+    share_type_zero_private: false,
+    private_phys_errno: None,
+    phys_fd_range_check: false,
     raise_hard_needs_root: false,
     initial_limits: [
         INF,

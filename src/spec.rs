@@ -15,6 +15,11 @@ pub const FILES: &[(&str, &str)] = &[
     ("shared-memory.md", include_str!("../spec/shared-memory.md")),
     ("objects-contents.md", include_str!("../spec/objects-contents.md")),
     ("processes.md", include_str!("../spec/processes.md")),
+    ("fds.md", include_str!("../spec/fds.md")),
+    ("peer.md", include_str!("../spec/peer.md")),
+    ("memobj.md", include_str!("../spec/memobj.md")),
+    ("gamma.md", include_str!("../spec/gamma.md")),
+    ("iofunc_mmap.md", include_str!("../spec/iofunc_mmap.md")),
 ];
 
 /// One rule as written in `spec/`.

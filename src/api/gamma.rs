@@ -45,7 +45,14 @@ pub fn mmap<M: MemoryManager + ?Sized>(
     if size > MAX_ACCESS {
         return Verdict::only(Outcome::Err(Errno::ENOMEM), "GAMMA-ENOMEM-2");
     }
-    let call = Call::Mmap { addr: Addr(0), len: Len(size), prot, flags: share, fd: shm_file, off: offset };
+    let call = Call::Mmap {
+        addr: Addr(0),
+        len: Len(size),
+        prot,
+        flags: share,
+        fd: shm_file,
+        off: offset,
+    };
     let addr = match mm.execute(pid, &call) {
         Outcome::Ok(Value::Addr(addr)) => addr,
         Outcome::Err(e) => return mmap_error(e),
@@ -67,7 +74,14 @@ pub fn shm_open<M: MemoryManager + ?Sized>(
     mode: u32,
     size: Option<u64>,
 ) -> Verdict {
-    let fd = match mm.execute(pid, &Call::ShmOpen { name: name.to_string(), oflag, mode }) {
+    let fd = match mm.execute(
+        pid,
+        &Call::ShmOpen {
+            name: name.to_string(),
+            oflag,
+            mode,
+        },
+    ) {
         Outcome::Ok(Value::Fd(fd)) => fd,
         other => return Verdict::only(other, "GAMMA-SHMERR-1"),
     };

@@ -125,10 +125,22 @@ impl Memobj {
         mm.execute(pid, &Call::ShmUnlink { name });
         if let Outcome::Err(e) = sized {
             mm.execute(pid, &Call::Close { fd });
-            let rule = if e == Errno::ENOMEM { "MEMOBJ-ENOMEM-2" } else { "MEMOBJ-ERRNO-2" };
+            let rule = if e == Errno::ENOMEM {
+                "MEMOBJ-ENOMEM-2"
+            } else {
+                "MEMOBJ-ERRNO-2"
+            };
             return fail(e, rule);
         }
-        self.new_handle(HandleState { owner: pid, fd, created: true, mappings: Vec::new() }, "MEMOBJ-CREATE-1")
+        self.new_handle(
+            HandleState {
+                owner: pid,
+                fd,
+                created: true,
+                mappings: Vec::new(),
+            },
+            "MEMOBJ-CREATE-1",
+        )
     }
 
     /// Opens a fresh shared-memory object under a name nobody uses; `None`
@@ -138,7 +150,14 @@ impl Memobj {
             self.next_name += 1;
             let name = format!("/memobj.{}.{}", pid.0, self.next_name);
             let oflag = OFlags::CREAT | OFlags::EXCL | OFlags::RDWR;
-            match mm.execute(pid, &Call::ShmOpen { name: name.clone(), oflag, mode: 0o600 }) {
+            match mm.execute(
+                pid,
+                &Call::ShmOpen {
+                    name: name.clone(),
+                    oflag,
+                    mode: 0o600,
+                },
+            ) {
                 Outcome::Ok(Value::Fd(fd)) => return Some((name, Ok(fd))),
                 Outcome::Err(Errno::EEXIST) => continue,
                 Outcome::Err(e) => return Some((name, Err(e))),
@@ -152,7 +171,12 @@ impl Memobj {
     pub fn wrap<M: MemoryManager + ?Sized>(&mut self, mm: &mut M, pid: Pid, fd: Fd) -> Verdict {
         match self.dup(mm, pid, fd) {
             Ok(own) => {
-                let state = HandleState { owner: pid, fd: own, created: false, mappings: Vec::new() };
+                let state = HandleState {
+                    owner: pid,
+                    fd: own,
+                    created: false,
+                    mappings: Vec::new(),
+                };
                 self.new_handle(state, "MEMOBJ-WRAP-1")
             }
             Err(v) => v,
@@ -181,12 +205,22 @@ impl Memobj {
         offset: u64,
         nbytes: u64,
     ) -> Verdict {
-        let Some(state) = self.owned(pid, h) else { return fail(Errno::EBADF, "MEMOBJ-EBADF-1") };
+        let Some(state) = self.owned(pid, h) else {
+            return fail(Errno::EBADF, "MEMOBJ-EBADF-1");
+        };
         let (fd, created, mapped) = (state.fd, state.created, state.mappings.len());
         let mut c = Checks::new();
-        c.check("MEMOBJ-EINVAL-1", Errno::EINVAL, prot.bits() & !Prot::MASK != 0 || offset > OFF64_MAX)
-            .check("MEMOBJ-EPERM-1", Errno::EPERM, created && prot.contains(Prot::EXEC))
-            .check("MEMOBJ-EOVERFLOW-1", Errno::EOVERFLOW, offset.checked_add(nbytes).is_none_or(|e| e > OFF64_MAX));
+        c.check(
+            "MEMOBJ-EINVAL-1",
+            Errno::EINVAL,
+            prot.bits() & !Prot::MASK != 0 || offset > OFF64_MAX,
+        )
+        .check("MEMOBJ-EPERM-1", Errno::EPERM, created && prot.contains(Prot::EXEC))
+        .check(
+            "MEMOBJ-EOVERFLOW-1",
+            Errno::EOVERFLOW,
+            offset.checked_add(nbytes).is_none_or(|e| e > OFF64_MAX),
+        );
         if let Some(v) = c.verdict() {
             return v;
         }
@@ -195,7 +229,11 @@ impl Memobj {
             _ => return fail(Errno::EBADF, "MEMOBJ-EBADF-3"),
         };
         if nbytes == 0 && offset >= size {
-            return decided(Outcome::Err(Errno::ENXIO), "MEMOBJ-ENXIO-2", &[Outcome::Err(Errno::EINVAL)]);
+            return decided(
+                Outcome::Err(Errno::ENXIO),
+                "MEMOBJ-ENXIO-2",
+                &[Outcome::Err(Errno::EINVAL)],
+            );
         }
         let len = if nbytes == 0 { size - offset } else { nbytes };
         if offset + len > size {
@@ -208,24 +246,62 @@ impl Memobj {
         if mapped >= MAX_MAPPINGS {
             return fail(Errno::EMFILE, "MEMOBJ-EMFILE-1");
         }
-        self.map_new(mm, pid, h, Mapping { target, vaddr: Addr(0), len, prot, offset, refs: 1 }, fd)
+        self.map_new(
+            mm,
+            pid,
+            h,
+            Mapping {
+                target,
+                vaddr: Addr(0),
+                len,
+                prot,
+                offset,
+                refs: 1,
+            },
+            fd,
+        )
     }
 
     /// An identical earlier mapping of this handle, reference counted.
     fn reuse(&mut self, pid: Pid, h: Handle, target: Pid, offset: u64, len: u64, prot: Prot) -> Option<Verdict> {
         let state = self.handles.get_mut(&h.0).filter(|s| s.owner == pid)?;
-        let m = state.mappings.iter_mut().find(|m| m.target == target && m.offset == offset && m.len == len && m.prot == prot)?;
+        let m = state
+            .mappings
+            .iter_mut()
+            .find(|m| m.target == target && m.offset == offset && m.len == len && m.prot == prot)?;
         m.refs += 1;
         Some(Verdict::ok(Value::Addr(m.vaddr), "MEMOBJ-REFCOUNT-1"))
     }
 
-    fn map_new<M: MemoryManager + ?Sized>(&mut self, mm: &mut M, pid: Pid, h: Handle, mut m: Mapping, fd: Fd) -> Verdict {
+    fn map_new<M: MemoryManager + ?Sized>(
+        &mut self,
+        mm: &mut M,
+        pid: Pid,
+        h: Handle,
+        mut m: Mapping,
+        fd: Fd,
+    ) -> Verdict {
         let peer = m.target != pid;
         let (addr, len, flags, off) = (Addr(0), Len(m.len), MapFlags::SHARED, m.offset);
         let call = if peer {
-            Call::MmapPeer { target: m.target, addr, len, prot: m.prot, flags, fd, off }
+            Call::MmapPeer {
+                target: m.target,
+                addr,
+                len,
+                prot: m.prot,
+                flags,
+                fd,
+                off,
+            }
         } else {
-            Call::Mmap { addr, len, prot: m.prot, flags, fd, off }
+            Call::Mmap {
+                addr,
+                len,
+                prot: m.prot,
+                flags,
+                fd,
+                off,
+            }
         };
         match mm.execute(pid, &call) {
             Outcome::Ok(Value::Addr(vaddr)) => {
@@ -239,12 +315,23 @@ impl Memobj {
     }
 
     /// `memobj_unmap(obj, pid, vaddr)`.
-    pub fn unmap<M: MemoryManager + ?Sized>(&mut self, mm: &mut M, pid: Pid, h: Handle, target: Pid, vaddr: Addr) -> Verdict {
+    pub fn unmap<M: MemoryManager + ?Sized>(
+        &mut self,
+        mm: &mut M,
+        pid: Pid,
+        h: Handle,
+        target: Pid,
+        vaddr: Addr,
+    ) -> Verdict {
         let target = if target.0 == 0 { pid } else { target };
         let Some(state) = self.handles.get_mut(&h.0).filter(|s| s.owner == pid) else {
             return fail(Errno::EBADF, "MEMOBJ-EBADF-1");
         };
-        let Some(index) = state.mappings.iter().position(|m| m.target == target && m.vaddr == vaddr) else {
+        let Some(index) = state
+            .mappings
+            .iter()
+            .position(|m| m.target == target && m.vaddr == vaddr)
+        else {
             return fail(Errno::EINVAL, "MEMOBJ-EINVAL-4");
         };
         let m = &mut state.mappings[index];
@@ -278,10 +365,20 @@ impl Memobj {
 
     /// `memobj_share(obj)`: a new handle with its own fd and its own mappings.
     pub fn share<M: MemoryManager + ?Sized>(&mut self, mm: &mut M, pid: Pid, h: Handle) -> Verdict {
-        let Some(state) = self.owned(pid, h) else { return fail(Errno::EBADF, "MEMOBJ-EBADF-1") };
+        let Some(state) = self.owned(pid, h) else {
+            return fail(Errno::EBADF, "MEMOBJ-EBADF-1");
+        };
         let (fd, created) = (state.fd, state.created);
         match self.dup(mm, pid, fd) {
-            Ok(own) => self.new_handle(HandleState { owner: pid, fd: own, created, mappings: Vec::new() }, "MEMOBJ-SHARE-1"),
+            Ok(own) => self.new_handle(
+                HandleState {
+                    owner: pid,
+                    fd: own,
+                    created,
+                    mappings: Vec::new(),
+                },
+                "MEMOBJ-SHARE-1",
+            ),
             Err(v) => v,
         }
     }
@@ -300,7 +397,14 @@ fn unmap_mapping<M: MemoryManager + ?Sized>(mm: &mut M, pid: Pid, m: &Mapping) -
     if m.target == pid {
         mm.execute(pid, &Call::Munmap { addr: start, len })
     } else {
-        mm.execute(pid, &Call::MunmapPeer { target: m.target, addr: start, len })
+        mm.execute(
+            pid,
+            &Call::MunmapPeer {
+                target: m.target,
+                addr: start,
+                len,
+            },
+        )
     }
 }
 

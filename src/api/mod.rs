@@ -26,16 +26,29 @@ impl Libraries {
         let v = match call {
             Call::MemobjCreate { nbytes } => m.create(mm, pid, *nbytes),
             Call::MemobjWrap { fd } => m.wrap(mm, pid, *fd),
-            Call::MemobjMap { obj, target, prot, offset, nbytes } => {
-                m.map(mm, pid, *obj, *target, *prot, *offset, *nbytes)
-            }
+            Call::MemobjMap {
+                obj,
+                target,
+                prot,
+                offset,
+                nbytes,
+            } => m.map(mm, pid, *obj, *target, *prot, *offset, *nbytes),
             Call::MemobjUnmap { obj, target, vaddr } => m.unmap(mm, pid, *obj, *target, *vaddr),
             Call::MemobjClose { obj } => m.close(mm, pid, *obj),
             Call::MemobjShare { obj } => m.share(mm, pid, *obj),
-            Call::GammaShmOpen { name, oflag, mode, size } => gamma::shm_open(mm, pid, name, *oflag, *mode, *size),
-            Call::GammaMmap { size, prot, share, shm_file, offset } => {
-                gamma::mmap(mm, pid, *size, *prot, *share, *shm_file, *offset)
-            }
+            Call::GammaShmOpen {
+                name,
+                oflag,
+                mode,
+                size,
+            } => gamma::shm_open(mm, pid, name, *oflag, *mode, *size),
+            Call::GammaMmap {
+                size,
+                prot,
+                share,
+                shm_file,
+                offset,
+            } => gamma::mmap(mm, pid, *size, *prot, *share, *shm_file, *offset),
             _ => return None,
         };
         Some(v)
@@ -45,6 +58,16 @@ impl Libraries {
 /// A library verdict: the outcome and the rule that decided it, with the
 /// documented alternatives (`alt`) for the same condition.
 pub(crate) fn decided(outcome: Outcome, rule: RuleId, alt: &[Outcome]) -> Verdict {
-    let alternatives = alt.iter().map(|o| Allowed { outcome: o.clone(), rule }).collect();
-    Verdict { outcome, rule, alternatives }
+    let alternatives = alt
+        .iter()
+        .map(|o| Allowed {
+            outcome: o.clone(),
+            rule,
+        })
+        .collect();
+    Verdict {
+        outcome,
+        rule,
+        alternatives,
+    }
 }

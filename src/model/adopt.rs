@@ -35,7 +35,9 @@ impl MemoryManager for Adopting<'_> {
                 return chosen;
             }
         }
-        self.model.apply(pid, call, &verdict.outcome).expect("the model's own outcome always applies");
+        self.model
+            .apply(pid, call, &verdict.outcome)
+            .expect("the model's own outcome always applies");
         verdict.outcome
     }
 }
@@ -45,7 +47,8 @@ impl Model {
     pub(super) fn plan_library(&self, pid: Pid, call: &Call) -> Verdict {
         let mut scratch = self.clone();
         let mut libs = std::mem::take(&mut scratch.libs);
-        libs.execute(&mut scratch, pid, call).expect("every non-primitive call is a library call")
+        libs.execute(&mut scratch, pid, call)
+            .expect("every non-primitive call is a library call")
     }
 
     /// Applies a library call's outcome: runs it for real, adopting the
@@ -64,7 +67,9 @@ impl Model {
             Outcome::Ok(Value::Addr(a)) => Some(*a),
             _ => None,
         };
-        let verdict = libs.execute(&mut Adopting { model: self, addr }, pid, call).expect("library call");
+        let verdict = libs
+            .execute(&mut Adopting { model: self, addr }, pid, call)
+            .expect("library call");
         self.libs = libs;
         if outcome.is_ok() && &verdict.outcome != outcome {
             return Err(format!("the library gives {} here, not {outcome}", verdict.outcome));

@@ -14,8 +14,11 @@ impl Model {
     pub(super) fn plan_dup(&self, pid: Pid, fd: Fd) -> Verdict {
         let proc = &self.procs[&pid];
         let mut c = Checks::new();
-        c.check("DUP-EBADF-1", Errno::EBADF, proc.fd(fd).is_none())
-            .check("DUP-EMFILE-1", Errno::EMFILE, proc.lowest_free_fd().is_none());
+        c.check("DUP-EBADF-1", Errno::EBADF, proc.fd(fd).is_none()).check(
+            "DUP-EMFILE-1",
+            Errno::EMFILE,
+            proc.lowest_free_fd().is_none(),
+        );
         c.or_else(|| Verdict::ok(Value::Fd(proc.lowest_free_fd().expect("checked")), "DUP-OK-1"))
     }
 

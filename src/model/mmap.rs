@@ -4,12 +4,15 @@
 //! spec: spec/mmap.md; its "Check order" section lists the same orders.
 //!
 //! procnto (MmapOrder::Procnto), memmgr_map() then vmm_mmap(): MMAP-EINVAL-1,
-//! MMAP-EINVAL-2, MMAP-EINVAL-3, MMAP-EINVAL-4, MMAP-EINVAL-5, MMAP-EINVAL-6,
-//! MMAP-EPERM-1, MMAP-EINVAL-7, MMAP-EINVAL-8, MMAP-EBADF-1, MMAP-ENOTSUP-1,
-//! MMAP-EACCES-1, MMAP-EACCES-2, MMAP-EINVAL-9, MMAP-ENOMEM-1, MMAP-ENOMEM-2,
+//! MMAP-EINVAL-14, MMAP-EINVAL-2, MMAP-EINVAL-3, MMAP-EINVAL-4, MMAP-EINVAL-5,
+//! MMAP-EINVAL-6, MMAP-EPERM-1, MMAP-EINVAL-7, MMAP-EINVAL-8, MMAP-EBADF-1,
+//! MMAP-ENOTSUP-1, (a server's file: the _IO_MMAP exchange instead of the next
+//! four) MMAP-EACCES-1, MMAP-EACCES-2, MMAP-ENOTSUP-3, MMAP-ENXIO-2,
+//! MMAP-EINVAL-9, MMAP-ENOMEM-1, MMAP-ENOMEM-2,
 //! MMAP-EINVAL-10, MMAP-ENOMEM-3, MMAP-ENOMEM-4, MMAP-EINVAL-11,
 //! MMAP-ENOMEM-5, MMAP-ENOMEM-7, MMAP-ENXIO-1, (a MAP_FIXED range is unmapped
-//! here), MMAP-ENOMEM-6, MMAP-EAGAIN-1; success MMAP-OK-1 / MMAP-OK-2.
+//! here), MMAP-ENOMEM-6, MMAP-EAGAIN-1; success MMAP-OK-1 / MMAP-OK-2, or for
+//! a server's file IOMMAP-WRITE-1 / IOMMAP-RETRY-1.
 //!
 //! Linux (MmapOrder::Linux), sys_mmap(), ksys_mmap_pgoff(), do_mmap(),
 //! mmap_region(): MMAP-EINVAL-12, MMAP-EBADF-2, MMAP-EINVAL-2, MMAP-ENOMEM-4,
@@ -204,7 +207,7 @@ impl Model {
             // Linux does not validate mmap's prot; bits it does not know are ignored.
             (prot & (Prot::READ | Prot::WRITE | Prot::EXEC), flags)
         } else {
-            procnto_normalise(prot, flags, fd)
+            procnto_normalise(prot, flags, fd, self.profile.share_type_zero_private)
         };
         let (source, entry) = self.mmap_source(&self.procs[&fd_owner], flags, fd);
         let shared = flags.share_type() == 1 || (linux && flags.share_type() == 3);
@@ -284,6 +287,7 @@ impl Model {
         let fd_path = !anon && !phys;
         let bad_flag_bits = MapFlags::RESERVED_MASK | MapFlags::PG_MASK | MapFlags::SYSRAM.bits() | Prot::MASK;
         c.check("MMAP-EINVAL-1", Errno::EINVAL, r.flags.share_type() > 3)
+            .check("MMAP-EINVAL-14", Errno::EINVAL, r.flags.share_type() == 0)
             .check("MMAP-EINVAL-2", Errno::EINVAL, r.len == 0)
             .check("MMAP-EINVAL-3", Errno::EINVAL, r.prot.bits() & !Prot::MASK != 0)
             .check("MMAP-EINVAL-4", Errno::EINVAL, r.flags.bits() & bad_flag_bits != 0)
@@ -317,6 +321,26 @@ impl Model {
                 Errno::EACCES,
                 checked && r.shared && r.writes() && !r.fd_writable(),
             );
+        self.physical_fd_checks(r, c);
+    }
+
+    /// QNX 4's `Physical` object: no copy-on-write of physical memory, and
+    /// its range ends at the last physical address.
+    fn physical_fd_checks(&self, r: &Request, c: &mut Checks) {
+        let p = self.profile;
+        let physical = r.source == Source::Object(self.phys);
+        let private_refused = p.private_phys_errno.filter(|_| physical && !r.shared);
+        c.check_alt(
+            "MMAP-ENOTSUP-3",
+            private_refused.unwrap_or(Errno::ENOTSUP),
+            Some(Errno::EOPNOTSUPP),
+            private_refused.is_some(),
+        )
+        .check(
+            "MMAP-ENXIO-2",
+            Errno::ENXIO,
+            p.phys_fd_range_check && physical && self.phys_out_of_range(r),
+        );
     }
 
     /// vmm_mmap(): limits before placement, then the object range, then
@@ -615,7 +639,13 @@ impl Model {
     /// Applies an mmap outcome: on success, creates the region at the
     /// returned address (adopting a different free address than the model's);
     /// on a procnto failure after the MAP_FIXED unmap, empties the range.
-    pub(super) fn commit_mmap(&mut self, pid: Pid, fd_owner: Pid, call: &Call, outcome: &Outcome) -> Result<(), String> {
+    pub(super) fn commit_mmap(
+        &mut self,
+        pid: Pid,
+        fd_owner: Pid,
+        call: &Call,
+        outcome: &Outcome,
+    ) -> Result<(), String> {
         let r = self.mmap_request(fd_owner, call);
         match outcome {
             Outcome::Ok(Value::Addr(addr)) => self.commit_mapping(pid, &r, *addr),
@@ -769,17 +799,18 @@ impl Model {
 }
 
 /// memmgr_map()'s rewriting of the arguments.
-fn procnto_normalise(mut prot: Prot, mut flags: MapFlags, fd: Fd) -> (Prot, MapFlags) {
+fn procnto_normalise(mut prot: Prot, mut flags: MapFlags, fd: Fd, compat: bool) -> (Prot, MapFlags) {
     // PROT_NOCACHE found among the flags moves into prot (a kludge kept for
     // old test programs).
     if flags.bits() & Prot::NOCACHE.bits() != 0 {
         flags = MapFlags::from_bits_retain(flags.bits() & !Prot::NOCACHE.bits());
         prot |= Prot::NOCACHE;
     }
-    // Share type 0 means MAP_PRIVATE (backwards compatibility, on by
-    // default); MAP_PRIVATEANON means MAP_PRIVATE|MAP_ANON.
+    // Share type 0 means MAP_PRIVATE with backwards compatibility (on by
+    // default in procnto) or MAP_ANON; otherwise it stays 0 and is refused
+    // (MMAP-EINVAL-14). MAP_PRIVATEANON means MAP_PRIVATE|MAP_ANON.
     match flags.share_type() {
-        0 => flags |= MapFlags::PRIVATE,
+        0 if compat || flags.contains(MapFlags::ANON) => flags |= MapFlags::PRIVATE,
         3 => flags = (flags - MapFlags::SHARED) | MapFlags::ANON,
         _ => {}
     }

@@ -147,7 +147,12 @@ impl Model {
             Call::Fstat { fd } => self.plan_fstat(pid, *fd),
             Call::MmapPeer { .. } | Call::MunmapPeer { .. } => self.plan_peer(pid, call),
             Call::ResmgrFile { .. } => self.plan_resmgr_file(call),
-            Call::IoMmap { fd, prot, offset, from_procnto } => self.plan_io_mmap(pid, *fd, *prot, *offset, *from_procnto),
+            Call::IoMmap {
+                fd,
+                prot,
+                offset,
+                from_procnto,
+            } => self.plan_io_mmap(pid, *fd, *prot, *offset, *from_procnto),
             _ => self.plan_library(pid, call),
         }
     }
@@ -233,7 +238,9 @@ impl Model {
                 self.commit_resmgr_file_call(call, outcome);
                 Ok(())
             }
-            Call::IoMmap { fd, prot, from_procnto, .. } => {
+            Call::IoMmap {
+                fd, prot, from_procnto, ..
+            } => {
                 self.commit_io_mmap(pid, *fd, *prot, *from_procnto, outcome);
                 Ok(())
             }

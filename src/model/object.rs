@@ -62,7 +62,12 @@ impl Object {
 
     /// Whether anything still keeps the object alive.
     pub fn alive(&self) -> bool {
-        self.fd_refs > 0 || self.map_refs > 0 || matches!(self.kind, ObjKind::Shm { name: Some(_), .. } | ObjKind::Phys | ObjKind::File)
+        self.fd_refs > 0
+            || self.map_refs > 0
+            || matches!(
+                self.kind,
+                ObjKind::Shm { name: Some(_), .. } | ObjKind::Phys | ObjKind::File
+            )
     }
 
     /// Whether the page at `index` lies inside the object (else SIGBUS).

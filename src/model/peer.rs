@@ -12,7 +12,10 @@ impl Model {
     /// The peer header's checks; `None` when they pass.
     fn peer_verdict(&self, pid: Pid, target: Pid) -> Option<Verdict> {
         let caller = &self.procs[&pid];
-        let denied = self.procs.get(&target).is_some_and(|t| caller.euid != 0 && caller.euid != t.euid);
+        let denied = self
+            .procs
+            .get(&target)
+            .is_some_and(|t| caller.euid != 0 && caller.euid != t.euid);
         let mut c = Checks::new();
         c.check("PEER-ENOSYS-1", Errno::ENOSYS, !self.profile.has_mmap_peer)
             .check("PEER-ESRCH-1", Errno::ESRCH, !self.procs.contains_key(&target))
@@ -23,9 +26,25 @@ impl Model {
     /// The plain call a peer call makes in its target.
     fn peer_parts(call: &Call) -> (Pid, Call) {
         match *call {
-            Call::MmapPeer { target, addr, len, prot, flags, fd, off } => {
-                (target, Call::Mmap { addr, len, prot, flags, fd, off })
-            }
+            Call::MmapPeer {
+                target,
+                addr,
+                len,
+                prot,
+                flags,
+                fd,
+                off,
+            } => (
+                target,
+                Call::Mmap {
+                    addr,
+                    len,
+                    prot,
+                    flags,
+                    fd,
+                    off,
+                },
+            ),
             Call::MunmapPeer { target, addr, len } => (target, Call::Munmap { addr, len }),
             _ => unreachable!("only peer calls have peer parts"),
         }

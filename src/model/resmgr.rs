@@ -14,7 +14,7 @@ use super::process::{FdTarget, Process};
 use super::Model;
 use crate::call::{Call, Outcome, Value};
 use crate::rules::{Checks, RuleId, Verdict};
-use crate::types::{Errno, Fd, ObjId, OFlags, Pid, Prot};
+use crate::types::{Errno, Fd, OFlags, ObjId, Pid, Prot};
 use std::collections::BTreeMap;
 
 /// How a file's server answers `_IO_MMAP`.
@@ -150,8 +150,16 @@ impl Model {
     /// Checks for creating a server file.
     pub(super) fn resmgr_file_checks(&self, file: &NewFile, c: &mut Checks) {
         let bad_path = !file.path.starts_with('/') || file.path.starts_with("/dev/") || file.path.len() > 1023;
-        c.check("RESMGR-EINVAL-1", Errno::EINVAL, bad_path || file.size > self.profile.max_object_offset)
-            .check("RESMGR-EEXIST-1", Errno::EEXIST, self.server.by_path(&file.path).is_some());
+        c.check(
+            "RESMGR-EINVAL-1",
+            Errno::EINVAL,
+            bad_path || file.size > self.profile.max_object_offset,
+        )
+        .check(
+            "RESMGR-EEXIST-1",
+            Errno::EEXIST,
+            self.server.by_path(&file.path).is_some(),
+        );
     }
 
     /// Creates a server file.
@@ -209,7 +217,10 @@ impl Model {
         }
         let reused = attr.mmap_ocb.is_some();
         let write = prot.contains(Prot::WRITE) || attr.mmap_ocb.is_some_and(|o| o.write);
-        Some(Granted { write, rule: if reused { "IOFUNC-OK-2" } else { "IOFUNC-OK-1" } })
+        Some(Granted {
+            write,
+            rule: if reused { "IOFUNC-OK-2" } else { "IOFUNC-OK-1" },
+        })
     }
 
     /// Applies a granted `_IO_MMAP`: the mmap OCB is created (holding
@@ -234,7 +245,17 @@ impl Model {
     /// The setup fields of a `resmgr_file` call; `None` when its handler
     /// names nothing known.
     fn new_file(call: &Call) -> Option<NewFile> {
-        let Call::ResmgrFile { path, mode, uid, data, size, readonly, mandatory_lock, ocb_alloc_fails, mmap } = call
+        let Call::ResmgrFile {
+            path,
+            mode,
+            uid,
+            data,
+            size,
+            readonly,
+            mandatory_lock,
+            ocb_alloc_fails,
+            mmap,
+        } = call
         else {
             unreachable!("only resmgr_file describes a new file")
         };
@@ -286,7 +307,11 @@ impl Model {
     /// The server's checks when a client opens one of its files
     /// (`_iofunc_open`, iofunc_check_access).
     pub(super) fn open_file_checks(&self, proc: &Process, file: &FileAttr, oflag: OFlags, c: &mut Checks) {
-        let bits = if proc.euid == file.uid { (file.mode >> 6) & 7 } else { file.mode & 7 };
+        let bits = if proc.euid == file.uid {
+            (file.mode >> 6) & 7
+        } else {
+            file.mode & 7
+        };
         let denied = proc.euid != 0 && ((oflag.readable() && bits & 4 == 0) || (oflag.writable() && bits & 2 == 0));
         c.check("OPEN-EROFS-1", Errno::EROFS, oflag.writable() && file.readonly_mount)
             .check("OPEN-EACCES-1", Errno::EACCES, denied)
@@ -296,10 +321,20 @@ impl Model {
     /// procnto's side of `_IO_MMAP` for a mapping of a server's file: the
     /// request with PROT_WRITE added, then the retry without it. Failing
     /// checks of the request that decides go into `c`.
-    pub(super) fn io_mmap_exchange(&self, file: &FileAttr, ioflag: OFlags, prot: Prot, shared: bool, c: &mut Checks) -> Option<Exchange> {
+    pub(super) fn io_mmap_exchange(
+        &self,
+        file: &FileAttr,
+        ioflag: OFlags,
+        prot: Prot,
+        shared: bool,
+        c: &mut Checks,
+    ) -> Option<Exchange> {
         let mut first = Checks::new();
         if let Some(granted) = self.iofunc_mmap(file, ioflag, prot | Prot::WRITE, &mut first) {
-            return Some(Exchange { granted, retried: false });
+            return Some(Exchange {
+                granted,
+                retried: false,
+            });
         }
         let refused = first.hits()[0].errno;
         let retry_prot = if shared { prot } else { prot - Prot::WRITE };
@@ -319,7 +354,8 @@ impl Model {
     pub(super) fn plan_io_mmap(&self, pid: Pid, fd: Fd, prot: Prot, _offset: u64, from_procnto: bool) -> Verdict {
         let ocb = self.client_ocb(pid, fd);
         let mut c = Checks::new();
-        c.check("IOFUNC-ENOSYS-2", Errno::ENOSYS, !from_procnto).check("IOFUNC-EBADF-1", Errno::EBADF, ocb.is_none());
+        c.check("IOFUNC-ENOSYS-2", Errno::ENOSYS, !from_procnto)
+            .check("IOFUNC-EBADF-1", Errno::EBADF, ocb.is_none());
         if let Some(v) = c.verdict() {
             return v;
         }
@@ -334,7 +370,9 @@ impl Model {
         if !outcome.is_ok() || !from_procnto {
             return;
         }
-        let Some((attr, ioflag)) = self.client_ocb(pid, fd) else { return };
+        let Some((attr, ioflag)) = self.client_ocb(pid, fd) else {
+            return;
+        };
         let object = attr.object;
         if let Some(granted) = self.iofunc_mmap(attr, ioflag, prot, &mut Checks::new()) {
             self.grant_io_mmap(object, granted);
@@ -344,5 +382,7 @@ impl Model {
 
 /// The 24-byte `_io_mmap_reply` iofunc_mmap sends: zeroed, with procnto's coid.
 pub fn io_mmap_reply(coid: i32) -> Vec<u8> {
-    crate::iomsg::IoMmapReply::new(crate::iomsg::Layout::Neutrino64, coid).encode().to_vec()
+    crate::iomsg::IoMmapReply::new(crate::iomsg::Layout::Neutrino64, coid)
+        .encode()
+        .to_vec()
 }
