@@ -10,15 +10,16 @@
 //!
 //! spec: spec/memobj.md. memobj_map checks, in order: MEMOBJ-EBADF-1,
 //! MEMOBJ-EINVAL-1, MEMOBJ-EPERM-1, MEMOBJ-EOVERFLOW-1, MEMOBJ-EBADF-3
-//! (fstat), MEMOBJ-ENXIO-2, MEMOBJ-ENXIO-1, MEMOBJ-EMFILE-1,
-//! MEMOBJ-REFCOUNT-1, then the mmap (or mmap_peer) result mapped by
+//! (fstat), MEMOBJ-ENXIO-2, MEMOBJ-ENXIO-1, (into another process: its
+//! mappings are forgotten if it has gone), MEMOBJ-REFCOUNT-1,
+//! MEMOBJ-EMFILE-1, then the mmap (or mmap_peer) result mapped by
 //! [`mmap_error`], MEMOBJ-MAP-1.
 
 use super::decided;
 use crate::call::{Call, Handle, Outcome, Value};
 use crate::manager::MemoryManager;
 use crate::rules::{Checks, RuleId, Verdict};
-use crate::types::{Addr, Errno, Fd, Len, MapFlags, OFlags, Pid, Prot};
+use crate::types::{Addr, Errno, Fd, Len, MapFlags, OFlags, Pid, Prot, Resource};
 use std::collections::BTreeMap;
 
 /// The most mappings one handle keeps (its `mapping_list`); one more is EMFILE.
@@ -62,19 +63,23 @@ fn fail(errno: Errno, rule: RuleId) -> Verdict {
 }
 
 /// The rule and errno memobj_map reports for an error of the underlying
-/// mmap or mmap_peer.
-pub fn mmap_error(errno: Errno, peer: bool) -> Verdict {
+/// mmap or mmap_peer. `no_peer_call` says the platform has no mmap_peer, so
+/// an ENOSYS from a peer call means "no mapping into other processes" rather
+/// than a file's server without an mmap handler.
+pub fn mmap_error(errno: Errno, no_peer_call: bool) -> Verdict {
     let (out, rule, alt): (Errno, RuleId, &[Outcome]) = match errno {
         Errno::ESRCH => (Errno::ESRCH, "MEMOBJ-ESRCH-1", &[]),
         Errno::EPERM => (Errno::EPERM, "MEMOBJ-EPERM-2", &[]),
         Errno::EACCES => (Errno::EACCES, "MEMOBJ-EACCES-1", &[]),
         Errno::EAGAIN => (Errno::EAGAIN, "MEMOBJ-EAGAIN-1", &[Outcome::Err(Errno::ENOMEM)]),
-        Errno::ENOSYS if peer => (Errno::EINVAL, "MEMOBJ-EINVAL-5", &[]),
+        Errno::ENOSYS if no_peer_call => (Errno::EINVAL, "MEMOBJ-EINVAL-5", &[]),
         Errno::ENOTSUP | Errno::ENODEV | Errno::ENOSYS => (Errno::ENODEV, "MEMOBJ-ENODEV-1", &[]),
         Errno::ENOMEM => (Errno::ENOMEM, "MEMOBJ-ENOMEM-1", &[Outcome::Err(Errno::EMFILE)]),
         Errno::EBUSY => (Errno::EBUSY, "MEMOBJ-EBUSY-1", &[]),
         Errno::EBADF => (Errno::EBADF, "MEMOBJ-EBADF-3", &[]),
         Errno::ENXIO => (Errno::ENXIO, "MEMOBJ-ENXIO-1", &[]),
+        // Linux's mmap checks the page-rounded end against the largest offset.
+        Errno::EOVERFLOW => (Errno::EOVERFLOW, "MEMOBJ-EOVERFLOW-1", &[]),
         Errno::EINVAL => (Errno::EINVAL, "MEMOBJ-EINVAL-3", &[]),
         other => (other, "MEMOBJ-ERRNO-1", &[]),
     };
@@ -119,7 +124,7 @@ impl Memobj {
         let fd = match fd {
             Ok(fd) => fd,
             Err(Errno::EMFILE) => return fail(Errno::EMFILE, "MEMOBJ-EMFILE-2"),
-            Err(e) => return fail(e, "MEMOBJ-ERRNO-2"),
+            Err(e) => return fail(e, "MEMOBJ-ERRNO-1"),
         };
         let sized = mm.execute(pid, &Call::Ftruncate { fd, len: nbytes as i64 });
         mm.execute(pid, &Call::ShmUnlink { name });
@@ -128,7 +133,7 @@ impl Memobj {
             let rule = if e == Errno::ENOMEM {
                 "MEMOBJ-ENOMEM-2"
             } else {
-                "MEMOBJ-ERRNO-2"
+                "MEMOBJ-ERRNO-1"
             };
             return fail(e, rule);
         }
@@ -169,7 +174,8 @@ impl Memobj {
 
     /// `memobj_wrap(fd)`.
     pub fn wrap<M: MemoryManager + ?Sized>(&mut self, mm: &mut M, pid: Pid, fd: Fd) -> Verdict {
-        match self.dup(mm, pid, fd) {
+        // A closed fd here is the caller's own: "the wrapped file descriptor is invalid".
+        match dup(mm, pid, fd, "MEMOBJ-EBADF-2") {
             Ok(own) => {
                 let state = HandleState {
                     owner: pid,
@@ -180,16 +186,6 @@ impl Memobj {
                 self.new_handle(state, "MEMOBJ-WRAP-1")
             }
             Err(v) => v,
-        }
-    }
-
-    fn dup<M: MemoryManager + ?Sized>(&self, mm: &mut M, pid: Pid, fd: Fd) -> Result<Fd, Verdict> {
-        match mm.execute(pid, &Call::Dup { fd }) {
-            Outcome::Ok(Value::Fd(own)) => Ok(own),
-            Outcome::Err(Errno::EBADF) => Err(fail(Errno::EBADF, "MEMOBJ-EBADF-2")),
-            Outcome::Err(Errno::EMFILE) => Err(fail(Errno::EMFILE, "MEMOBJ-EMFILE-3")),
-            Outcome::Err(e) => Err(fail(e, "MEMOBJ-ERRNO-2")),
-            other => Err(fail(unexpected(&other), "MEMOBJ-ERRNO-2")),
         }
     }
 
@@ -209,57 +205,47 @@ impl Memobj {
             return fail(Errno::EBADF, "MEMOBJ-EBADF-1");
         };
         let (fd, created, mapped) = (state.fd, state.created, state.mappings.len());
-        let mut c = Checks::new();
-        c.check(
-            "MEMOBJ-EINVAL-1",
-            Errno::EINVAL,
-            prot.bits() & !Prot::MASK != 0 || offset > OFF64_MAX,
-        )
-        .check("MEMOBJ-EPERM-1", Errno::EPERM, created && prot.contains(Prot::EXEC))
-        .check(
-            "MEMOBJ-EOVERFLOW-1",
-            Errno::EOVERFLOW,
-            offset.checked_add(nbytes).is_none_or(|e| e > OFF64_MAX),
-        );
-        if let Some(v) = c.verdict() {
+        if let Some(v) = argument_checks(created, prot, offset, nbytes) {
             return v;
         }
-        let size = match mm.execute(pid, &Call::Fstat { fd }) {
-            Outcome::Ok(Value::Size(size)) => size,
-            _ => return fail(Errno::EBADF, "MEMOBJ-EBADF-3"),
+        let len = match mapped_length(mm, pid, fd, offset, nbytes) {
+            Ok(len) => len,
+            Err(v) => return v,
         };
-        if nbytes == 0 && offset >= size {
-            return decided(
-                Outcome::Err(Errno::ENXIO),
-                "MEMOBJ-ENXIO-2",
-                &[Outcome::Err(Errno::EINVAL)],
-            );
-        }
-        let len = if nbytes == 0 { size - offset } else { nbytes };
-        if offset + len > size {
-            return fail(Errno::ENXIO, "MEMOBJ-ENXIO-1");
-        }
         let target = if target.0 == 0 { pid } else { target };
+        if target != pid {
+            self.forget_if_gone(mm, pid, target);
+        }
         if let Some(v) = self.reuse(pid, h, target, offset, len, prot) {
             return v;
         }
         if mapped >= MAX_MAPPINGS {
             return fail(Errno::EMFILE, "MEMOBJ-EMFILE-1");
         }
-        self.map_new(
-            mm,
-            pid,
-            h,
-            Mapping {
-                target,
-                vaddr: Addr(0),
-                len,
-                prot,
-                offset,
-                refs: 1,
-            },
-            fd,
-        )
+        let m = Mapping {
+            target,
+            vaddr: Addr(0),
+            len,
+            prot,
+            offset,
+            refs: 1,
+        };
+        self.map_new(mm, pid, h, m, fd)
+    }
+
+    /// Forgets every mapping into `target` if that process has gone (its
+    /// pages went with it), so a repeat cannot count a reference to them.
+    /// getrlimit of another process answers ESRCH exactly when it is gone.
+    fn forget_if_gone<M: MemoryManager + ?Sized>(&mut self, mm: &mut M, pid: Pid, target: Pid) {
+        let probe = Call::Getrlimit {
+            resource: Resource::RLIMIT_AS,
+            target: Some(target),
+        };
+        if mm.execute(pid, &probe) == Outcome::Err(Errno::ESRCH) {
+            for state in self.handles.values_mut() {
+                state.mappings.retain(|m| m.target != target);
+            }
+        }
     }
 
     /// An identical earlier mapping of this handle, reference counted.
@@ -309,7 +295,10 @@ impl Memobj {
                 self.handles.get_mut(&h.0).expect("owned").mappings.push(m);
                 Verdict::ok(Value::Addr(vaddr), "MEMOBJ-MAP-1")
             }
-            Outcome::Err(e) => mmap_error(e, peer),
+            Outcome::Err(e) => {
+                let no_peer_call = peer && !mm.profile_name().profile().has_mmap_peer;
+                mmap_error(e, no_peer_call)
+            }
             other => fail(unexpected(&other), "MEMOBJ-ERRNO-1"),
         }
     }
@@ -335,15 +324,27 @@ impl Memobj {
             return fail(Errno::EINVAL, "MEMOBJ-EINVAL-4");
         };
         let m = &mut state.mappings[index];
-        m.refs -= 1;
-        if m.refs > 0 {
+        if m.refs > 1 {
+            m.refs -= 1;
             return Verdict::ok(Value::Unit, "MEMOBJ-UNMAP-2");
         }
-        let m = state.mappings.remove(index);
+        let m = m.clone();
         match unmap_mapping(mm, pid, &m) {
-            Outcome::Ok(_) | Outcome::Err(Errno::ESRCH) => Verdict::ok(Value::Unit, "MEMOBJ-UNMAP-1"),
+            // An exited process has nothing left to unmap.
+            Outcome::Ok(_) | Outcome::Err(Errno::ESRCH) => {
+                self.forget(h, &m);
+                Verdict::ok(Value::Unit, "MEMOBJ-UNMAP-1")
+            }
+            // The pages are still there, so the handle keeps the mapping.
             Outcome::Err(e) => fail(e, "MEMOBJ-ERRNO-1"),
             other => fail(unexpected(&other), "MEMOBJ-ERRNO-1"),
+        }
+    }
+
+    /// Drops `m` from the handle's mapping list.
+    fn forget(&mut self, h: Handle, m: &Mapping) {
+        if let Some(state) = self.handles.get_mut(&h.0) {
+            state.mappings.retain(|x| x != m);
         }
     }
 
@@ -369,7 +370,8 @@ impl Memobj {
             return fail(Errno::EBADF, "MEMOBJ-EBADF-1");
         };
         let (fd, created) = (state.fd, state.created);
-        match self.dup(mm, pid, fd) {
+        // A closed fd here is the handle's own, closed behind the library's back.
+        match dup(mm, pid, fd, "MEMOBJ-EBADF-3") {
             Ok(own) => self.new_handle(
                 HandleState {
                     owner: pid,
@@ -386,6 +388,57 @@ impl Memobj {
     /// The number of live handles.
     pub fn handle_count(&self) -> usize {
         self.handles.len()
+    }
+}
+
+/// memobj_map's checks of its arguments, which need no system call.
+fn argument_checks(created: bool, prot: Prot, offset: u64, nbytes: u64) -> Option<Verdict> {
+    let mut c = Checks::new();
+    c.check(
+        "MEMOBJ-EINVAL-1",
+        Errno::EINVAL,
+        prot.bits() & !Prot::MASK != 0 || offset > OFF64_MAX,
+    )
+    .check("MEMOBJ-EPERM-1", Errno::EPERM, created && prot.contains(Prot::EXEC))
+    .check(
+        "MEMOBJ-EOVERFLOW-1",
+        Errno::EOVERFLOW,
+        offset.checked_add(nbytes).is_none_or(|e| e > OFF64_MAX),
+    );
+    c.verdict()
+}
+
+/// The length memobj_map maps, checked against the object's current size
+/// (fstat of the handle's fd); nbytes 0 means up to the object's end.
+fn mapped_length<M: MemoryManager + ?Sized>(
+    mm: &mut M,
+    pid: Pid,
+    fd: Fd,
+    offset: u64,
+    nbytes: u64,
+) -> Result<u64, Verdict> {
+    let size = match mm.execute(pid, &Call::Fstat { fd }) {
+        Outcome::Ok(Value::Size(size)) => size,
+        _ => return Err(fail(Errno::EBADF, "MEMOBJ-EBADF-3")),
+    };
+    if nbytes == 0 && offset >= size {
+        let alt = [Outcome::Err(Errno::EINVAL)];
+        return Err(decided(Outcome::Err(Errno::ENXIO), "MEMOBJ-ENXIO-2", &alt));
+    }
+    let len = if nbytes == 0 { size - offset } else { nbytes };
+    if offset + len > size {
+        return Err(fail(Errno::ENXIO, "MEMOBJ-ENXIO-1"));
+    }
+    Ok(len)
+}
+
+/// `dup(fd)` for a new handle; an EBADF is decided by `bad_fd`.
+fn dup<M: MemoryManager + ?Sized>(mm: &mut M, pid: Pid, fd: Fd, bad_fd: RuleId) -> Result<Fd, Verdict> {
+    match mm.execute(pid, &Call::Dup { fd }) {
+        Outcome::Ok(Value::Fd(own)) => Ok(own),
+        Outcome::Err(Errno::EBADF) => Err(fail(Errno::EBADF, bad_fd)),
+        Outcome::Err(Errno::EMFILE) => Err(fail(Errno::EMFILE, "MEMOBJ-EMFILE-3")),
+        other => Err(fail(unexpected(&other), "MEMOBJ-ERRNO-1")),
     }
 }
 
