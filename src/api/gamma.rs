@@ -4,14 +4,15 @@
 //! flags, mode[, size])` optionally sizes the object.
 //!
 //! spec: spec/gamma.md. mmap: GAMMA-ENOSYS-1, GAMMA-ENOMEM-2, then the C
-//! mmap's errno mapped by [`mmap_error`], then the buffer: GAMMA-SIGBUS-1 or
-//! GAMMA-MMAP-1. shm_open: GAMMA-SHMERR-1, GAMMA-SIZE-1, GAMMA-SHMOPEN-1.
+//! mmap's errno mapped by [`mmap_error`], then the buffer: GAMMA-SIGSEGV-1
+//! or GAMMA-SIGBUS-1 (reading it faults), or GAMMA-MMAP-1. shm_open:
+//! GAMMA-SHMERR-1, GAMMA-SIZE-1, GAMMA-SHMOPEN-1.
 
 use crate::call::{Call, Outcome, Value, MAX_ACCESS};
 use crate::manager::MemoryManager;
 use crate::profile::ProfileName;
 use crate::rules::{RuleId, Verdict};
-use crate::types::{Addr, Errno, Fd, Len, MapFlags, OFlags, Pid, Prot};
+use crate::types::{Addr, Errno, Fd, Len, MapFlags, OFlags, Pid, Prot, Signal};
 
 /// The rule for an errno the C mmap returned through the binding.
 pub fn mmap_error(errno: Errno) -> Verdict {
@@ -60,8 +61,17 @@ pub fn mmap<M: MemoryManager + ?Sized>(
     };
     match mm.execute(pid, &Call::Load { addr, len: Len(size) }) {
         Outcome::Ok(bytes) => Verdict::ok(bytes, "GAMMA-MMAP-1"),
-        Outcome::Fault(signal) => Verdict::fault(signal, "GAMMA-SIGBUS-1"),
+        Outcome::Fault(signal) => Verdict::fault(signal, buffer_fault_rule(signal)),
         Outcome::Err(e) => Verdict::only(Outcome::Err(e), "GAMMA-ERRNO-1"),
+    }
+}
+
+/// The rule for the signal reading the buffer gets: PROT_NONE (or an
+/// address that is not mapped) is SIGSEGV, a page past the object SIGBUS.
+fn buffer_fault_rule(signal: Signal) -> RuleId {
+    match signal {
+        Signal::SIGSEGV => "GAMMA-SIGSEGV-1",
+        Signal::SIGBUS => "GAMMA-SIGBUS-1",
     }
 }
 
