@@ -1,6 +1,6 @@
 //! dup and fstat: the fd calls the library layers build on.
 //!
-//! spec: spec/shared-memory.md. dup: DUP-EBADF-1, DUP-EMFILE-1, DUP-OK-1.
+//! spec: spec/fds.md. dup: DUP-EBADF-1, DUP-EMFILE-1, DUP-OK-1.
 //! fstat: FSTAT-EBADF-1, FSTAT-OK-1.
 
 use super::process::FdTarget;

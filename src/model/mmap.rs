@@ -157,8 +157,10 @@ impl Model {
     /// asks the server (under linux a server's file is a regular file).
     fn server_file(&self, r: &Request) -> Option<(&FileAttr, FdEntry)> {
         let Source::Object(id) = r.source else { return None };
-        let procnto = self.profile.mmap_order == MmapOrder::Procnto;
-        procnto.then(|| self.server.file(id)).flatten().zip(r.entry)
+        self.server_answers_mmap()
+            .then(|| self.server.file(id))
+            .flatten()
+            .zip(r.entry)
     }
 
     /// How the `_IO_MMAP` exchange for the request's file ends, if it is one

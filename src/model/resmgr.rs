@@ -13,6 +13,7 @@ use super::object::{ObjKind, Object};
 use super::process::{FdTarget, Process};
 use super::Model;
 use crate::call::{Call, Outcome, Value};
+use crate::profile::MmapOrder;
 use crate::rules::{Checks, RuleId, Verdict};
 use crate::types::{Errno, Fd, OFlags, ObjId, Pid, Prot};
 use std::collections::BTreeMap;
@@ -145,6 +146,13 @@ impl Model {
     /// The modelled server.
     pub fn server(&self) -> &Server {
         &self.server
+    }
+
+    /// Whether mmap of a server's file goes to the server as `_IO_MMAP`
+    /// (procnto). Under linux a server's file is a regular file: the kernel
+    /// maps it, and no mmap OCB holds SH_DENYWR.
+    pub(super) fn server_answers_mmap(&self) -> bool {
+        self.profile.mmap_order == MmapOrder::Procnto
     }
 
     /// Checks for creating a server file.
@@ -315,7 +323,11 @@ impl Model {
         let denied = proc.euid != 0 && ((oflag.readable() && bits & 4 == 0) || (oflag.writable() && bits & 2 == 0));
         c.check("OPEN-EROFS-1", Errno::EROFS, oflag.writable() && file.readonly_mount)
             .check("OPEN-EACCES-1", Errno::EACCES, denied)
-            .check("OPEN-EBUSY-1", Errno::EBUSY, oflag.writable() && file.wlocks() > 0);
+            .check(
+                "OPEN-EBUSY-1",
+                Errno::EBUSY,
+                self.server_answers_mmap() && oflag.writable() && file.wlocks() > 0,
+            );
     }
 
     /// procnto's side of `_IO_MMAP` for a mapping of a server's file: the
