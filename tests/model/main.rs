@@ -19,6 +19,8 @@ mod shm;
 mod access;
 // spawn, exit, cred (spec/processes.md).
 mod process;
+// mmap_peer, munmap_peer (spec/peer.md); dup, fstat (spec/fds.md).
+mod peer;
 // Random call sequences across processes with the invariant checker.
 mod state_machine;
 // Hostile arguments: huge lengths, offsets near 2^64, unknown bits, many spawns.
