@@ -21,6 +21,8 @@ mod access;
 mod process;
 // mmap_peer, munmap_peer (spec/peer.md); dup, fstat (spec/fds.md).
 mod peer;
+// The modelled resource manager, iofunc_mmap and _IO_MMAP (spec/iofunc_mmap.md).
+mod resmgr;
 // Random call sequences across processes with the invariant checker.
 mod state_machine;
 // Hostile arguments: huge lengths, offsets near 2^64, unknown bits, many spawns.
