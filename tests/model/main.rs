@@ -23,6 +23,8 @@ mod process;
 mod peer;
 // The modelled resource manager, iofunc_mmap and _IO_MMAP (spec/iofunc_mmap.md).
 mod resmgr;
+// libmemobj (spec/memobj.md).
+mod memobj;
 // Random call sequences across processes with the invariant checker.
 mod state_machine;
 // Hostile arguments: huge lengths, offsets near 2^64, unknown bits, many spawns.
