@@ -25,6 +25,8 @@ mod peer;
 mod resmgr;
 // libmemobj (spec/memobj.md).
 mod memobj;
+// The Gamma mmap and shm_open binding (spec/gamma.md).
+mod gamma;
 // Random call sequences across processes with the invariant checker.
 mod state_machine;
 // Hostile arguments: huge lengths, offsets near 2^64, unknown bits, many spawns.
