@@ -9,8 +9,9 @@
 //! shm_open: name, SHM-EEXIST-1, SHM-EACCES-1, SHM-ENOENT-1, and
 //! SHM-EMFILE-1; success SHM-OPEN-1, or SHM-PHYSICAL-1 for QNX 4's
 //! `Physical`. shm_unlink: name, SHM-ENOENT-2, SHM-EPERM-1; SHM-UNLINK-1.
-//! open: OPEN-ENOENT-1, OPEN-EEXIST-1, OPEN-EPERM-1, and OPEN-EMFILE-1;
-//! OPEN-OK-1. ftruncate: TRUNC-EINVAL-1, TRUNC-EBADF-1, TRUNC-EINVAL-3,
+//! open: OPEN-ENOENT-1, OPEN-EEXIST-1, OPEN-EPERM-1, for a file of the
+//! modelled server its checks (resmgr.rs: OPEN-EROFS-1, OPEN-EACCES-1,
+//! OPEN-EBUSY-1), and OPEN-EMFILE-1; OPEN-OK-1. ftruncate: TRUNC-EINVAL-1, TRUNC-EBADF-1, TRUNC-EINVAL-3,
 //! TRUNC-ENOMEM-1, TRUNC-EINVAL-2, TRUNC-ENOMEM-2; TRUNC-OK-1.
 //! close: CLOSE-EBADF-1, CLOSE-OK-1.
 
