@@ -130,7 +130,7 @@ impl Model {
     pub(super) fn change_regions(&mut self, pid: Pid, range: AddrRange, mut change: impl FnMut(&mut Region)) {
         let page = self.profile.page_size;
         let proc = self.procs.get_mut(&pid).expect("caller exists");
-        proc.space.change_each(range, page, |region| {
+        proc.space.change_each(range, page, &mut self.objects, |region| {
             change(region);
             true
         });
@@ -202,12 +202,8 @@ impl Model {
             return;
         };
         let page = self.profile.page_size;
-        let removed = self
-            .procs
-            .get_mut(&pid)
-            .expect("caller exists")
-            .space
-            .remove(range, page);
+        let space = &mut self.procs.get_mut(&pid).expect("caller exists").space;
+        let removed = space.remove(range, page, &mut self.objects);
         for region in &removed {
             self.release_region(region);
         }

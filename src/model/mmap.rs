@@ -261,12 +261,13 @@ impl Model {
         let p = self.profile;
         let procnto = p.mmap_order == MmapOrder::Procnto;
         let stack = procnto && r.flags.contains(MapFlags::STACK);
-        r.pg_off = if stack {
-            // MAP_STACK's offset is the guard size, not an object offset.
-            0
-        } else if procnto && r.flags.contains(MapFlags::FIXED) && r.private_anon() {
-            // vmm_mmap: anonymous memory without an object takes addr's sub-page offset.
+        r.pg_off = if procnto && r.flags.contains(MapFlags::FIXED) && r.private_anon() {
+            // vmm_mmap: anonymous memory without an object takes addr's
+            // sub-page offset, stack or not (MAP_FIXED returns addr exactly).
             r.addr % p.page_size
+        } else if stack {
+            // A floating MAP_STACK's offset is the guard size, not an object offset.
+            0
         } else {
             r.off % p.page_size
         };
@@ -692,7 +693,7 @@ impl Model {
     fn unmap_range(&mut self, pid: Pid, range: AddrRange) {
         let page = self.profile.page_size;
         let proc = self.procs.get_mut(&pid).expect("caller exists");
-        for region in proc.space.remove(range, page) {
+        for region in proc.space.remove(range, page, &mut self.objects) {
             self.release_region(&region);
         }
     }

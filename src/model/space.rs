@@ -5,7 +5,8 @@
 //! and [`AddressSpace::remove`]), so no caller can forget one; the invariant
 //! checker recomputes them from the regions.
 
-use super::region::Region;
+use super::object::Objects;
+use super::region::{Backing, Region};
 use crate::profile::{Placement, Profile};
 use crate::types::{Addr, AddrRange, Len};
 use std::collections::BTreeMap;
@@ -134,8 +135,9 @@ impl AddressSpace {
         self.regions.insert(region.range.start(), region);
     }
 
-    /// Splits regions so that none straddles the bounds of `range`.
-    pub fn isolate(&mut self, range: AddrRange, page_size: u64) {
+    /// Splits regions so that none straddles the bounds of `range`. Each new
+    /// piece of an object-backed region is one more mapping of the object.
+    pub fn isolate(&mut self, range: AddrRange, page_size: u64, objects: &mut Objects) {
         for at in [range.start(), range.end()] {
             let Some(key) = self.regions.range(..at).next_back().map(|(k, _)| *k) else {
                 continue;
@@ -143,6 +145,9 @@ impl AddressSpace {
             let region = self.regions.get_mut(&key).expect("key just found");
             if region.range.contains(at) && region.range.start() != at {
                 let high = region.split_off(at, page_size);
+                if let Backing::Object(id) = high.backing {
+                    objects.expect_mut(id).map_refs += 1;
+                }
                 self.regions.insert(at, high);
             }
         }
@@ -150,8 +155,8 @@ impl AddressSpace {
 
     /// Removes everything inside `range` (splitting at its bounds) and returns
     /// the removed regions.
-    pub fn remove(&mut self, range: AddrRange, page_size: u64) -> Vec<Region> {
-        self.isolate(range, page_size);
+    pub fn remove(&mut self, range: AddrRange, page_size: u64, objects: &mut Objects) -> Vec<Region> {
+        self.isolate(range, page_size, objects);
         let keys: Vec<Addr> = self
             .regions
             .range(range.start()..range.end())
@@ -171,9 +176,10 @@ impl AddressSpace {
         &mut self,
         range: AddrRange,
         page_size: u64,
+        objects: &mut Objects,
         mut change: impl FnMut(&mut Region) -> bool,
     ) -> bool {
-        self.isolate(range, page_size);
+        self.isolate(range, page_size, objects);
         let keys: Vec<Addr> = self
             .regions
             .range(range.start()..range.end())
