@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod call;
+mod error;
 mod manager;
 pub mod model;
 pub mod profile;
@@ -22,7 +23,8 @@ pub mod rules;
 pub mod spec;
 pub mod types;
 
-pub use call::{Call, Outcome, Value};
+pub use call::{Call, Outcome, Value, ValueKind};
+pub use error::{Error, Result, TraceError};
 pub use manager::MemoryManager;
 pub use model::Model;
 pub use profile::{Profile, ProfileName};
