@@ -10,7 +10,7 @@
 //! Layout: [`types`] (addresses, flags, errnos), [`call`] (operations and
 //! outcomes as data), [`profile`] (platforms as data), [`rules`] (check
 //! lists and verdicts), [`model`], [`spec`] (the rule catalogue read from
-//! `spec/`).
+//! `spec/`), [`trace`] (the JSON Lines trace format, streamed).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -21,6 +21,7 @@ pub mod model;
 pub mod profile;
 pub mod rules;
 pub mod spec;
+pub mod trace;
 pub mod types;
 
 pub use call::{Call, Outcome, Value, ValueKind};
