@@ -10,7 +10,8 @@
 //! Layout: [`types`] (addresses, flags, errnos), [`call`] (operations and
 //! outcomes as data), [`profile`] (platforms as data), [`rules`] (check
 //! lists and verdicts), [`model`], [`spec`] (the rule catalogue read from
-//! `spec/`), [`trace`] (the JSON Lines trace format, streamed).
+//! `spec/`), [`trace`] (the JSON Lines trace format, streamed), [`oracle`]
+//! (judging what an implementation did, with reports and rule coverage).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -18,6 +19,7 @@ pub mod call;
 mod error;
 mod manager;
 pub mod model;
+pub mod oracle;
 pub mod profile;
 pub mod rules;
 pub mod spec;
