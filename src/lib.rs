@@ -11,12 +11,14 @@
 //! outcomes as data), [`profile`] (platforms as data), [`rules`] (check
 //! lists and verdicts), [`model`], [`spec`] (the rule catalogue read from
 //! `spec/`), [`trace`] (the JSON Lines trace format, streamed), [`oracle`]
-//! (judging what an implementation did, with reports and rule coverage).
+//! (judging what an implementation did, with reports and rule coverage),
+//! [`gen`] (random scripts, reproducible from a seed).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod call;
 mod error;
+pub mod gen;
 mod manager;
 pub mod model;
 pub mod oracle;

@@ -7,3 +7,5 @@ mod util;
 mod judge;
 // Rule coverage of the shipped traces.
 mod coverage;
+// Changing one recorded outcome at a time must be caught at that line.
+mod mutation;

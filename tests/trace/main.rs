@@ -8,3 +8,5 @@ mod reader;
 mod bad_input;
 // Writing and reading back.
 mod round_trip;
+// Generated scripts: reproducible, readable, and runnable on the model.
+mod gen;
