@@ -506,26 +506,43 @@ impl Gen {
         self.pick(&Resource::ALL)
     }
 
+    /// The caller of a call that restricts a process for good (a lower hard
+    /// limit, dropped privileges): usually a spawned process, which exits
+    /// and is replaced in time, so that long scripts do not settle into
+    /// failing everything.
+    fn restricted_caller(&mut self, pid: &Json) -> Json {
+        if self.procs.len() > 1 && self.chance(3, 4) {
+            let who = 1 + self.below(self.procs.len() as u64 - 1) as usize;
+            self.procs[who].pid.clone()
+        } else {
+            pid.clone()
+        }
+    }
+
     fn setrlimit(&mut self, pid: &Json) -> RawEvent {
+        let pid = self.restricted_caller(pid);
         let resource = self.resource();
         let unit = if resource == Resource::RLIMIT_NOFILE {
             1
         } else {
             self.page
         };
-        let cur = if self.chance(1, 4) {
+        let first = pid == 1;
+        let cur = if self.chance(1, if first { 2 } else { 4 }) {
             RLIM_INFINITY
         } else {
             self.below(64) * unit
         };
-        let max = if cur == RLIM_INFINITY || self.chance(1, 2) {
+        let target = self.other_pid(&pid);
+        // The first process keeps an unlimited hard limit, so it can always
+        // raise its soft limit again.
+        let max = if cur == RLIM_INFINITY || first || target == Some(Pid(1)) || self.chance(1, 2) {
             RLIM_INFINITY
         } else {
             cur + self.below(16) * unit
         };
-        let target = self.other_pid(pid);
         self.plain(
-            pid,
+            &pid,
             Call::Setrlimit {
                 resource,
                 cur,
@@ -585,9 +602,15 @@ impl Gen {
     }
 
     fn cred(&mut self, pid: &Json) -> RawEvent {
-        let euid = self.pick(&[0, 0, 1000]);
+        let pid = self.restricted_caller(pid);
+        // The first process stays root, so it can take back what it drops.
+        let euid = if pid == 1 {
+            0
+        } else {
+            self.pick(&[0, 0, 1000])
+        };
         let cap_ipc_lock = self.chance(1, 2);
-        self.plain(pid, Call::Cred { euid, cap_ipc_lock })
+        self.plain(&pid, Call::Cred { euid, cap_ipc_lock })
     }
 }
 
