@@ -38,6 +38,8 @@ pub const WINDOW_PAGES: u64 = 64;
 const ADDR_SLOTS: usize = 8;
 const FD_SLOTS: usize = 6;
 const SHM_NAMES: u64 = 4;
+/// One step in this many unmaps the caller's whole address space.
+const RESET_EVERY: u64 = 200;
 
 /// A random script as an iterator of events, generated lazily.
 pub struct Script {
@@ -109,6 +111,8 @@ struct Proc {
 struct Gen {
     rng: Xoshiro256PlusPlus,
     page: u64,
+    /// The user address range of the profile, for the occasional munmap of everything.
+    user: (u64, u64),
     max_procs: usize,
     procs: Vec<Proc>,
     pid_slots: Vec<bool>,
@@ -117,6 +121,8 @@ struct Gen {
     fd_slots: [Option<Json>; FD_SLOTS],
     /// Window pages used so far, one bit each.
     used: u64,
+    /// An event to emit before anything new.
+    pending: Option<RawEvent>,
 }
 
 impl Gen {
@@ -125,6 +131,7 @@ impl Gen {
         Gen {
             rng: Xoshiro256PlusPlus::seed_from_u64(opts.seed),
             page: opts.profile.profile().page_size,
+            user: (opts.profile.profile().user_start, opts.profile.profile().user_end),
             max_procs,
             procs: vec![Proc {
                 pid: Json::from(1),
@@ -134,6 +141,7 @@ impl Gen {
             addr_slots: Default::default(),
             fd_slots: Default::default(),
             used: 0,
+            pending: None,
         }
     }
 
@@ -152,12 +160,18 @@ impl Gen {
     }
 
     fn step(&mut self) -> RawEvent {
+        if let Some(ev) = self.pending.take() {
+            return ev;
+        }
         let who = if self.procs.len() > 1 && self.chance(1, 3) {
             self.below(self.procs.len() as u64) as usize
         } else {
             0
         };
         let pid = self.procs[who].pid.clone();
+        if self.chance(1, RESET_EVERY) {
+            return self.unmap_everything(&pid);
+        }
         let roll = self.below(100);
         match roll {
             0..=21 => self.mmap(&pid),
@@ -183,6 +197,22 @@ impl Gen {
             95..=96 => self.exit(who),
             _ => self.cred(&pid),
         }
+    }
+
+    /// munmap of the whole user range. mmaps without MAP_FIXED land outside
+    /// the window and would pile up over a long script (a program that
+    /// leaks mappings); this keeps the state, and so the cost of each call,
+    /// bounded however long the script.
+    fn unmap_everything(&mut self, pid: &Json) -> RawEvent {
+        let (start, end) = self.user;
+        if pid == 1 {
+            self.used = 0;
+        }
+        let call = Call::Munmap {
+            addr: Addr(start),
+            len: Len(end - start),
+        };
+        self.plain(pid, call)
     }
 
     fn plain(&mut self, pid: &Json, call: Call) -> RawEvent {
@@ -441,17 +471,27 @@ impl Gen {
         ev
     }
 
+    /// Opens an fd into a slot. A slot still holding an fd is closed first
+    /// (this event closes it, the open follows), so that fds, and the
+    /// objects they keep alive, do not pile up over a long script.
     fn bind_fd(&mut self, pid: &Json, call: &Call) -> RawEvent {
-        let free: Vec<usize> = (0..FD_SLOTS)
-            .filter(|&i| self.fd_slots[i].as_ref().is_none_or(|o| o == pid))
-            .collect();
+        let free: Vec<usize> = (0..FD_SLOTS).filter(|&i| self.fd_slots[i].is_none()).collect();
         let slot = if free.is_empty() {
             self.below(FD_SLOTS as u64) as usize
         } else {
             self.pick(&free)
         };
-        self.fd_slots[slot] = Some(pid.clone());
-        raw_event(pid.clone(), call, Some(&format!("f{slot}")))
+        let open = raw_event(pid.clone(), call, Some(&format!("f{slot}")));
+        let previous = self.fd_slots[slot].replace(pid.clone());
+        match previous {
+            Some(owner) => {
+                self.pending = Some(open);
+                let mut close = raw_event(owner, &Call::Close { fd: Fd(-1) }, None);
+                set_arg(&mut close, "fd", Json::from(format!("$f{slot}")));
+                close
+            }
+            None => open,
+        }
     }
 
     fn shm_open(&mut self, pid: &Json) -> RawEvent {
@@ -604,11 +644,7 @@ impl Gen {
     fn cred(&mut self, pid: &Json) -> RawEvent {
         let pid = self.restricted_caller(pid);
         // The first process stays root, so it can take back what it drops.
-        let euid = if pid == 1 {
-            0
-        } else {
-            self.pick(&[0, 0, 1000])
-        };
+        let euid = if pid == 1 { 0 } else { self.pick(&[0, 0, 1000]) };
         let cap_ipc_lock = self.chance(1, 2);
         self.plain(&pid, Call::Cred { euid, cap_ipc_lock })
     }
