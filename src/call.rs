@@ -149,7 +149,8 @@ pub enum Call {
     Store {
         /// Start.
         addr: Addr,
-        /// The bytes.
+        /// The bytes (in traces: lowercase hex digit pairs, `"00ff"`).
+        #[serde(with = "hex_data")]
         data: Vec<u8>,
     },
     /// `dup(fd)`: a new fd for the same open file. Returns an fd.
@@ -394,6 +395,117 @@ impl Call {
                 | Call::GammaShmOpen { .. }
                 | Call::GammaMmap { .. }
         )
+    }
+}
+
+/// What kind of value a call returns on success; on failure the C call
+/// returns -1 (`MAP_FAILED` for an address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueKind {
+    /// Nothing (`0`).
+    Unit,
+    /// An address.
+    Addr,
+    /// A file descriptor.
+    Fd,
+    /// A logical pid.
+    Pid,
+    /// A limit pair.
+    Rlimit,
+    /// Bytes.
+    Bytes,
+    /// A size in bytes.
+    Size,
+    /// A libmemobj handle.
+    Handle,
+}
+
+impl Call {
+    /// The kind of value this call returns on success.
+    pub fn value_kind(&self) -> ValueKind {
+        match self {
+            Call::Spawn {} => ValueKind::Pid,
+            Call::Mmap { .. } | Call::MmapPeer { .. } | Call::MemobjMap { .. } => ValueKind::Addr,
+            Call::ShmOpen { .. } | Call::Open { .. } | Call::Dup { .. } | Call::GammaShmOpen { .. } => ValueKind::Fd,
+            Call::Getrlimit { .. } => ValueKind::Rlimit,
+            Call::Load { .. } | Call::IoMmap { .. } | Call::GammaMmap { .. } => ValueKind::Bytes,
+            Call::Fstat { .. } => ValueKind::Size,
+            Call::MemobjCreate { .. } | Call::MemobjWrap { .. } | Call::MemobjShare { .. } => ValueKind::Handle,
+            Call::MunmapPeer { .. } | Call::ResmgrFile { .. } | Call::MemobjUnmap { .. } | Call::MemobjClose { .. } => {
+                ValueKind::Unit
+            }
+            Call::Exit {}
+            | Call::Cred { .. }
+            | Call::Setrlimit { .. }
+            | Call::Munmap { .. }
+            | Call::Mprotect { .. }
+            | Call::Mlock { .. }
+            | Call::Munlock { .. }
+            | Call::Mlockall { .. }
+            | Call::Munlockall {}
+            | Call::Msync { .. }
+            | Call::ShmUnlink { .. }
+            | Call::Ftruncate { .. }
+            | Call::Close { .. }
+            | Call::Store { .. } => ValueKind::Unit,
+        }
+    }
+}
+
+impl Value {
+    /// The kind of this value.
+    pub fn kind(&self) -> ValueKind {
+        match self {
+            Value::Unit => ValueKind::Unit,
+            Value::Addr(_) => ValueKind::Addr,
+            Value::Fd(_) => ValueKind::Fd,
+            Value::Pid(_) => ValueKind::Pid,
+            Value::Rlimit(_) => ValueKind::Rlimit,
+            Value::Bytes(_) => ValueKind::Bytes,
+            Value::Size(_) => ValueKind::Size,
+            Value::Handle(_) => ValueKind::Handle,
+        }
+    }
+}
+
+/// Parses bytes written as hex digit pairs (`"00ff"`, either case).
+///
+/// ```
+/// assert_eq!(mmoracle::call::parse_hex_bytes("00fF"), Ok(vec![0, 255]));
+/// assert!(mmoracle::call::parse_hex_bytes("0").is_err());
+/// assert!(mmoracle::call::parse_hex_bytes("zz").is_err());
+/// ```
+pub fn parse_hex_bytes(text: &str) -> Result<Vec<u8>, String> {
+    if let Some((at, c)) = text.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
+        return Err(format!(
+            "`{c}` at offset {at} is not a hex digit: bytes are written as pairs of hex digits"
+        ));
+    }
+    if text.len() % 2 != 0 {
+        return Err(format!(
+            "{} hex digits: bytes are written as pairs of hex digits",
+            text.len()
+        ));
+    }
+    let digit = |b: u8| char::from(b).to_digit(16).unwrap_or(0) as u8;
+    Ok(text
+        .as_bytes()
+        .chunks(2)
+        .map(|p| digit(p[0]) << 4 | digit(p[1]))
+        .collect())
+}
+
+/// Serde glue for byte strings written as hex digit pairs.
+mod hex_data {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(data: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::hex_bytes(data))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        super::parse_hex_bytes(&text).map_err(serde::de::Error::custom)
     }
 }
 

@@ -11,22 +11,30 @@
 //! outcomes as data), [`profile`] (platforms as data), [`rules`] (check
 //! lists and verdicts), [`model`], [`spec`] (the rule catalogue read from
 //! `spec/`), [`iomsg`] (the `_IO_MMAP` wire codec), [`fuzzing`] (the bodies
-//! of the cargo-fuzz targets, replayed by `cargo test`).
+//! of the cargo-fuzz targets, replayed by `cargo test`), [`trace`] (the JSON
+//! Lines trace format, streamed), [`oracle`] (judging what an implementation
+//! did, with reports and rule coverage), [`gen`] (random scripts, reproducible
+//! from a seed), [`api`] (libmemobj and the Gamma binding over the primitive calls).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod call;
+mod error;
 pub mod fuzzing;
+pub mod gen;
 pub mod iomsg;
 mod manager;
 pub mod model;
+pub mod oracle;
 pub mod profile;
 pub mod rules;
 pub mod spec;
+pub mod trace;
 pub mod types;
 
-pub use call::{Call, Outcome, Value};
+pub use call::{Call, Outcome, Value, ValueKind};
+pub use error::{Error, Result, TraceError};
 pub use manager::MemoryManager;
 pub use model::Model;
 pub use profile::{Profile, ProfileName};

@@ -8,14 +8,87 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A virtual (or, for physical memory objects, physical) address.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+///
+/// Serialized as a `"0x..."` string (JSON readers that use doubles would round
+/// large addresses); read from a string of that form or from an integer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(from = "Number")]
 pub struct Addr(pub u64);
 
-/// A length in bytes.
+/// A length in bytes. Serialized as an integer; read from an integer or a
+/// `"0x..."` string.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(from = "Number", into = "u64")]
 pub struct Len(pub u64);
+
+impl Serialize for Addr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl From<Number> for Addr {
+    fn from(n: Number) -> Addr {
+        Addr(n.0)
+    }
+}
+
+impl From<Number> for Len {
+    fn from(n: Number) -> Len {
+        Len(n.0)
+    }
+}
+
+impl From<Len> for u64 {
+    fn from(l: Len) -> u64 {
+        l.0
+    }
+}
+
+/// An unsigned 64-bit number read from a JSON integer or a `"0x..."` string.
+#[derive(Clone, Copy, Debug)]
+pub struct Number(pub u64);
+
+impl<'de> Deserialize<'de> for Number {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Number, D::Error> {
+        d.deserialize_any(NumberVisitor)
+    }
+}
+
+struct NumberVisitor;
+
+impl serde::de::Visitor<'_> for NumberVisitor {
+    type Value = Number;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an unsigned integer or a \"0x...\" hex string")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Number, E> {
+        Ok(Number(v))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Number, E> {
+        u64::try_from(v)
+            .map(Number)
+            .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Number, E> {
+        parse_hex(text)
+            .map(Number)
+            .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Str(text), &self))
+    }
+}
+
+/// Parses `"0x1f"` (either case of digits, at most 16 of them).
+pub fn parse_hex(text: &str) -> Option<u64> {
+    let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X"))?;
+    if digits.is_empty() || digits.len() > 16 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u64::from_str_radix(digits, 16).ok()
+}
 
 impl Addr {
     /// The raw value.
@@ -179,6 +252,25 @@ impl AddrRange {
 impl fmt::Display for AddrRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "[{}, {})", self.start, self.end)
+    }
+}
+
+#[cfg(test)]
+mod serde_forms {
+    use super::*;
+
+    #[test]
+    fn addresses_write_hex_and_read_either_form() {
+        assert_eq!(serde_json::to_string(&Addr(0x1000)).unwrap(), "\"0x1000\"");
+        assert_eq!(serde_json::to_string(&Len(4096)).unwrap(), "4096");
+        for text in ["4096", "\"0x1000\"", "\"0X1000\""] {
+            assert_eq!(serde_json::from_str::<Addr>(text).unwrap(), Addr(4096), "{text}");
+            assert_eq!(serde_json::from_str::<Len>(text).unwrap(), Len(4096), "{text}");
+        }
+        for bad in ["-1", "\"4096\"", "\"0x\"", "\"0x10000000000000000\"", "1.5", "null"] {
+            assert!(serde_json::from_str::<Addr>(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_hex("0xffffffffffffffff"), Some(u64::MAX));
     }
 }
 

@@ -219,6 +219,34 @@ fn parse_u32(text: &str) -> Option<u32> {
     }
 }
 
+/// Reads a flag word from C names joined by `|` (`"PROT_READ|PROT_WRITE"`) or
+/// from a number in the QNX numbering (a JSON integer or a `"0x..."` string).
+struct FlagVisitor<T>(std::marker::PhantomData<T>);
+
+impl<T: FlagNames> serde::de::Visitor<'_> for FlagVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("flag names joined by `|` (such as \"PROT_READ|PROT_WRITE\") or a number")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<T, E> {
+        T::parse_names(text).map_err(E::custom)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<T, E> {
+        u32::try_from(v)
+            .map(T::from_raw)
+            .map_err(|_| E::custom(format!("flag word {v:#x} does not fit in 32 bits")))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<T, E> {
+        u64::try_from(v)
+            .map_err(|_| E::custom(format!("flag word {v} is negative")))
+            .and_then(|v| self.visit_u64(v))
+    }
+}
+
 macro_rules! flag_names {
     ($ty:ty, [$(($name:expr, $val:expr)),* $(,)?]) => {
         impl FlagNames for $ty {
@@ -239,8 +267,7 @@ macro_rules! flag_names {
 
         impl<'de> serde::Deserialize<'de> for $ty {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(d)?;
-                Self::parse_names(&text).map_err(serde::de::Error::custom)
+                d.deserialize_any(FlagVisitor(std::marker::PhantomData))
             }
         }
     };
@@ -400,6 +427,21 @@ mod tests {
         assert_eq!(Prot::from_bits_retain(0x1100).format_names(), "PROT_READ|0x1000");
         assert!(Prot::parse_names("PROT_BOGUS").unwrap_err().contains("PROT_READ"));
         assert_eq!(OFlags::RDONLY.format_names(), "O_RDONLY");
+    }
+
+    #[test]
+    fn flag_words_read_from_names_or_numbers() {
+        let read = |t: &str| serde_json::from_str::<Prot>(t);
+        assert_eq!(read("\"PROT_READ|PROT_WRITE\"").unwrap(), Prot::READ | Prot::WRITE);
+        assert_eq!(read("768").unwrap(), Prot::READ | Prot::WRITE);
+        assert_eq!(read("\"0x300\"").unwrap(), Prot::READ | Prot::WRITE);
+        assert!(read("-1").unwrap_err().to_string().contains("negative"));
+        assert!(read("4294967296").unwrap_err().to_string().contains("32 bits"));
+        assert!(read("true").is_err());
+        assert_eq!(
+            serde_json::to_string(&(MapFlags::SHARED | MapFlags::ANON)).unwrap(),
+            "\"MAP_SHARED|MAP_ANON\""
+        );
     }
 
     #[test]

@@ -37,8 +37,10 @@ impl fmt::Display for Fd {
     }
 }
 
-/// A resource limited by setrlimit.
+/// A resource limited by setrlimit. Read from its C name (`RLIMIT_VMEM` is
+/// accepted for `RLIMIT_AS`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String")]
 #[allow(clippy::upper_case_acronyms, non_camel_case_types)]
 pub enum Resource {
     /// RLIMIT_DATA (QNX 2, Linux 2).
@@ -111,6 +113,13 @@ impl FromStr for Resource {
         Resource::ALL.into_iter().find(|r| r.name() == s).ok_or_else(|| {
             format!("unknown resource `{s}` (expected RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK or RLIMIT_NOFILE)")
         })
+    }
+}
+
+impl TryFrom<String> for Resource {
+    type Error = String;
+    fn try_from(s: String) -> Result<Resource, String> {
+        s.parse()
     }
 }
 

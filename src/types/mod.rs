@@ -5,7 +5,7 @@ mod errno;
 mod flags;
 mod ids;
 
-pub use addr::{align_up, Addr, AddrRange, Len};
+pub use addr::{align_up, parse_hex, Addr, AddrRange, Len, Number};
 pub use errno::{Errno, Signal};
 pub use flags::{linux, FlagNames, MapFlags, MclFlags, MsyncFlags, OFlags, Prot};
 pub use ids::{Fd, ObjId, Pid, Resource, Rlimit, RLIM_INFINITY};

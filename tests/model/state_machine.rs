@@ -320,7 +320,7 @@ fn regression_shared_store_through_a_private_mapping_of_physical_memory() {
                 1,
                 r#"{"call":"mmap","addr":0,"len":4096,"prot":"PROT_READ","flags":"MAP_PRIVATE","fd":0,"off":0}"#,
             ),
-            (1, r#"{"call":"store","addr":268435456,"data":[1]}"#),
+            (1, r#"{"call":"store","addr":268435456,"data":"01"}"#),
         ],
     );
 }

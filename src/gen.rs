@@ -1,0 +1,693 @@
+//! Random scripts, reproducible from a seed, biased the way syzkaller biases
+//! its arguments: addresses in a small window so that ranges overlap, lengths
+//! of mostly one to four pages, now and then a random or slightly wrong flag
+//! word, across several processes.
+//!
+//! Scripts are written as they are generated, so memory does not grow with
+//! `steps`. Names for bindings come from small fixed pools (`a0`..`a7` for
+//! addresses, `f0`..`f5` for fds, `p2`.. for processes), so the reader's
+//! bindings stay bounded too. The numbers come from `Xoshiro256PlusPlus`, a
+//! named algorithm, through this module's own range reduction, so a seed
+//! gives the same script in every build.
+
+use crate::call::Call;
+use crate::profile::ProfileName;
+use crate::trace::writer::raw_event;
+use crate::trace::{Header, RawEvent, Writer};
+use crate::types::{Addr, Fd, Len, MapFlags, MclFlags, MsyncFlags, OFlags, Pid, Prot, Resource, RLIM_INFINITY};
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{Rng, SeedableRng};
+use serde_json::Value as Json;
+use std::io::{self, Write};
+
+/// What to generate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GenOptions {
+    /// The seed; the same seed gives the same script.
+    pub seed: u64,
+    /// The number of events.
+    pub steps: u64,
+    /// The largest number of processes alive at once (at least 1).
+    pub procs: u32,
+    /// The profile written in the header.
+    pub profile: ProfileName,
+}
+
+/// Pages in the address window most calls aim at.
+pub const WINDOW_PAGES: u64 = 64;
+const ADDR_SLOTS: usize = 8;
+const FD_SLOTS: usize = 6;
+const SHM_NAMES: u64 = 4;
+/// One step in this many unmaps the caller's whole address space.
+const RESET_EVERY: u64 = 200;
+
+/// A random script as an iterator of events, generated lazily.
+pub struct Script {
+    gen: Gen,
+    header: Header,
+    left: u64,
+}
+
+impl Script {
+    /// The script `opts` describe.
+    pub fn new(opts: &GenOptions) -> Script {
+        let header = Header {
+            profile: Some(opts.profile),
+            seed: Some(opts.seed),
+            comment: Some(format!(
+                "mmoracle gen --seed {} --steps {} --procs {} --profile {}",
+                opts.seed, opts.steps, opts.procs, opts.profile
+            )),
+        };
+        Script {
+            gen: Gen::new(opts),
+            header,
+            left: opts.steps,
+        }
+    }
+
+    /// The header to write first.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+}
+
+impl Iterator for Script {
+    type Item = RawEvent;
+
+    fn next(&mut self) -> Option<RawEvent> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        Some(self.gen.step())
+    }
+}
+
+/// Writes a random script to `out`.
+pub fn generate<W: Write>(opts: &GenOptions, out: &mut Writer<W>) -> io::Result<()> {
+    let script = Script::new(opts);
+    out.header(script.header())?;
+    for event in script {
+        out.event(&event, None)?;
+    }
+    out.flush()
+}
+
+/// A generated script as a string (for tests and small scripts).
+pub fn generate_string(opts: &GenOptions) -> String {
+    let mut w = Writer::new(Vec::new());
+    generate(opts, &mut w).expect("writing to memory cannot fail");
+    String::from_utf8(w.into_inner()).expect("traces are UTF-8")
+}
+
+/// One live process: how events name it.
+#[derive(Clone, Debug)]
+struct Proc {
+    pid: Json,
+    slot: Option<usize>,
+}
+
+struct Gen {
+    rng: Xoshiro256PlusPlus,
+    page: u64,
+    /// The user address range of the profile, for the occasional munmap of everything.
+    user: (u64, u64),
+    max_procs: usize,
+    procs: Vec<Proc>,
+    pid_slots: Vec<bool>,
+    /// The owner (index into `procs`, by pid JSON) of each address binding.
+    addr_slots: [Option<Json>; ADDR_SLOTS],
+    fd_slots: [Option<Json>; FD_SLOTS],
+    /// Window pages used so far, one bit each.
+    used: u64,
+    /// An event to emit before anything new.
+    pending: Option<RawEvent>,
+}
+
+impl Gen {
+    fn new(opts: &GenOptions) -> Gen {
+        let max_procs = opts.procs.max(1) as usize;
+        Gen {
+            rng: Xoshiro256PlusPlus::seed_from_u64(opts.seed),
+            page: opts.profile.profile().page_size,
+            user: (opts.profile.profile().user_start, opts.profile.profile().user_end),
+            max_procs,
+            procs: vec![Proc {
+                pid: Json::from(1),
+                slot: None,
+            }],
+            pid_slots: vec![false; max_procs],
+            addr_slots: Default::default(),
+            fd_slots: Default::default(),
+            used: 0,
+            pending: None,
+        }
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.rng.next_u64()) * u128::from(n)) >> 64) as u64
+    }
+
+    /// True with probability `num/den`.
+    fn chance(&mut self, num: u64, den: u64) -> bool {
+        self.below(den) < num
+    }
+
+    fn pick<T: Clone>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize].clone()
+    }
+
+    fn step(&mut self) -> RawEvent {
+        if let Some(ev) = self.pending.take() {
+            return ev;
+        }
+        let who = if self.procs.len() > 1 && self.chance(1, 3) {
+            self.below(self.procs.len() as u64) as usize
+        } else {
+            0
+        };
+        let pid = self.procs[who].pid.clone();
+        if self.chance(1, RESET_EVERY) {
+            return self.unmap_everything(&pid);
+        }
+        let roll = self.below(100);
+        match roll {
+            0..=21 => self.mmap(&pid),
+            22..=29 => self.range_call(&pid, RangeCall::Munmap),
+            30..=37 => self.range_call(&pid, RangeCall::Mprotect),
+            38..=41 => self.range_call(&pid, RangeCall::Mlock),
+            42..=44 => self.range_call(&pid, RangeCall::Munlock),
+            45..=47 => self.range_call(&pid, RangeCall::Msync),
+            48..=49 => self.mlockall(&pid),
+            50..=58 => self.access(&pid, false),
+            59..=67 => self.access(&pid, true),
+            68..=73 => self.shm_open(&pid),
+            74..=77 => self.ftruncate(&pid),
+            78..=80 => self.close(&pid),
+            81..=82 => {
+                let name = self_name(self.below(SHM_NAMES));
+                self.plain(&pid, Call::ShmUnlink { name })
+            }
+            83..=84 => self.open(&pid),
+            85..=88 => self.setrlimit(&pid),
+            89..=90 => self.getrlimit(&pid),
+            91..=94 => self.spawn(&pid),
+            95..=96 => self.exit(who),
+            _ => self.cred(&pid),
+        }
+    }
+
+    /// munmap of the whole user range. mmaps without MAP_FIXED land outside
+    /// the window and would pile up over a long script (a program that
+    /// leaks mappings); this keeps the state, and so the cost of each call,
+    /// bounded however long the script.
+    fn unmap_everything(&mut self, pid: &Json) -> RawEvent {
+        let (start, end) = self.user;
+        if pid == 1 {
+            self.used = 0;
+        }
+        let call = Call::Munmap {
+            addr: Addr(start),
+            len: Len(end - start),
+        };
+        self.plain(pid, call)
+    }
+
+    fn plain(&mut self, pid: &Json, call: Call) -> RawEvent {
+        raw_event(pid.clone(), &call, None)
+    }
+
+    // ---- argument domains -------------------------------------------------
+
+    /// A page of the window: usually one used before, shifted back a little
+    /// (overlap is the point), else one near the end of the window.
+    fn window_page(&mut self) -> u64 {
+        if self.used != 0 && !self.chance(1, 5) {
+            let count = u64::from(self.used.count_ones());
+            let nth = self.below(count);
+            let page = (0..WINDOW_PAGES)
+                .filter(|p| self.used & (1 << p) != 0)
+                .nth(nth as usize)
+                .unwrap_or(0);
+            page.saturating_sub(self.below(3))
+        } else {
+            WINDOW_PAGES - 1 - self.below(8)
+        }
+    }
+
+    /// An address: mostly in the window or relative to a mapping bound
+    /// earlier; now and then unaligned, zero or wild. Returns the expression.
+    fn addr(&mut self, pid: &Json) -> Json {
+        let roll = self.below(100);
+        let owned = self.owned_slot(pid, true);
+        match (roll, owned) {
+            (0..=64, _) | (65..=84, None) => {
+                let page = self.window_page();
+                arena_expr(page * self.page)
+            }
+            (65..=84, Some(slot)) => {
+                let off = self.below(4) * self.page;
+                Json::from(format!("$a{slot}+{off:#x}"))
+            }
+            (85..=91, _) => {
+                let page = self.window_page();
+                arena_expr(page * self.page + 1 + self.below(self.page - 1))
+            }
+            (92..=95, _) => Json::from("0x0"),
+            _ => Json::from(format!("{:#x}", self.rng.next_u64())),
+        }
+    }
+
+    /// Marks the window pages an address expression of the window covers.
+    fn mark(&mut self, addr: &Json, len: u64) {
+        let Some(off) = addr
+            .as_str()
+            .and_then(|s| s.strip_prefix("$ARENA+"))
+            .and_then(crate::types::parse_hex)
+        else {
+            return;
+        };
+        let first = off / self.page;
+        let pages = len.div_ceil(self.page).min(WINDOW_PAGES);
+        for p in first..(first + pages).min(WINDOW_PAGES) {
+            self.used |= 1 << p;
+        }
+    }
+
+    /// A length: 1-4 pages with probability 100/106, else 1-20 pages, else a
+    /// fraction of the window; one time in 50 an odd one (0, unaligned, huge).
+    fn len(&mut self) -> u64 {
+        if self.chance(1, 50) {
+            return match self.below(4) {
+                0 => 0,
+                1 => 1 + self.below(self.page - 1),
+                2 => u64::MAX - self.below(self.page * 2),
+                _ => (1 + self.below(4)) * self.page + 1 + self.below(self.page - 1),
+            };
+        }
+        let pages = if self.chance(100, 106) {
+            1 + self.below(4)
+        } else if self.chance(5, 6) {
+            1 + self.below(20)
+        } else {
+            WINDOW_PAGES * (1 + self.below(3)) / 4
+        };
+        pages * self.page
+    }
+
+    /// A flag word: one time in 100 fully random, one in 50 zero, one in 20
+    /// a named flag shifted by a bit, else `usual`.
+    fn flags(&mut self, names: &[u32], usual: u32) -> u32 {
+        match self.below(100) {
+            0 => self.rng.next_u32(),
+            1..=2 => 0,
+            3..=7 => self.pick(names) << 1,
+            _ => usual,
+        }
+    }
+
+    fn prot(&mut self) -> Prot {
+        let usual = match self.below(10) {
+            0..=4 => Prot::READ | Prot::WRITE,
+            5..=6 => Prot::READ,
+            7 => Prot::NONE,
+            8 => Prot::READ | Prot::EXEC,
+            _ => Prot::WRITE,
+        };
+        let names = [0x100, 0x200, 0x400, 0x800];
+        Prot::from_bits_retain(self.flags(&names, usual.bits()))
+    }
+
+    /// An address binding owned by `pid` (`bound`: only bound ones), if any.
+    fn owned_slot(&mut self, pid: &Json, bound: bool) -> Option<usize> {
+        let mine: Vec<usize> = (0..ADDR_SLOTS)
+            .filter(|&i| self.addr_slots[i].as_ref() == Some(pid) || (!bound && self.addr_slots[i].is_none()))
+            .collect();
+        (!mine.is_empty()).then(|| self.pick(&mine))
+    }
+
+    /// An fd: one bound by `pid` when there is one, else -1 or a small number.
+    fn fd(&mut self, pid: &Json) -> Json {
+        let mine: Vec<usize> = (0..FD_SLOTS)
+            .filter(|&i| self.fd_slots[i].as_ref() == Some(pid))
+            .collect();
+        if !mine.is_empty() && !self.chance(1, 10) {
+            let slot = self.pick(&mine);
+            return Json::from(format!("$f{slot}"));
+        }
+        Json::from(if self.chance(1, 2) { -1 } else { self.below(8) as i64 })
+    }
+
+    // ---- calls -----------------------------------------------------------
+
+    fn mmap(&mut self, pid: &Json) -> RawEvent {
+        let anon = self.chance(3, 5);
+        let mut usual = if anon {
+            MapFlags::ANON | self.pick(&[MapFlags::PRIVATE, MapFlags::PRIVATE, MapFlags::SHARED])
+        } else {
+            self.pick(&[MapFlags::SHARED, MapFlags::SHARED, MapFlags::PRIVATE])
+        };
+        let fixed = self.chance(1, 2);
+        if fixed {
+            usual |= if self.chance(1, 20) {
+                MapFlags::FIXED_NOREPLACE
+            } else {
+                MapFlags::FIXED
+            };
+        }
+        if self.chance(1, 10) {
+            usual |= self.pick(&[
+                MapFlags::LAZY,
+                MapFlags::NOINIT,
+                MapFlags::STACK,
+                MapFlags::PHYS,
+                MapFlags::LOCKED,
+                MapFlags::POPULATE,
+                MapFlags::NORESERVE,
+                MapFlags::ELF,
+            ]);
+        }
+        let names: Vec<u32> = MapFlags::all().iter().map(|f| f.bits()).collect();
+        let flags = MapFlags::from_bits_retain(self.flags(&names, usual.bits()));
+        let len = self.len();
+        let prot = self.prot();
+        let addr = if fixed || self.chance(1, 4) {
+            self.addr(pid)
+        } else {
+            Json::from("0x0")
+        };
+        let fd = if anon && !self.chance(1, 20) {
+            Json::from(-1)
+        } else {
+            self.fd(pid)
+        };
+        let off = match self.below(20) {
+            0..=15 => 0,
+            16..=18 => self.below(4) * self.page,
+            _ => self.below(self.page * 4),
+        };
+        if fixed {
+            self.mark(&addr, len);
+        }
+        let call = Call::Mmap {
+            addr: Addr(0),
+            len: Len(len),
+            prot,
+            flags,
+            fd: Fd(-1),
+            off,
+        };
+        let slot = self
+            .owned_slot(pid, false)
+            .unwrap_or_else(|| self.below(ADDR_SLOTS as u64) as usize);
+        self.addr_slots[slot] = Some(pid.clone());
+        let mut ev = raw_event(pid.clone(), &call, Some(&format!("a{slot}")));
+        set_arg(&mut ev, "addr", addr);
+        set_arg(&mut ev, "fd", fd);
+        ev
+    }
+
+    fn range_call(&mut self, pid: &Json, which: RangeCall) -> RawEvent {
+        let addr = self.addr(pid);
+        let len = Len(self.len());
+        let call = match which {
+            RangeCall::Munmap => Call::Munmap { addr: Addr(0), len },
+            RangeCall::Mprotect => Call::Mprotect {
+                addr: Addr(0),
+                len,
+                prot: self.prot(),
+            },
+            RangeCall::Mlock => Call::Mlock { addr: Addr(0), len },
+            RangeCall::Munlock => Call::Munlock { addr: Addr(0), len },
+            RangeCall::Msync => {
+                let usual = self.pick(&[
+                    MsyncFlags::SYNC,
+                    MsyncFlags::ASYNC,
+                    MsyncFlags::SYNC | MsyncFlags::INVALIDATE,
+                    MsyncFlags::ASYNC | MsyncFlags::SYNC,
+                ]);
+                let flags = self.flags(&[1, 2, 4, 8, 0x10], usual.bits());
+                Call::Msync {
+                    addr: Addr(0),
+                    len,
+                    flags: MsyncFlags::from_bits_retain(flags),
+                }
+            }
+        };
+        let mut ev = raw_event(pid.clone(), &call, None);
+        set_arg(&mut ev, "addr", addr);
+        ev
+    }
+
+    fn mlockall(&mut self, pid: &Json) -> RawEvent {
+        if self.chance(1, 3) {
+            return self.plain(pid, Call::Munlockall {});
+        }
+        let usual = self.pick(&[1, 2, 3]);
+        let flags = MclFlags::from_bits_retain(self.flags(&[1, 2], usual));
+        self.plain(pid, Call::Mlockall { flags })
+    }
+
+    fn access(&mut self, pid: &Json, store: bool) -> RawEvent {
+        let addr = self.addr(pid);
+        let len = match self.below(20) {
+            0..=15 => 1 + self.below(32),
+            16..=18 => self.page - 8 + self.below(16),
+            _ => 0,
+        };
+        let call = if store {
+            let data = (0..len).map(|_| self.rng.next_u32() as u8).collect();
+            Call::Store { addr: Addr(0), data }
+        } else {
+            Call::Load {
+                addr: Addr(0),
+                len: Len(len),
+            }
+        };
+        let mut ev = raw_event(pid.clone(), &call, None);
+        set_arg(&mut ev, "addr", addr);
+        ev
+    }
+
+    /// Opens an fd into a slot. A slot still holding an fd is closed first
+    /// (this event closes it, the open follows), so that fds, and the
+    /// objects they keep alive, do not pile up over a long script.
+    fn bind_fd(&mut self, pid: &Json, call: &Call) -> RawEvent {
+        let free: Vec<usize> = (0..FD_SLOTS).filter(|&i| self.fd_slots[i].is_none()).collect();
+        let slot = if free.is_empty() {
+            self.below(FD_SLOTS as u64) as usize
+        } else {
+            self.pick(&free)
+        };
+        let open = raw_event(pid.clone(), call, Some(&format!("f{slot}")));
+        let previous = self.fd_slots[slot].replace(pid.clone());
+        match previous {
+            Some(owner) => {
+                self.pending = Some(open);
+                let mut close = raw_event(owner, &Call::Close { fd: Fd(-1) }, None);
+                set_arg(&mut close, "fd", Json::from(format!("$f{slot}")));
+                close
+            }
+            None => open,
+        }
+    }
+
+    fn shm_open(&mut self, pid: &Json) -> RawEvent {
+        let usual = self.pick(&[
+            OFlags::RDWR | OFlags::CREAT,
+            OFlags::RDWR | OFlags::CREAT,
+            OFlags::RDWR,
+            OFlags::RDONLY,
+            OFlags::RDWR | OFlags::CREAT | OFlags::EXCL,
+            OFlags::WRONLY | OFlags::CREAT,
+            OFlags::RDONLY | OFlags::CREAT | OFlags::TRUNC,
+        ]);
+        let oflag = OFlags::from_bits_retain(self.flags(&[1, 2, 8, 0x100, 0x200, 0x400], usual.bits()));
+        let call = Call::ShmOpen {
+            name: self_name(self.below(SHM_NAMES)),
+            oflag,
+            mode: self.pick(&[0o600, 0o644, 0o400, 0o666]),
+        };
+        self.bind_fd(pid, &call)
+    }
+
+    fn open(&mut self, pid: &Json) -> RawEvent {
+        let path = self.pick(&["/dev/zero", "/dev/zero", "/dev/null", "/dev/mem", "/dev/nonesuch"]);
+        let oflag = self.pick(&[OFlags::RDWR, OFlags::RDONLY, OFlags::WRONLY]);
+        let call = Call::Open {
+            path: path.into(),
+            oflag,
+        };
+        self.bind_fd(pid, &call)
+    }
+
+    fn ftruncate(&mut self, pid: &Json) -> RawEvent {
+        let len = match self.below(10) {
+            0..=6 => (self.below(9) * self.page) as i64,
+            7..=8 => self.below(self.page * 4) as i64,
+            _ => -1 - self.below(4096) as i64,
+        };
+        let fd = self.fd(pid);
+        let mut ev = raw_event(pid.clone(), &Call::Ftruncate { fd: Fd(-1), len }, None);
+        set_arg(&mut ev, "fd", fd);
+        ev
+    }
+
+    fn close(&mut self, pid: &Json) -> RawEvent {
+        let fd = self.fd(pid);
+        let mut ev = raw_event(pid.clone(), &Call::Close { fd: Fd(-1) }, None);
+        set_arg(&mut ev, "fd", fd);
+        ev
+    }
+
+    fn resource(&mut self) -> Resource {
+        self.pick(&Resource::ALL)
+    }
+
+    /// The caller of a call that restricts a process for good (a lower hard
+    /// limit, dropped privileges): usually a spawned process, which exits
+    /// and is replaced in time, so that long scripts do not settle into
+    /// failing everything.
+    fn restricted_caller(&mut self, pid: &Json) -> Json {
+        if self.procs.len() > 1 && self.chance(3, 4) {
+            let who = 1 + self.below(self.procs.len() as u64 - 1) as usize;
+            self.procs[who].pid.clone()
+        } else {
+            pid.clone()
+        }
+    }
+
+    fn setrlimit(&mut self, pid: &Json) -> RawEvent {
+        let pid = self.restricted_caller(pid);
+        let resource = self.resource();
+        let unit = if resource == Resource::RLIMIT_NOFILE {
+            1
+        } else {
+            self.page
+        };
+        let first = pid == 1;
+        let cur = if self.chance(1, if first { 2 } else { 4 }) {
+            RLIM_INFINITY
+        } else {
+            self.below(64) * unit
+        };
+        let target = self.other_pid(&pid);
+        // The first process keeps an unlimited hard limit, so it can always
+        // raise its soft limit again.
+        let max = if cur == RLIM_INFINITY || first || target == Some(Pid(1)) || self.chance(1, 2) {
+            RLIM_INFINITY
+        } else {
+            cur + self.below(16) * unit
+        };
+        self.plain(
+            &pid,
+            Call::Setrlimit {
+                resource,
+                cur,
+                max,
+                target,
+            },
+        )
+    }
+
+    fn getrlimit(&mut self, pid: &Json) -> RawEvent {
+        let resource = self.resource();
+        let target = self.other_pid(pid);
+        self.plain(pid, Call::Getrlimit { resource, target })
+    }
+
+    /// Usually no target (the caller), sometimes pid 1 or a wrong pid.
+    fn other_pid(&mut self, _pid: &Json) -> Option<Pid> {
+        match self.below(20) {
+            0 => Some(Pid(1)),
+            1 => Some(Pid(1000)),
+            _ => None,
+        }
+    }
+
+    fn spawn(&mut self, pid: &Json) -> RawEvent {
+        if self.procs.len() >= self.max_procs {
+            let who = self.below(self.procs.len() as u64) as usize;
+            return self.exit(who);
+        }
+        let Some(slot) = self.pid_slots.iter().skip(1).position(|used| !used).map(|i| i + 1) else {
+            return self.exit(0);
+        };
+        self.pid_slots[slot] = true;
+        let name = format!("p{}", slot + 1);
+        self.procs.push(Proc {
+            pid: Json::from(format!("${name}")),
+            slot: Some(slot),
+        });
+        raw_event(pid.clone(), &Call::Spawn {}, Some(&name))
+    }
+
+    fn exit(&mut self, who: usize) -> RawEvent {
+        if who == 0 || self.procs.len() < 2 {
+            let pid = self.procs[0].pid.clone();
+            return self.plain(&pid, Call::Munlockall {});
+        }
+        let gone = self.procs.remove(who);
+        if let Some(slot) = gone.slot {
+            self.pid_slots[slot] = false;
+        }
+        for s in self.addr_slots.iter_mut().chain(self.fd_slots.iter_mut()) {
+            if s.as_ref() == Some(&gone.pid) {
+                *s = None;
+            }
+        }
+        raw_event(gone.pid, &Call::Exit {}, None)
+    }
+
+    fn cred(&mut self, pid: &Json) -> RawEvent {
+        let pid = self.restricted_caller(pid);
+        // The first process stays root, so it can take back what it drops.
+        let euid = if pid == 1 { 0 } else { self.pick(&[0, 0, 1000]) };
+        let cap_ipc_lock = self.chance(1, 2);
+        self.plain(&pid, Call::Cred { euid, cap_ipc_lock })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum RangeCall {
+    Munmap,
+    Mprotect,
+    Mlock,
+    Munlock,
+    Msync,
+}
+
+fn self_name(i: u64) -> String {
+    format!("/g{i}")
+}
+
+fn arena_expr(off: u64) -> Json {
+    Json::from(format!("$ARENA+{off:#x}"))
+}
+
+/// Replaces an argument's value (by name) with an expression.
+fn set_arg(ev: &mut RawEvent, name: &str, value: Json) {
+    if let Some(f) = ev.args.iter_mut().find(|f| f.name == name) {
+        f.value = value;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_script() {
+        let o = GenOptions {
+            seed: 7,
+            steps: 200,
+            procs: 3,
+            profile: ProfileName::Neutrino,
+        };
+        assert_eq!(generate_string(&o), generate_string(&o));
+        let other = GenOptions { seed: 8, ..o };
+        assert_ne!(generate_string(&o), generate_string(&other));
+    }
+}

@@ -1,0 +1,150 @@
+//! Which rules the traces exercise: for each rule, the traces in which it
+//! allowed an observed outcome, and how many events.
+
+use crate::rules::RuleId;
+use crate::spec::{catalogue, RuleSpec};
+use serde_json::{json, Value as Json};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Hits of one rule.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleHits {
+    /// Indices (into [`Coverage::traces`]) of the traces that hit the rule, ascending.
+    pub traces: Vec<u32>,
+    /// Events that hit it.
+    pub events: u64,
+}
+
+/// Coverage of the rules by a set of traces.
+#[derive(Clone, Debug, Default)]
+pub struct Coverage {
+    traces: Vec<String>,
+    rules: BTreeMap<RuleId, RuleHits>,
+}
+
+impl Coverage {
+    /// No traces yet.
+    pub fn new() -> Coverage {
+        Coverage::default()
+    }
+
+    /// Registers a trace and returns its index for [`Coverage::record`].
+    pub fn add_trace(&mut self, name: impl Into<String>) -> u32 {
+        self.traces.push(name.into());
+        u32::try_from(self.traces.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    /// Records that `rule` allowed an event of trace `trace`.
+    pub fn record(&mut self, trace: u32, rule: RuleId) {
+        let hits = self.rules.entry(rule).or_default();
+        hits.events += 1;
+        if hits.traces.last() != Some(&trace) {
+            hits.traces.push(trace);
+        }
+    }
+
+    /// The registered traces, by index.
+    pub fn traces(&self) -> &[String] {
+        &self.traces
+    }
+
+    /// The hits of `rule`, if any.
+    pub fn hits(&self, rule: &str) -> Option<&RuleHits> {
+        self.rules.get(rule)
+    }
+
+    /// Every rule hit, in ID order.
+    pub fn rules(&self) -> impl Iterator<Item = (RuleId, &RuleHits)> {
+        self.rules.iter().map(|(r, h)| (*r, h))
+    }
+
+    /// The rules written in spec/ that no trace exercises.
+    pub fn uncovered(&self) -> Vec<&'static RuleSpec> {
+        catalogue()
+            .iter()
+            .filter(|r| !self.rules.contains_key(r.id.as_str()))
+            .collect()
+    }
+
+    /// Rules the model decided that spec/ does not write down.
+    pub fn unwritten(&self) -> Vec<RuleId> {
+        self.rules
+            .keys()
+            .copied()
+            .filter(|id| crate::spec::rule(id).is_none())
+            .collect()
+    }
+
+    /// A per-rule table: every rule of spec/ with its trace and event counts,
+    /// then the rules hit that spec/ does not know.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "{:<24} {:>7} {:>9}  first trace", "rule", "traces", "events");
+        let row = |out: &mut String, id: &str, hits: Option<&RuleHits>, note: &str| {
+            let (t, e) = hits.map_or((0, 0), |h| (h.traces.len(), h.events));
+            let first = hits
+                .and_then(|h| h.traces.first())
+                .and_then(|i| self.traces.get(*i as usize))
+                .map_or("-", String::as_str);
+            let _ = writeln!(out, "{id:<24} {t:>7} {e:>9}  {first}{note}");
+        };
+        for r in catalogue() {
+            row(&mut out, &r.id, self.hits(&r.id), "");
+        }
+        for id in self.unwritten() {
+            row(&mut out, id, self.hits(id), "  (not in spec/)");
+        }
+        let total = catalogue().len();
+        let _ = writeln!(
+            out,
+            "{} of {total} rules in spec/ exercised by {} traces",
+            total - self.uncovered().len(),
+            self.traces.len()
+        );
+        out
+    }
+
+    /// The same table as JSON: `{"rules":[{"id","title","file","line","traces","events","files"}], ...}`.
+    pub fn json(&self) -> Json {
+        let entry = |id: &str, spec: Option<&RuleSpec>| {
+            let hits = self.hits(id);
+            json!({
+                "id": id,
+                "title": spec.map(|s| s.title.as_str()),
+                "file": spec.map(|s| s.file),
+                "line": spec.map(|s| s.line),
+                "in_spec": spec.is_some(),
+                "traces": hits.map_or(0, |h| h.traces.len()),
+                "events": hits.map_or(0, |h| h.events),
+                "files": hits.map_or_else(Vec::new, |h| h.traces.iter().filter_map(|i| self.traces.get(*i as usize)).collect()),
+            })
+        };
+        let mut rules: Vec<Json> = catalogue().iter().map(|r| entry(&r.id, Some(r))).collect();
+        rules.extend(self.unwritten().into_iter().map(|id| entry(id, None)));
+        json!({
+            "rules": rules,
+            "traces": self.traces.len(),
+            "uncovered": self.uncovered().iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_each_trace_once_per_rule() {
+        let mut c = Coverage::new();
+        let a = c.add_trace("a");
+        let b = c.add_trace("b");
+        c.record(a, "MMAP-OK-1");
+        c.record(a, "MMAP-OK-1");
+        c.record(b, "MMAP-OK-1");
+        let h = c.hits("MMAP-OK-1").unwrap();
+        assert_eq!(h.traces, vec![0, 1]);
+        assert_eq!(h.events, 3);
+        assert!(c.json()["rules"].is_array());
+    }
+}

@@ -1,0 +1,153 @@
+//! The oracle: judges what an implementation did, call by call, against the
+//! model, and carries on after a divergence.
+//!
+//! For each call the allowed set is the model's deterministic outcome, every
+//! other outcome whose rule's condition holds, and documented alternatives
+//! (`strict`: the deterministic outcome only). An implementation's free
+//! choices (the address of an mmap without MAP_FIXED, the number of a new fd,
+//! a new logical pid) are adopted when the model accepts them. After a
+//! divergence the model applies its own outcome, so one run lists every
+//! divergence, not only the first (SibylFS's "continuing execution with a
+//! spec-allowed value").
+
+pub mod coverage;
+pub mod report;
+pub mod run;
+
+use crate::call::{Call, Outcome, Value, ValueKind};
+use crate::model::Model;
+use crate::profile::ProfileName;
+use crate::rules::{Allowed, RuleId};
+use crate::types::Pid;
+
+/// The oracle's answer for one event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Judgement {
+    /// The observed outcome is allowed.
+    Allowed {
+        /// The rule that allows it.
+        rule: RuleId,
+        /// Whether it differs from the model's choice of address, fd or pid,
+        /// and the model adopted it.
+        adopted: bool,
+    },
+    /// The observed outcome is not allowed.
+    Divergence(Box<Divergence>),
+}
+
+/// An outcome the model does not allow, and what it allowed instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Divergence {
+    /// What the implementation did.
+    pub observed: Outcome,
+    /// What was allowed, deterministic outcome first, with the rules.
+    pub allowed: Vec<Allowed>,
+    /// Whether the deterministic outcome's value is a free choice (another
+    /// free address, fd or pid would have been accepted).
+    pub free_choice: bool,
+    /// Why the observed address, fd or pid could not be adopted.
+    pub refused: Option<String>,
+    /// The outcome the model continued with.
+    pub continued_with: Outcome,
+    /// The calling process's state before the call, drawn for people.
+    pub state: String,
+}
+
+impl Divergence {
+    /// The rule that decided the model's own outcome.
+    pub fn rule(&self) -> RuleId {
+        self.allowed.first().map_or("", |a| a.rule)
+    }
+}
+
+/// The model plus the judging policy.
+#[derive(Clone, Debug)]
+pub struct Oracle {
+    model: Model,
+    strict: bool,
+}
+
+impl Oracle {
+    /// An oracle over a fresh model of `profile`.
+    pub fn new(profile: ProfileName, strict: bool) -> Oracle {
+        Oracle {
+            model: Model::new(profile),
+            strict,
+        }
+    }
+
+    /// The model in its current state.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Judges `observed` as the outcome of `call` by `pid`, and moves the model
+    /// on: with the observed outcome when it is allowed, with the model's own
+    /// otherwise.
+    pub fn judge(&mut self, pid: Pid, call: &Call, observed: &Outcome) -> Judgement {
+        let verdict = self.model.evaluate(pid, call);
+        let allowed_by = verdict.allows(observed, self.strict);
+        let mut refused = None;
+        if allowed_by.is_some() || is_free_choice(&verdict.outcome, observed) {
+            match self.apply(pid, call, observed, &verdict.outcome) {
+                Ok(()) => {
+                    return Judgement::Allowed {
+                        rule: allowed_by.unwrap_or(verdict.rule),
+                        adopted: allowed_by.is_none(),
+                    }
+                }
+                Err(reason) => refused = Some(reason),
+            }
+        }
+        let allowed: Vec<Allowed> = if self.strict {
+            verdict.allowed().take(1).collect()
+        } else {
+            verdict.allowed().collect()
+        };
+        let state = report::render_state(&self.model, pid, report::focus(call, observed));
+        if observed == &verdict.outcome {
+            // The model refused its own outcome: a model bug, reported as such.
+            refused = refused.map(|e| format!("the model could not apply its own outcome: {e}"));
+        } else if let Err(e) = self.model.apply(pid, call, &verdict.outcome) {
+            refused = Some(format!("the model could not apply its own outcome: {e}"));
+        }
+        Judgement::Divergence(Box::new(Divergence {
+            observed: observed.clone(),
+            free_choice: free_kind(&verdict.outcome),
+            allowed,
+            refused,
+            continued_with: verdict.outcome,
+            state,
+        }))
+    }
+
+    /// Applies `outcome`. Outcomes other than the model's own are tried on a
+    /// copy first, so a refused one leaves the model as it was.
+    fn apply(&mut self, pid: Pid, call: &Call, outcome: &Outcome, own: &Outcome) -> Result<(), String> {
+        if outcome == own {
+            return self.model.apply(pid, call, outcome);
+        }
+        let mut trial = self.model.clone();
+        trial.apply(pid, call, outcome)?;
+        self.model = trial;
+        Ok(())
+    }
+}
+
+/// Whether a success value is one the implementation chooses (an address,
+/// fd, pid or memobj handle).
+fn free_kind(outcome: &Outcome) -> bool {
+    matches!(
+        outcome,
+        Outcome::Ok(v) if matches!(v.kind(), ValueKind::Addr | ValueKind::Fd | ValueKind::Pid | ValueKind::Handle)
+    )
+}
+
+/// Whether `observed` differs from the model's success only in a freely
+/// chosen value.
+fn is_free_choice(own: &Outcome, observed: &Outcome) -> bool {
+    match (own, observed) {
+        (Outcome::Ok(a), Outcome::Ok(b)) => free_kind(own) && a.kind() == b.kind() && !matches!(b, Value::Unit),
+        _ => false,
+    }
+}

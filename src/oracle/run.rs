@@ -1,0 +1,245 @@
+//! Drives a trace or script through the oracle: read an event, get the
+//! observed outcome (recorded, or from a backend), judge it, check `expect`,
+//! bind the result, write the event out. One event in memory at a time.
+
+use super::coverage::Coverage;
+use super::report::{FileReport, Finding, FindingKind};
+use super::{Judgement, Oracle};
+use crate::call::Outcome;
+use crate::error::{Error, TraceError};
+use crate::manager::MemoryManager;
+use crate::model::Model;
+use crate::profile::ProfileName;
+use crate::trace::{Bindings, Event, Header, Item, RawEvent, Reader, Writer};
+use std::io::{BufRead, Write};
+
+/// Where observed outcomes come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// From each event's `ret` (`mmoracle check`); an event without one is bad input.
+    Check,
+    /// From a backend executing each call (`mmoracle run`); `ret` is ignored.
+    Run(Backend),
+    /// From `ret` where present, else the model's own outcome (coverage of a
+    /// directory holding both scripts and traces).
+    Auto,
+}
+
+/// An implementation that executes scripts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The model itself.
+    Model,
+    /// Real Linux system calls in worker processes (not in this build).
+    Linux,
+}
+
+impl Backend {
+    /// A fresh backend standing for `profile`.
+    pub fn start(self, profile: ProfileName) -> Result<Box<dyn MemoryManager>, Error> {
+        match self {
+            Backend::Model => Ok(Box::new(Model::new(profile))),
+            Backend::Linux => Err(Error::Usage(
+                "the linux backend is not available in this build of mmoracle yet; use --backend model".into(),
+            )),
+        }
+    }
+}
+
+/// How to judge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Where outcomes come from.
+    pub mode: Mode,
+    /// The profile, overriding the header's.
+    pub profile: Option<ProfileName>,
+    /// Accept only the deterministic outcome.
+    pub strict: bool,
+}
+
+/// Called with the number of events judged so far, every [`PROGRESS_EVERY`] events.
+pub type Progress<'a> = &'a mut dyn FnMut(u64);
+
+/// How often progress is reported, in events.
+pub const PROGRESS_EVERY: u64 = 1 << 14;
+
+/// Judges one trace or script read from `input` (named `name` in messages).
+/// Bad input ends the file and is recorded in the report; only a failure to
+/// write `out` is an `Err`.
+pub fn judge<R: BufRead, W: Write>(
+    input: R,
+    name: &str,
+    opts: &Options,
+    coverage: Option<&mut Coverage>,
+    out: Option<&mut Writer<W>>,
+    progress: Progress<'_>,
+) -> Result<FileReport, Error> {
+    let mut reader = match Reader::new(input, name) {
+        Ok(r) => r,
+        Err(Error::Trace(e)) => return Ok(bad_file(name, opts, e.to_string())),
+        Err(e) => return Ok(bad_file(name, opts, e.to_string())),
+    };
+    let profile = opts
+        .profile
+        .or(reader.header().profile)
+        .unwrap_or(ProfileName::Neutrino);
+    let mut run = FileRun {
+        oracle: Oracle::new(profile, opts.strict),
+        env: Bindings::new(profile.profile()),
+        backend: match opts.mode {
+            Mode::Run(b) => Some(b.start(profile)?),
+            _ => None,
+        },
+        report: FileReport::new(name, profile),
+        mode: opts.mode,
+        trace_index: 0,
+    };
+    let mut coverage = coverage;
+    if let Some(c) = coverage.as_deref_mut() {
+        run.trace_index = c.add_trace(name);
+    }
+    let mut out = out;
+    if let Some(w) = out.as_deref_mut() {
+        let header = Header {
+            profile: Some(profile),
+            ..reader.header().clone()
+        };
+        let path = || name.to_string();
+        w.header(&header).map_err(|e| io_error(path(), e))?;
+        for c in reader.take_leading_comments() {
+            w.comment(&c).map_err(|e| io_error(path(), e))?;
+        }
+    }
+    loop {
+        let item = match reader.next_item() {
+            Ok(Some(item)) => item,
+            Ok(None) => break,
+            Err(e) => {
+                run.report.error = Some(e.to_string());
+                break;
+            }
+        };
+        let written = match item {
+            Item::Comment(text) => out.as_deref_mut().map(|w| w.comment(&text)),
+            Item::Event(raw) => {
+                let observed = match run.event(&reader, &raw, coverage.as_deref_mut()) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        run.report.error = Some(e.to_string());
+                        break;
+                    }
+                };
+                if run.report.events % PROGRESS_EVERY == 0 {
+                    progress(run.report.events);
+                }
+                out.as_deref_mut().map(|w| w.event(&raw, Some(&observed)))
+            }
+        };
+        if let Some(Err(e)) = written {
+            return Err(io_error(name.to_string(), e));
+        }
+    }
+    if let Some(w) = out {
+        w.flush().map_err(|e| io_error(name.to_string(), e))?;
+    }
+    Ok(run.report)
+}
+
+fn io_error(path: String, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.into(),
+        source,
+    }
+}
+
+fn bad_file(name: &str, opts: &Options, error: String) -> FileReport {
+    let mut r = FileReport::new(name, opts.profile.unwrap_or(ProfileName::Neutrino));
+    r.error = Some(error);
+    r
+}
+
+/// The state of one file's run.
+struct FileRun {
+    oracle: Oracle,
+    env: Bindings,
+    backend: Option<Box<dyn MemoryManager>>,
+    report: FileReport,
+    mode: Mode,
+    trace_index: u32,
+}
+
+impl FileRun {
+    /// Judges one event and returns the observed outcome.
+    fn event<R: BufRead>(
+        &mut self,
+        reader: &Reader<R>,
+        raw: &RawEvent,
+        coverage: Option<&mut Coverage>,
+    ) -> Result<Outcome, TraceError> {
+        let event = reader.resolve(raw, &self.env)?;
+        let observed = self.observe(reader, &event)?;
+        let judgement = self.oracle.judge(event.pid, &event.call, &observed);
+        let describe = || describe(raw, &self.env);
+        match judgement {
+            Judgement::Allowed { rule, .. } => {
+                if let Some(c) = coverage {
+                    c.record(self.trace_index, rule);
+                }
+            }
+            Judgement::Divergence(d) => self.report.add(Finding {
+                line: event.line,
+                pid: event.pid,
+                call: describe(),
+                kind: FindingKind::Divergence(d),
+            }),
+        }
+        if let Some(expect) = event.expect.as_ref().filter(|x| !x.met_by(&observed)) {
+            self.report.add(Finding {
+                line: event.line,
+                pid: event.pid,
+                call: describe(),
+                kind: FindingKind::Unmet {
+                    expected: expect.to_string(),
+                    observed: observed.clone(),
+                },
+            });
+        }
+        if let Some(name) = &event.bind {
+            self.env.bind(name, event.call.value_kind(), &observed, event.line);
+        }
+        self.report.events += 1;
+        Ok(observed)
+    }
+
+    fn observe<R: BufRead>(&mut self, reader: &Reader<R>, event: &Event) -> Result<Outcome, TraceError> {
+        match (self.mode, &event.ret, self.backend.as_mut()) {
+            (Mode::Run(_), _, Some(backend)) => Ok(backend.execute(event.pid, &event.call)),
+            (Mode::Check | Mode::Auto, Some(ret), _) => Ok(ret.clone()),
+            (Mode::Auto, None, _) => Ok(self.oracle.model().evaluate(event.pid, &event.call).outcome),
+            _ => Err(reader.error(
+                event.line,
+                0,
+                "event has no \"ret\": `check` judges traces that record what an implementation did; use `run` to execute a script",
+            )),
+        }
+    }
+}
+
+/// The call as written, with each expression followed by its value:
+/// `mmap(addr=$a+4096=0x40001000, len=4096, ...)`.
+pub fn describe(raw: &RawEvent, env: &Bindings) -> String {
+    let args: Vec<String> = raw
+        .args
+        .iter()
+        .map(|f| match f.value.as_str() {
+            Some(s) if crate::trace::value::is_expression(s) => match env.eval(s) {
+                Ok(v) if v < 0 => format!("{}={s}={v}", f.name),
+                Ok(v) => format!("{}={s}={v:#x}", f.name),
+                Err(_) => format!("{}={s}", f.name),
+            },
+            Some(s) => format!("{}={s}", f.name),
+            None => format!("{}={}", f.name, f.value),
+        })
+        .collect();
+    format!("{}({})", raw.call.value.as_str().unwrap_or("?"), args.join(", "))
+}

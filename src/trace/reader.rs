@@ -1,0 +1,442 @@
+//! The streaming reader: one line at a time, each bounded in length, so memory
+//! stays constant however long the trace.
+//!
+//! Reading an event has two stages. [`Reader::next_item`] parses a line into a
+//! [`RawEvent`], whose fields are still JSON with `$` expressions in them;
+//! [`Reader::resolve`] evaluates the expressions against the bindings made so
+//! far and hands the fields to [`Call`]'s own deserializer, so a call added to
+//! [`Call`] is readable with no change here.
+
+use super::value::{self, parse_expect, parse_outcome, valid_bind_name, Bindings, Expect};
+use super::{Header, FORMAT, MAX_LINE, VERSION};
+use crate::call::{Call, Outcome};
+use crate::error::{Error, TraceError};
+use crate::profile::ProfileName;
+use crate::types::Pid;
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::Value as Json;
+use std::fmt;
+use std::io::{BufRead, Read};
+
+/// The keys of an event that are not arguments of the call.
+pub const EVENT_KEYS: [&str; 5] = ["pid", "call", "bind", "ret", "expect"];
+
+/// One top-level key of a line, with its JSON value and where the value starts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Field {
+    /// The key.
+    pub name: String,
+    /// The value as written (expressions unevaluated).
+    pub value: Json,
+    /// The column where the value starts, from 1.
+    pub column: u64,
+}
+
+/// An event as written: the call's arguments may still hold `$` expressions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawEvent {
+    /// The line, from 1.
+    pub line: u64,
+    /// `pid` (absent means 1).
+    pub pid: Option<Field>,
+    /// `call`, the call's name.
+    pub call: Field,
+    /// The call's arguments, in the order written.
+    pub args: Vec<Field>,
+    /// `bind`.
+    pub bind: Option<Field>,
+    /// `ret`.
+    pub ret: Option<Field>,
+    /// `expect`.
+    pub expect: Option<Field>,
+}
+
+/// An event with every expression evaluated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// The line, from 1.
+    pub line: u64,
+    /// The logical process that makes the call.
+    pub pid: Pid,
+    /// The call.
+    pub call: Call,
+    /// The name its result is bound to.
+    pub bind: Option<String>,
+    /// What an implementation did (traces).
+    pub ret: Option<Outcome>,
+    /// What the author requires.
+    pub expect: Option<Expect>,
+}
+
+/// A line of a trace after the header.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item {
+    /// A comment or blank line, as written.
+    Comment(String),
+    /// An event.
+    Event(Box<RawEvent>),
+}
+
+/// Reads a trace from any buffered reader.
+pub struct Reader<R> {
+    input: R,
+    file: String,
+    line: u64,
+    buf: Vec<u8>,
+    header: Header,
+    /// Comments before the header.
+    leading: Vec<String>,
+}
+
+impl<R: BufRead> Reader<R> {
+    /// Opens a trace: reads up to and including the header. `file` names the
+    /// input in error messages.
+    pub fn new(input: R, file: impl Into<String>) -> Result<Reader<R>, Error> {
+        let mut reader = Reader {
+            input,
+            file: file.into(),
+            line: 0,
+            buf: Vec::new(),
+            header: Header::default(),
+            leading: Vec::new(),
+        };
+        reader.header = reader.read_header()?;
+        Ok(reader)
+    }
+
+    /// The header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The file name used in error messages.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// The comment lines that came before the header (handed out once).
+    pub fn take_leading_comments(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.leading)
+    }
+
+    /// An error at `line`:`column`.
+    pub fn error(&self, line: u64, column: u64, message: impl Into<String>) -> TraceError {
+        TraceError {
+            file: self.file.clone(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+
+    /// The next line, without its line ending; `None` at the end.
+    fn next_line(&mut self) -> Result<Option<&str>, Error> {
+        self.buf.clear();
+        let limit = MAX_LINE as u64 + 1;
+        let n = (&mut self.input)
+            .take(limit)
+            .read_until(b'\n', &mut self.buf)
+            .map_err(|source| Error::Io {
+                path: self.file.clone().into(),
+                source,
+            })?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.line += 1;
+        if self.buf.last() == Some(&b'\n') {
+            self.buf.pop();
+            if self.buf.last() == Some(&b'\r') {
+                self.buf.pop();
+            }
+        } else if self.buf.len() > MAX_LINE {
+            let msg = format!(
+                "line longer than {} MiB: expected one JSON object per line",
+                MAX_LINE >> 20
+            );
+            return Err(self.error(self.line, MAX_LINE as u64 + 1, msg).into());
+        }
+        match std::str::from_utf8(&self.buf) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) => {
+                let column = e.valid_up_to() as u64 + 1;
+                Err(self
+                    .error(self.line, column, "invalid UTF-8: expected JSON text")
+                    .into())
+            }
+        }
+    }
+
+    fn read_header(&mut self) -> Result<Header, Error> {
+        loop {
+            let Some(text) = self.next_line()? else {
+                let msg = format!("empty trace: expected a header line {}", header_example());
+                return Err(self.error(self.line.max(1), 0, msg).into());
+            };
+            if is_comment(text) {
+                let text = text.to_string();
+                self.leading.push(text);
+                continue;
+            }
+            let fields = parse_object(text).map_err(|(col, msg)| self.error(self.line, col, msg))?;
+            return Ok(self.header_from(fields)?);
+        }
+    }
+
+    fn header_from(&self, fields: Vec<Field>) -> Result<Header, TraceError> {
+        let line = self.line;
+        if !fields.iter().any(|f| f.name == "format") {
+            let msg = format!("missing header: the first line must be {}", header_example());
+            return Err(self.error(line, 1, msg));
+        }
+        let mut header = Header::default();
+        for f in fields {
+            let bad = |what: &str| self.error(line, f.column, format!("header `{}`: expected {what}", f.name));
+            match f.name.as_str() {
+                "format" if f.value == FORMAT => {}
+                "format" => return Err(bad("\"mmoracle-trace\"")),
+                "version" => match f.value.as_u64() {
+                    Some(VERSION) => {}
+                    Some(v) if v > VERSION => {
+                        let msg = format!(
+                            "trace format version {v} is newer than this mmoracle, which reads version {VERSION}"
+                        );
+                        return Err(self.error(line, f.column, msg));
+                    }
+                    _ => return Err(bad("1")),
+                },
+                "profile" => {
+                    let name = f.value.as_str().ok_or_else(|| bad("a profile name"))?;
+                    header.profile = Some(name.parse::<ProfileName>().map_err(|e| self.error(line, f.column, e))?);
+                }
+                "seed" => header.seed = Some(f.value.as_u64().ok_or_else(|| bad("an unsigned integer"))?),
+                "comment" => header.comment = Some(f.value.as_str().ok_or_else(|| bad("a string"))?.to_string()),
+                other => {
+                    let msg =
+                        format!("unknown header field `{other}`: expected format, version, profile, seed or comment");
+                    return Err(self.error(line, f.column, msg));
+                }
+            }
+        }
+        Ok(header)
+    }
+
+    /// The next comment or event; `None` at the end of the trace.
+    pub fn next_item(&mut self) -> Result<Option<Item>, Error> {
+        let line = self.line + 1;
+        let Some(text) = self.next_line()? else {
+            return Ok(None);
+        };
+        if is_comment(text) {
+            return Ok(Some(Item::Comment(text.to_string())));
+        }
+        let fields = parse_object(text).map_err(|(col, msg)| self.error(line, col, msg))?;
+        Ok(Some(Item::Event(Box::new(self.raw_event(line, fields)?))))
+    }
+
+    fn raw_event(&self, line: u64, fields: Vec<Field>) -> Result<RawEvent, TraceError> {
+        let mut pid = None;
+        let mut call = None;
+        let mut bind = None;
+        let mut ret = None;
+        let mut expect = None;
+        let mut args = Vec::new();
+        for f in fields {
+            match f.name.as_str() {
+                "pid" => pid = Some(f),
+                "call" => call = Some(f),
+                "bind" => bind = Some(f),
+                "ret" => ret = Some(f),
+                "expect" => expect = Some(f),
+                "format" | "version" => {
+                    return Err(self.error(line, f.column, "a second header: expected an event"));
+                }
+                _ => args.push(f),
+            }
+        }
+        let Some(call) = call else {
+            return Err(self.error(
+                line,
+                1,
+                "event has no \"call\": expected {\"pid\":1,\"call\":\"mmap\",...}",
+            ));
+        };
+        if !call.value.is_string() {
+            return Err(self.error(
+                line,
+                call.column,
+                "`call`: expected the call's name as a string, such as \"mmap\"",
+            ));
+        }
+        Ok(RawEvent {
+            line,
+            pid,
+            call,
+            args,
+            bind,
+            ret,
+            expect,
+        })
+    }
+
+    /// Evaluates an event's expressions against `env` and reads its call,
+    /// outcome and expectation.
+    pub fn resolve(&self, raw: &RawEvent, env: &Bindings) -> Result<Event, TraceError> {
+        let at = |f: &Field, msg: String| self.error(raw.line, f.column, format!("`{}`: {msg}", f.name));
+        let pid = match &raw.pid {
+            None => Pid(1),
+            Some(f) => resolve_pid(f, env).map_err(|m| at(f, m))?,
+        };
+        let call = self.resolve_call(raw, env)?;
+        let kind = call.value_kind();
+        let bind = match &raw.bind {
+            None => None,
+            Some(f) => Some(check_bind(f, &call).map_err(|m| at(f, m))?),
+        };
+        let ret = match &raw.ret {
+            None => None,
+            Some(f) => Some(parse_outcome(&f.value, kind, env).map_err(|m| at(f, m))?),
+        };
+        let expect = match &raw.expect {
+            None => None,
+            Some(f) => Some(parse_expect(&f.value, kind, env).map_err(|m| at(f, m))?),
+        };
+        Ok(Event {
+            line: raw.line,
+            pid,
+            call,
+            bind,
+            ret,
+            expect,
+        })
+    }
+
+    /// Builds the call from its name and resolved arguments. When serde
+    /// refuses it, finds the argument at fault by reading each alone.
+    fn resolve_call(&self, raw: &RawEvent, env: &Bindings) -> Result<Call, TraceError> {
+        let mut map = serde_json::Map::new();
+        map.insert("call".into(), raw.call.value.clone());
+        for f in &raw.args {
+            let mut v = f.value.clone();
+            value::resolve(&mut v, env).map_err(|m| self.error(raw.line, f.column, format!("`{}`: {m}", f.name)))?;
+            map.insert(f.name.clone(), v);
+        }
+        let whole = match Call::deserialize(Json::Object(map.clone())) {
+            Ok(call) => return Ok(call),
+            Err(e) => e.to_string(),
+        };
+        let name = raw.call.value.as_str().unwrap_or_default();
+        if whole.starts_with("unknown variant") {
+            return Err(self.error(raw.line, raw.call.column, explain(&whole)));
+        }
+        for f in &raw.args {
+            let mut alone = serde_json::Map::new();
+            alone.insert("call".into(), raw.call.value.clone());
+            alone.insert(f.name.clone(), map[&f.name].clone());
+            if let Err(e) = Call::deserialize(Json::Object(alone)) {
+                let msg = e.to_string();
+                if !msg.starts_with("missing field") {
+                    return Err(self.error(raw.line, f.column, format!("`{}`: {}", f.name, explain(&msg))));
+                }
+            }
+        }
+        Err(self.error(raw.line, raw.call.column, format!("call `{name}`: {}", explain(&whole))))
+    }
+}
+
+/// Rewrites serde's wording of an expected type into the trace format's terms.
+fn explain(msg: &str) -> String {
+    msg.replace("expected u64", "expected an unsigned integer or a \"0x...\" string")
+        .replace("expected i64", "expected an integer")
+        .replace("expected i32", "expected an integer (a file descriptor, -1 for none)")
+        .replace("expected u32", "expected an unsigned integer")
+        .replace("unknown variant", "unknown call")
+}
+
+fn resolve_pid(f: &Field, env: &Bindings) -> Result<Pid, String> {
+    let mut v = f.value.clone();
+    value::resolve(&mut v, env)?;
+    v.as_u64()
+        .and_then(|p| u32::try_from(p).ok())
+        .filter(|p| *p != 0)
+        .map(Pid)
+        .ok_or_else(|| format!("expected a logical pid (1, or a name bound by spawn), found {v}"))
+}
+
+fn check_bind(f: &Field, call: &Call) -> Result<String, String> {
+    let name = f
+        .value
+        .as_str()
+        .filter(|n| valid_bind_name(n))
+        .ok_or("expected a name (letters, digits, `_`; not PAGE or ARENA)")?;
+    match call.value_kind() {
+        crate::call::ValueKind::Addr | crate::call::ValueKind::Fd | crate::call::ValueKind::Pid => Ok(name.to_string()),
+        _ => Err(format!("`{}` returns no address, fd or pid to bind", call.name())),
+    }
+}
+
+fn is_comment(text: &str) -> bool {
+    let t = text.trim_start();
+    t.is_empty() || t.starts_with('#')
+}
+
+fn header_example() -> String {
+    format!("{{\"format\":\"{FORMAT}\",\"version\":{VERSION},\"profile\":\"neutrino\"}}")
+}
+
+/// Parses one line as a JSON object, keeping its keys in order and the
+/// column of each value. Errors carry a column.
+pub fn parse_object(text: &str) -> Result<Vec<Field>, (u64, String)> {
+    let entries: Entries<'_> = serde_json::from_str(text).map_err(|e| {
+        let msg = e.to_string();
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        let msg = match e.classify() {
+            serde_json::error::Category::Data => msg,
+            _ => format!("malformed JSON: {msg}"),
+        };
+        (e.column() as u64, msg)
+    })?;
+    let base = text.as_ptr() as usize;
+    entries
+        .0
+        .into_iter()
+        .map(|(name, raw)| {
+            let offset = raw.get().as_ptr() as usize - base;
+            let column = text[..offset].chars().count() as u64 + 1;
+            let value = serde_json::from_str(raw.get()).map_err(|e| (column, format!("malformed JSON: {e}")))?;
+            Ok(Field { name, value, column })
+        })
+        .collect()
+}
+
+/// The key/value pairs of a JSON object, in order, values unparsed.
+struct Entries<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Entries<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(EntriesVisitor)
+    }
+}
+
+struct EntriesVisitor;
+
+impl<'de> Visitor<'de> for EntriesVisitor {
+    type Value = Entries<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object, one per line")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries<'de>, A::Error> {
+        let mut entries: Vec<(String, &'de RawValue)> = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if entries.iter().any(|(k, _)| *k == key) {
+                return Err(serde::de::Error::custom(format!("duplicate key `{key}`")));
+            }
+            let value: &'de RawValue = map.next_value()?;
+            entries.push((key, value));
+        }
+        Ok(Entries(entries))
+    }
+}

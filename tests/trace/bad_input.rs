@@ -1,0 +1,272 @@
+//! Bad input: every kind is an error naming file, line and column, with what
+//! was expected; none panics.
+
+use super::util::{check, trace, HEADER};
+use mmoracle::trace::{Bindings, Item, Reader};
+use mmoracle::ProfileName;
+use proptest::prelude::*;
+use std::io::Cursor;
+
+/// The error a trace produces: (line, column, message).
+fn error_of(text: &str) -> (u64, u64, String) {
+    let report = check(text);
+    let e = report.error.unwrap_or_else(|| panic!("no error for {text:?}"));
+    // "t.jsonl:LINE:COL: message"
+    let mut parts = e.splitn(4, ':');
+    assert_eq!(parts.next(), Some("t.jsonl"), "{e}");
+    let line = parts.next().unwrap().parse().unwrap();
+    let col = parts.next().unwrap().parse().unwrap();
+    (line, col, parts.next().unwrap().trim().to_string())
+}
+
+fn assert_error(text: &str, line: u64, col: u64, words: &[&str]) {
+    let (l, c, msg) = error_of(text);
+    assert_eq!((l, c), (line, col), "{msg}");
+    for w in words {
+        assert!(msg.contains(w), "`{msg}` does not mention `{w}`");
+    }
+}
+
+const MUNMAP: &str = r#"{"pid":1,"call":"munmap","addr":0,"len":4096,"ret":{"ok":0}}"#;
+
+#[test]
+fn malformed_json() {
+    assert_error(
+        &trace(&[MUNMAP, r#"{"pid":1,"call":"munmap",}"#]),
+        3,
+        26,
+        &["malformed JSON"],
+    );
+    assert_error(&trace(&["[1,2]"]), 2, 1, &["JSON object"]);
+    assert_error(
+        &trace(&[r#"{"pid":1,"call":"munmap","addr":0,"addr":1,"len":1,"ret":{"ok":0}}"#]),
+        2,
+        40,
+        &["duplicate key `addr`"],
+    );
+}
+
+#[test]
+fn unknown_call_or_field() {
+    assert_error(
+        &trace(&[r#"{"pid":1,"call":"mmapp","ret":{"ok":0}}"#]),
+        2,
+        17,
+        &["unknown call `mmapp`", "mmap"],
+    );
+    assert_error(
+        &trace(&[r#"{"pid":1,"call":"munmap","addr":0,"len":4096,"bogus":1,"ret":{"ok":0}}"#]),
+        2,
+        54,
+        &["unknown field `bogus`", "addr"],
+    );
+    assert_error(&trace(&[r#"{"pid":1,"addr":0}"#]), 2, 1, &["no \"call\""]);
+    assert_error(
+        &trace(&[r#"{"pid":1,"call":"munmap","addr":0,"ret":{"ok":0}}"#]),
+        2,
+        17,
+        &["missing field `len`"],
+    );
+}
+
+#[test]
+fn wrong_types() {
+    assert_error(
+        &trace(&[r#"{"pid":1,"call":"munmap","addr":"zz","len":4096,"ret":{"ok":0}}"#]),
+        2,
+        33,
+        &["`addr`", "\"0x...\""],
+    );
+    assert_error(
+        &trace(&[r#"{"pid":1,"call":"mprotect","addr":0,"len":1,"prot":"PROT_RED","ret":{"ok":0}}"#]),
+        2,
+        52,
+        &["`prot`", "PROT_READ"],
+    );
+    assert_error(
+        &trace(&[r#"{"pid":1,"call":"cred","euid":"root","cap_ipc_lock":true,"ret":{"ok":0}}"#]),
+        2,
+        31,
+        &["`euid`"],
+    );
+    assert_error(
+        &trace(&[r#"{"pid":1,"call":"munmap","addr":0,"len":4096,"ret":{"ok":"0x5"}}"#]),
+        2,
+        52,
+        &["`ret`", "expected 0"],
+    );
+    assert_error(
+        &trace(&[r#"{"pid":1,"call":"munmap","addr":0,"len":4096,"ret":{"err":"EWHAT"}}"#]),
+        2,
+        52,
+        &["unknown errno"],
+    );
+    assert_error(
+        &trace(&[r#"{"pid":1,"call":"store","addr":0,"data":"abc","ret":{"ok":0}}"#]),
+        2,
+        41,
+        &["`data`", "pairs"],
+    );
+    assert_error(
+        &trace(&[r#"{"pid":"one","call":"munmap","addr":0,"len":1,"ret":{"ok":0}}"#]),
+        2,
+        8,
+        &["logical pid"],
+    );
+    assert_error(
+        &trace(&[r#"{"pid":1,"call":"munmap","addr":0,"len":1,"bind":"x","ret":{"ok":0}}"#]),
+        2,
+        50,
+        &["no address, fd or pid"],
+    );
+}
+
+#[test]
+fn unbound_names_and_bad_expressions() {
+    assert_error(
+        &trace(&[r#"{"pid":1,"call":"munmap","addr":"$a+4","len":4096,"ret":{"ok":0}}"#]),
+        2,
+        33,
+        &["`$a` is not bound"],
+    );
+    assert_error(
+        &trace(&[r#"{"pid":1,"call":"munmap","addr":"$PAGE+","len":4096,"ret":{"ok":0}}"#]),
+        2,
+        33,
+        &["expression"],
+    );
+    assert_error(
+        &trace(&[r#"{"pid":"$child","call":"munmap","addr":0,"len":4096,"ret":{"ok":0}}"#]),
+        2,
+        8,
+        &["`$child` is not bound"],
+    );
+}
+
+#[test]
+fn missing_header_or_future_version() {
+    assert_error(&format!("{MUNMAP}\n"), 1, 1, &["missing header"]);
+    assert_error("", 1, 1, &["empty trace"]);
+    assert_error(
+        "{\"format\":\"mmoracle-trace\",\"version\":2}\n",
+        1,
+        38,
+        &["version 2 is newer", "reads version 1"],
+    );
+    assert_error("{\"format\":\"other\",\"version\":1}\n", 1, 11, &["mmoracle-trace"]);
+    assert_error(
+        "{\"format\":\"mmoracle-trace\",\"version\":1,\"profile\":\"qnx6\"}\n",
+        1,
+        50,
+        &["unknown profile"],
+    );
+    assert_error(
+        "{\"format\":\"mmoracle-trace\",\"version\":1,\"extra\":1}\n",
+        1,
+        48,
+        &["unknown header field"],
+    );
+    assert_error(&trace(&[HEADER]), 2, 11, &["second header"]);
+}
+
+#[test]
+fn a_script_is_not_a_trace() {
+    assert_error(
+        &trace(&[r#"{"pid":1,"call":"munmap","addr":0,"len":1}"#]),
+        2,
+        1,
+        &["no \"ret\"", "run"],
+    );
+}
+
+#[test]
+fn a_huge_line_is_refused_without_reading_it_all() {
+    // 64 MiB of one line: the reader stops at its 4 MiB bound.
+    struct Endless(u64);
+    impl std::io::Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.0 as usize);
+            buf[..n].fill(b'a');
+            self.0 -= n as u64;
+            Ok(n)
+        }
+    }
+    let input = std::io::BufReader::new(std::io::Read::chain(
+        Cursor::new(format!("{HEADER}\n")),
+        Endless(64 << 20),
+    ));
+    let mut r = Reader::new(input, "t").unwrap();
+    let e = r.next_item().unwrap_err().to_string();
+    assert!(e.starts_with("t:2:4194305: line longer than 4 MiB"), "{e}");
+}
+
+#[test]
+fn invalid_utf8_names_its_column() {
+    let mut bytes = format!("{HEADER}\n{{\"pid\":1,").into_bytes();
+    bytes.extend_from_slice(&[0xff, b'}', b'\n']);
+    let mut r = Reader::new(Cursor::new(bytes), "t").unwrap();
+    let e = r.next_item().unwrap_err().to_string();
+    assert!(e.starts_with("t:2:10: invalid UTF-8"), "{e}");
+}
+
+/// Reads every event of `text`, resolving with whatever is bound; returns the
+/// first error, never panics.
+fn read_all(text: &[u8]) -> Result<usize, String> {
+    let mut r = Reader::new(Cursor::new(text.to_vec()), "t").map_err(|e| e.to_string())?;
+    let env = Bindings::new(ProfileName::Neutrino.profile());
+    let mut n = 0;
+    while let Some(item) = r.next_item().map_err(|e| e.to_string())? {
+        if let Item::Event(raw) = item {
+            r.resolve(&raw, &env).map_err(|e| e.to_string())?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+const VALID: &str = r#"{"pid":1,"call":"mmap","addr":"$ARENA+0x1000","len":4096,"prot":"PROT_READ|PROT_WRITE","flags":"MAP_PRIVATE|MAP_ANON|MAP_FIXED","fd":-1,"off":0,"ret":{"ok":"0x40001000"},"expect":{"any_of":[{"ok":"*"},{"err":"ENOMEM"}]}}"#;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Arbitrary bytes after a header: an error or events, never a panic.
+    #[test]
+    fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let mut text = format!("{HEADER}\n").into_bytes();
+        text.extend(body);
+        let _ = read_all(&text);
+    }
+
+    /// A valid event with a few bytes changed: an error or an event, never a panic.
+    #[test]
+    fn damaged_events_never_panic(edits in proptest::collection::vec((0usize..VALID.len(), any::<u8>()), 1..4)) {
+        let mut line = VALID.as_bytes().to_vec();
+        for (at, b) in edits {
+            line[at] = b;
+        }
+        let mut text = format!("{HEADER}\n").into_bytes();
+        text.extend(line);
+        let _ = read_all(&text);
+    }
+
+    /// Arbitrary JSON-ish values in every argument position: never a panic.
+    #[test]
+    fn wrong_values_never_panic(v in prop_oneof![
+        Just("null".to_string()), Just("true".to_string()), Just("[]".to_string()), Just("{}".to_string()),
+        Just("-1".to_string()), Just("1e300".to_string()), Just("18446744073709551616".to_string()),
+        Just("\"$\"".to_string()), Just("\"$a*$a\"".to_string()), Just("\"0x\"".to_string()),
+        Just("\"0xfffffffffffffffff\"".to_string()), Just("\"|\"".to_string()), Just("\"RLIM_INFINITY\"".to_string()),
+        any::<i64>().prop_map(|n| n.to_string()), "\"[ -~]{0,12}\"",
+    ], field in 0usize..8) {
+        let keys = ["pid", "addr", "len", "prot", "flags", "fd", "off", "ret"];
+        let mut line = serde_json::from_str::<serde_json::Value>(VALID).unwrap();
+        line[keys[field]] = serde_json::from_str(&v).unwrap_or(serde_json::Value::Null);
+        let text = format!("{HEADER}\n{line}\n");
+        let _ = read_all(text.as_bytes());
+    }
+}
+
+#[test]
+fn the_valid_line_reads() {
+    assert_eq!(read_all(format!("{HEADER}\n{VALID}\n").as_bytes()), Ok(1));
+}
