@@ -266,12 +266,19 @@ fn output_for(output: Option<&Path>, input: &Input, several: bool) -> Result<Opt
         return Ok(Some(Box::new(BufWriter::new(io::stdout()))));
     }
     let path = if several {
-        let name = match input {
+        // The input's own path under the output directory, so that inputs
+        // with the same name in different directories stay apart.
+        let relative: PathBuf = match input {
             Input::Stdin => PathBuf::from("stdin.jsonl"),
-            Input::File(p) => PathBuf::from(p.file_name().unwrap_or_default()),
+            Input::File(p) => p
+                .components()
+                .filter(|c| matches!(c, std::path::Component::Normal(_)))
+                .collect(),
         };
-        std::fs::create_dir_all(output).with_context(|| format!("creating {}", output.display()))?;
-        output.join(name)
+        let path = output.join(relative);
+        let dir = path.parent().unwrap_or(output);
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        path
     } else {
         output.to_path_buf()
     };

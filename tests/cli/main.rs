@@ -124,6 +124,21 @@ fn run_writes_a_trace_that_check_accepts_and_a_mutation_it_rejects() {
 }
 
 #[test]
+fn run_of_several_inputs_writes_one_trace_each_under_the_output_directory() {
+    let dir = scratch("several");
+    let o = run(&["run", "traces/spec", "-o", dir.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stdout));
+    let written = dir.join("traces/spec/trace-format-example.jsonl");
+    let trace = std::fs::read_to_string(&written).unwrap();
+    assert!(
+        trace.lines().nth(2).unwrap().contains(r#""ret":{"ok":"0x40000000"}"#),
+        "{trace}"
+    );
+    let o = run(&["check", dir.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stdout));
+}
+
+#[test]
 fn a_pipeline_through_standard_input_and_output() {
     let script = std::fs::read_to_string(EXAMPLE).unwrap();
     let o = run_with_input(&["run", "-", "-o", "-"], &script);
