@@ -63,7 +63,7 @@ impl Coverage {
     pub fn uncovered(&self) -> Vec<&'static RuleSpec> {
         catalogue()
             .iter()
-            .filter(|r| !self.rules.contains_key(r.id.as_str()))
+            .filter(|r| !r.withdrawn() && !self.rules.contains_key(r.id.as_str()))
             .collect()
     }
 
