@@ -201,8 +201,8 @@ pub enum Call {
         /// The owner's uid (default 0).
         #[serde(default)]
         uid: u32,
-        /// Initial contents (default empty).
-        #[serde(default)]
+        /// Initial contents, as hex digit pairs (default empty).
+        #[serde(default, with = "hex_data")]
         data: Vec<u8>,
         /// The size, at least the contents' length (default: that length).
         #[serde(default)]

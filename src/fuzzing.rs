@@ -8,6 +8,8 @@
 //!   and whatever decodes encodes back to the same bytes.
 //! - [`run_bytes`]: a byte-driven sequence of calls on a [`Model`] for every
 //!   profile keeps every model invariant ([`Model::check_invariants`]).
+//! - [`trace_text`]: any bytes read as a trace file are judged, or refused as
+//!   bad input with a position, and never panic.
 
 use crate::call::{Call, Outcome, Value};
 use crate::iomsg::{IoMmapReply, IoMmapRequest, Layout, MsgInfo};
@@ -31,6 +33,33 @@ pub fn io_mmap_wire(bytes: &[u8]) {
     if let Ok(info) = MsgInfo::decode(bytes) {
         assert_eq!(info.encode()[..], bytes[..MsgInfo::SIZE], "info {info:?}");
     }
+}
+
+/// The most bytes [`trace_text`] reads: a trace's lines are bounded by the
+/// reader, and this keeps one fuzz input's work bounded too.
+pub const MAX_TRACE_BYTES: usize = 1 << 16;
+
+/// Reads `bytes` as a trace file (run mode where an event has no `ret`, check
+/// mode where it has one) through the reader and the oracle, as
+/// `mmoracle check` would: bad input must end in a report, never a panic.
+pub fn trace_text(bytes: &[u8]) {
+    use crate::oracle::run::{judge, Mode, Options};
+    let input = &bytes[..bytes.len().min(MAX_TRACE_BYTES)];
+    let opts = Options {
+        mode: Mode::Auto,
+        profile: None,
+        strict: false,
+    };
+    let mut progress = |_: u64| {};
+    let report = judge(
+        std::io::Cursor::new(input),
+        "fuzz.jsonl",
+        &opts,
+        None,
+        None::<&mut crate::trace::Writer<Vec<u8>>>,
+        &mut progress,
+    );
+    report.expect("judging into no output cannot fail");
 }
 
 /// The most calls one input runs, whatever its length.

@@ -371,8 +371,15 @@ fn check_bind(f: &Field, call: &Call) -> Result<String, String> {
         .filter(|n| valid_bind_name(n))
         .ok_or("expected a name (letters, digits, `_`; not PAGE or ARENA)")?;
     match call.value_kind() {
-        crate::call::ValueKind::Addr | crate::call::ValueKind::Fd | crate::call::ValueKind::Pid => Ok(name.to_string()),
-        _ => Err(format!("`{}` returns no address, fd or pid to bind", call.name())),
+        crate::call::ValueKind::Addr
+        | crate::call::ValueKind::Fd
+        | crate::call::ValueKind::Pid
+        | crate::call::ValueKind::Handle
+        | crate::call::ValueKind::Size => Ok(name.to_string()),
+        _ => Err(format!(
+            "`{}` returns no address, fd, pid, handle or size to bind",
+            call.name()
+        )),
     }
 }
 

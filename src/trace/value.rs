@@ -50,6 +50,8 @@ impl Bindings {
             Outcome::Ok(Value::Addr(a)) => i128::from(a.0),
             Outcome::Ok(Value::Fd(fd)) => i128::from(fd.0),
             Outcome::Ok(Value::Pid(p)) => i128::from(p.0),
+            Outcome::Ok(Value::Handle(h)) => i128::from(h.0),
+            Outcome::Ok(Value::Size(n)) => i128::from(*n),
             _ if kind == ValueKind::Addr => i128::from(u64::MAX),
             _ => -1,
         };

@@ -15,9 +15,10 @@ use std::path::{Path, PathBuf};
 type Body = fn(&[u8]);
 
 /// Every fuzz target and its body in the main crate.
-const TARGETS: [(&str, Body); 2] = [
+const TARGETS: [(&str, Body); 3] = [
     ("io_mmap_wire", mmoracle::fuzzing::io_mmap_wire),
     ("model_ops", mmoracle::fuzzing::run_bytes),
+    ("trace_text", mmoracle::fuzzing::trace_text),
 ];
 
 fn regressions() -> PathBuf {
@@ -71,6 +72,12 @@ fn io_mmap_wire_regressions_pass() {
 #[test]
 fn model_ops_regressions_pass() {
     let failed = replay(TARGETS[1].0, TARGETS[1].1);
+    assert!(failed.is_empty(), "inputs that fail: {failed:#?}");
+}
+
+#[test]
+fn trace_text_regressions_pass() {
+    let failed = replay(TARGETS[2].0, TARGETS[2].1);
     assert!(failed.is_empty(), "inputs that fail: {failed:#?}");
 }
 
