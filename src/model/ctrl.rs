@@ -413,12 +413,29 @@ impl Model {
             return;
         };
         let scope = self.profile.data_scope;
-        self.change_regions(pid, changed, |region| {
-            region.prot = prot;
-            if scope == DataScope::PrivateWritable {
-                region.counts_data = Self::counts_as_data(region, prot);
-            }
-        });
+        for part in self.parts_to_protect(pid, changed, prot) {
+            self.change_regions(pid, part, |region| {
+                region.prot = prot;
+                if scope == DataScope::PrivateWritable {
+                    region.counts_data = Self::counts_as_data(region, prot);
+                }
+            });
+        }
+    }
+
+    /// The parts of `range` mprotect changes. Linux leaves a region that
+    /// already has the protection alone (no split: mprotect_fixup returns
+    /// early); procnto changes the whole range.
+    fn parts_to_protect(&self, pid: Pid, range: AddrRange, prot: Prot) -> Vec<AddrRange> {
+        if self.profile.ctrl_order != CtrlOrder::Linux {
+            return vec![range];
+        }
+        self.procs[&pid]
+            .space
+            .overlapping(range)
+            .filter(|r| r.prot != prot)
+            .filter_map(|r| r.range.intersect(&range))
+            .collect()
     }
 
     // ----------------------------------------------------------------- msync

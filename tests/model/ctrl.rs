@@ -873,3 +873,23 @@ fn msync_ok_1_synced() {
         );
     }
 }
+
+#[test]
+fn mprot_ok_1_linux_leaves_a_region_with_that_protection_unsplit() {
+    // mprotect_fixup returns before splitting a region that already has the
+    // protection, so a no-op mprotect in the middle of a region adds none.
+    let mut m = model(LINUX);
+    let a = mapped(&mut m, P1, &anon(4 * PAGE));
+    let regions = |m: &Model| m.process(P1).unwrap().space.region_count();
+    let before = regions(&m);
+    assert_ok(
+        &mut m,
+        P1,
+        &mprotect(a + PAGE, PAGE, Prot::READ | Prot::WRITE),
+        "MPROT-OK-1",
+    );
+    assert_eq!(regions(&m), before);
+    // A change does split, on every profile.
+    assert_ok(&mut m, P1, &mprotect(a + PAGE, PAGE, Prot::READ), "MPROT-OK-1");
+    assert_eq!(regions(&m), before + 2);
+}
