@@ -117,7 +117,7 @@ fn wrong_types() {
         &trace(&[r#"{"pid":1,"call":"munmap","addr":0,"len":1,"bind":"x","ret":{"ok":0}}"#]),
         2,
         50,
-        &["no address, fd or pid"],
+        &["no address, fd, pid, handle or size"],
     );
 }
 
