@@ -88,22 +88,26 @@ impl Model {
         if let Some(v) = self.plan_access(pid, addr, len.0, false) {
             return v;
         }
-        let bytes = (0..len.0).map(|i| self.byte_at(pid, Addr(addr.0 + i))).collect();
+        let mut bytes = Vec::with_capacity(len.0 as usize);
+        for (at, n) in page_pieces(addr, len.0, self.profile.page_size) {
+            self.read_piece(pid, at, n, &mut bytes);
+        }
         Verdict::ok(Value::Bytes(bytes), "ACCESS-LOAD-1")
     }
 
-    /// The byte a mapped, readable address holds.
-    fn byte_at(&self, pid: Pid, addr: Addr) -> u8 {
+    /// Appends the `n` bytes at `addr` (all in one mapped, readable page).
+    fn read_piece(&self, pid: Pid, addr: Addr, n: usize, out: &mut Vec<u8>) {
         let page = self.profile.page_size;
         let region = self.procs[&pid].space.region_at(addr).expect("checked mapped");
         let offset = region.offset_of(addr);
         let (index, within) = (offset / page, (offset % page) as usize);
-        if let Some(p) = region.private_pages.get(&index) {
-            return p[within];
-        }
-        match region.backing {
-            Backing::Zero => 0,
-            Backing::Object(id) => self.objects.expect(id).pages.get(&index).map_or(0, |p| p[within]),
+        let shown = region.private_pages.get(&index).or_else(|| match region.backing {
+            Backing::Zero => None,
+            Backing::Object(id) => self.objects.expect(id).pages.get(&index),
+        });
+        match shown {
+            Some(p) => out.extend_from_slice(&p[within..within + n]),
+            None => out.resize(out.len() + n, 0),
         }
     }
 
@@ -129,17 +133,18 @@ impl Model {
         if matches!(outcome, Outcome::Err(_)) {
             return;
         }
-        let page = self.profile.page_size;
-        for (i, byte) in data.iter().enumerate() {
-            let at = Addr(addr.0 + i as u64);
-            if (at.0 % page == 0 || i == 0) && self.page_access(pid, at, true).is_err() {
+        let mut done = 0;
+        for (at, n) in page_pieces(addr, data.len() as u64, self.profile.page_size) {
+            if self.page_access(pid, at, true).is_err() {
                 return;
             }
-            self.write_byte(pid, at, *byte);
+            self.write_piece(pid, at, &data[done..done + n]);
+            done += n;
         }
     }
 
-    fn write_byte(&mut self, pid: Pid, addr: Addr, byte: u8) {
+    /// Writes `bytes` at `addr` (all in one mapped, writable page).
+    fn write_piece(&mut self, pid: Pid, addr: Addr, bytes: &[u8]) {
         let page = self.profile.page_size;
         let region = self
             .procs
@@ -150,10 +155,11 @@ impl Model {
             .expect("checked mapped");
         let offset = region.offset_of(addr);
         let (index, within) = (offset / page, (offset % page) as usize);
+        let span = within..within + bytes.len();
         match (region.shared, region.backing) {
             (true, Backing::Object(id)) => {
                 let obj = self.objects.expect_mut(id);
-                obj.pages.entry(index).or_insert_with(|| zero_page(page))[within] = byte;
+                obj.pages.entry(index).or_insert_with(|| zero_page(page))[span].copy_from_slice(bytes);
             }
             (_, backing) => {
                 let objects = &self.objects;
@@ -164,10 +170,25 @@ impl Model {
                     };
                     shown.unwrap_or_else(|| zero_page(page))
                 });
-                copy[within] = byte;
+                copy[span].copy_from_slice(bytes);
             }
         }
     }
+}
+
+/// `[addr, addr + len)` cut at page boundaries: each piece's start and length.
+fn page_pieces(addr: Addr, len: u64, page: u64) -> impl Iterator<Item = (Addr, usize)> {
+    let end = addr.0.saturating_add(len);
+    let mut at = addr.0;
+    std::iter::from_fn(move || {
+        if at >= end {
+            return None;
+        }
+        let next = (at - at % page).saturating_add(page).min(end);
+        let piece = (Addr(at), (next - at) as usize);
+        at = next;
+        Some(piece)
+    })
 }
 
 fn zero_page(page: u64) -> Page {
