@@ -70,6 +70,22 @@ fn views<'a>(regions: impl Iterator<Item = &'a Region>) -> Vec<View> {
         .collect()
 }
 
+/// The mapped pages and their protection, with neighbouring regions of the
+/// same protection joined: what stays the same when only lock bits change
+/// (a partial lock may split regions).
+fn pages_and_prots(views: &[View]) -> Vec<(AddrRange, Prot)> {
+    let mut out: Vec<(AddrRange, Prot)> = Vec::new();
+    for v in views {
+        match out.last_mut() {
+            Some((r, p)) if *p == v.prot && r.end() == v.range.start() => {
+                *r = AddrRange::from_bounds(r.start(), v.range.end()).expect("non-empty");
+            }
+            _ => out.push((v.range, v.prot)),
+        }
+    }
+    out
+}
+
 /// Every other mapping, in any process, of the object bytes a store of
 /// `len` bytes at `addr` would write, with what it shows now.
 fn other_views(m: &Model, pid: Pid, addr: Addr, len: u64) -> Vec<OtherView> {
@@ -183,7 +199,13 @@ pub fn after_call(m: &Model, before: &Before, pid: Pid, call: &Call, outcome: &O
         (Call::Mmap { flags, .. }, Outcome::Err(_)) if !flags.contains(MapFlags::FIXED) => unchanged(),
         (Call::Munmap { .. }, Outcome::Err(_)) => unchanged(),
         // mlock and munlock may leave the part before a hole or a PROT_NONE
-        // region changed (spec/locking.md), so their failures are not checked here.
+        // region locked or unlocked (spec/locking.md): only the lock bits may change.
+        (Call::Mlock { .. } | Call::Munlock { .. }, Outcome::Err(_)) => {
+            let now = m.process(pid).map(|p| pages_and_prots(&views(p.space.regions())));
+            ensure(now == before.space.as_deref().map(pages_and_prots), || {
+                format!("a failed {} changed more than which pages are locked", call.name())
+            })
+        }
         (Call::Munmap { addr, len }, Outcome::Ok(_)) => unmapped(m, pid, *addr, len.0),
         (Call::Mprotect { addr, len, prot }, Outcome::Ok(_)) => protected(m, pid, *addr, len.0, *prot),
         (Call::Mlock { addr, len }, Outcome::Ok(_)) => locked_range(m, pid, *addr, len.0, true),
