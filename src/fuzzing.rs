@@ -43,23 +43,14 @@ pub const MAX_TRACE_BYTES: usize = 1 << 16;
 /// mode where it has one) through the reader and the oracle, as
 /// `mmoracle check` would: bad input must end in a report, never a panic.
 pub fn trace_text(bytes: &[u8]) {
-    use crate::oracle::run::{judge, Mode, Options};
+    use crate::oracle::run::{judge_text, Mode, Options};
     let input = &bytes[..bytes.len().min(MAX_TRACE_BYTES)];
     let opts = Options {
         mode: Mode::Auto,
         profile: None,
         strict: false,
     };
-    let mut progress = |_: u64| {};
-    let report = judge(
-        std::io::Cursor::new(input),
-        "fuzz.jsonl",
-        &opts,
-        None,
-        None::<&mut crate::trace::Writer<Vec<u8>>>,
-        &mut progress,
-    );
-    report.expect("judging into no output cannot fail");
+    judge_text(input, "fuzz.jsonl", &opts, None);
 }
 
 /// The most calls one input runs, whatever its length.

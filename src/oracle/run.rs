@@ -63,6 +63,23 @@ pub type Progress<'a> = &'a mut dyn FnMut(u64);
 /// How often progress is reported, in events.
 pub const PROGRESS_EVERY: u64 = 1 << 14;
 
+/// Judges a whole trace held in memory and returns the report with the
+/// trace written (every `ret` filled in): for tests, fuzzing and tools.
+pub fn judge_text(text: &[u8], name: &str, opts: &Options, coverage: Option<&mut Coverage>) -> (FileReport, String) {
+    let mut out = Writer::new(Vec::new());
+    let mut progress = |_: u64| {};
+    let report = judge(
+        std::io::Cursor::new(text),
+        name,
+        opts,
+        coverage,
+        Some(&mut out),
+        &mut progress,
+    )
+    .expect("writing to memory cannot fail");
+    (report, String::from_utf8_lossy(&out.into_inner()).into_owned())
+}
+
 /// Judges one trace or script read from `input` (named `name` in messages).
 /// Bad input ends the file and is recorded in the report; only a failure to
 /// write `out` is an `Err`.

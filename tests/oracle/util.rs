@@ -3,9 +3,7 @@
 
 use mmoracle::oracle::coverage::Coverage;
 use mmoracle::oracle::report::{FileReport, FindingKind};
-use mmoracle::oracle::run::{judge, Mode, Options};
-use mmoracle::trace::Writer;
-use std::io::Cursor;
+use mmoracle::oracle::run::{judge_text, Mode, Options};
 use std::path::{Path, PathBuf};
 
 /// The header of a trace for `profile`.
@@ -31,18 +29,7 @@ pub fn judge_with(text: &str, mode: Mode, strict: bool, coverage: Option<&mut Co
         profile: None,
         strict,
     };
-    let mut out = Writer::new(Vec::new());
-    let mut progress = |_: u64| {};
-    let report = judge(
-        Cursor::new(text.as_bytes()),
-        "t.jsonl",
-        &opts,
-        coverage,
-        Some(&mut out),
-        &mut progress,
-    )
-    .expect("writing to memory cannot fail");
-    (report, String::from_utf8(out.into_inner()).unwrap())
+    judge_text(text.as_bytes(), "t.jsonl", &opts, coverage)
 }
 
 /// Checks a trace.

@@ -2,9 +2,7 @@
 #![allow(dead_code)]
 
 use mmoracle::oracle::report::FileReport;
-use mmoracle::oracle::run::{judge, Backend, Mode, Options};
-use mmoracle::trace::Writer;
-use std::io::Cursor;
+use mmoracle::oracle::run::{Backend, Mode, Options};
 
 /// The header of a neutrino trace.
 pub const HEADER: &str = r#"{"format":"mmoracle-trace","version":1,"profile":"neutrino"}"#;
@@ -27,18 +25,7 @@ pub fn judge_text(text: &str, mode: Mode) -> (FileReport, String) {
         profile: None,
         strict: false,
     };
-    let mut out = Writer::new(Vec::new());
-    let mut progress = |_: u64| {};
-    let report = judge(
-        Cursor::new(text.as_bytes()),
-        "t.jsonl",
-        &opts,
-        None,
-        Some(&mut out),
-        &mut progress,
-    )
-    .expect("writing to memory cannot fail");
-    (report, String::from_utf8(out.into_inner()).unwrap())
+    mmoracle::oracle::run::judge_text(text.as_bytes(), "t.jsonl", &opts, None)
 }
 
 /// Runs a script on the model.
