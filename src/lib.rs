@@ -12,7 +12,8 @@
 //! lists and verdicts), [`model`], [`spec`] (the rule catalogue read from
 //! `spec/`), [`iomsg`] (the `_IO_MMAP` wire codec), [`fuzzing`] (the bodies
 //! of the cargo-fuzz targets, replayed by `cargo test`), [`trace`] (the JSON
-//! Lines trace format, streamed), [`oracle`] (judging what an implementation
+//! Lines trace format, streamed), [`files`] (finding inputs, writing outputs
+//! without ever overwriting one), [`oracle`] (judging what an implementation
 //! did, with reports and rule coverage), [`gen`] (random scripts, reproducible
 //! from a seed), [`api`] (libmemobj and the Gamma binding over the primitive calls).
 #![deny(missing_docs)]
@@ -21,6 +22,7 @@
 pub mod api;
 pub mod call;
 mod error;
+pub mod files;
 pub mod fuzzing;
 pub mod gen;
 pub mod iomsg;

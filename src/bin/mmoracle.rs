@@ -2,14 +2,14 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use mmoracle::files::{self, Input, Output};
 use mmoracle::gen::{generate, GenOptions};
 use mmoracle::oracle::coverage::Coverage;
 use mmoracle::oracle::report::{self, FileReport, Totals};
 use mmoracle::oracle::run::{judge, Backend, Mode, Options};
 use mmoracle::trace::Writer;
 use mmoracle::ProfileName;
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -40,7 +40,9 @@ enum Command {
   mmoracle run script.jsonl -o trace.jsonl          then: mmoracle check trace.jsonl
   mmoracle gen --steps 100 | mmoracle run - -o -    a random script, executed, as a trace")]
     Run {
-        /// Scripts, or directories searched for *.jsonl (`-`: standard input).
+        /// Scripts, or directories searched for *.jsonl (`-`: standard input). Links
+        /// are followed; each directory and file is read once (by device and inode);
+        /// only regular files found in directories are read.
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
         /// The implementation that executes the calls.
@@ -49,7 +51,9 @@ enum Command {
         /// The profile, overriding each header's.
         #[arg(long, value_parser = parse_profile)]
         profile: Option<ProfileName>,
-        /// Write the trace here (`-`: standard output; a directory when there are several inputs).
+        /// Write the trace here (`-`: standard output; a directory when there are several
+        /// inputs). Never an input: the same file as an input is refused. Written to a
+        /// temporary file and renamed when complete; nothing is left after bad input.
         #[arg(short = 'o', long)]
         output: Option<PathBuf>,
         /// Report format.
@@ -62,7 +66,9 @@ enum Command {
   mmoracle check traces/recorded --strict --format json
   mmoracle check traces/ --format junit > mmoracle.xml")]
     Check {
-        /// Traces, or directories searched for *.jsonl (`-`: standard input).
+        /// Traces, or directories searched for *.jsonl (`-`: standard input). Links
+        /// are followed; each directory and file is read once (by device and inode);
+        /// only regular files found in directories are read.
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
         /// The profile, overriding each header's.
@@ -205,85 +211,43 @@ fn clock_seed() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-/// One input: a file or standard input.
-enum Input {
-    Stdin,
-    File(PathBuf),
+/// Expands the command line's paths, telling the user on standard error what
+/// was skipped. Unreadable paths are returned for the caller to count.
+fn find_inputs(paths: &[PathBuf]) -> (Vec<Input>, Vec<String>) {
+    let walk = files::expand(paths);
+    for (path, why) in &walk.skipped {
+        eprintln!("mmoracle: skipped {}: {why}", path.display());
+    }
+    let errors = walk
+        .errors
+        .iter()
+        .map(|(path, why)| format!("{}: {why}", path.display()))
+        .collect();
+    (walk.inputs, errors)
 }
 
-impl Input {
-    fn name(&self) -> String {
-        match self {
-            Input::Stdin => "-".into(),
-            Input::File(p) => p.display().to_string(),
+/// Where `run -o` writes each input's trace: nowhere, standard output, or one
+/// file per input (planned before anything is written).
+enum Outputs {
+    None,
+    Stdout,
+    Files(Vec<PathBuf>),
+}
+
+impl Outputs {
+    fn plan(output: Option<&Path>, inputs: &[Input], format: Format) -> Result<Outputs> {
+        let Some(output) = output else { return Ok(Outputs::None) };
+        if output.as_os_str() != "-" {
+            return Ok(Outputs::Files(files::plan_outputs(inputs, output)?));
         }
-    }
-
-    fn open(&self) -> io::Result<Box<dyn BufRead>> {
-        Ok(match self {
-            Input::Stdin => Box::new(BufReader::new(io::stdin())),
-            Input::File(p) => Box::new(BufReader::new(File::open(p)?)),
-        })
-    }
-}
-
-/// Files named on the command line, and the *.jsonl files under directories, sorted.
-fn expand(paths: &[PathBuf]) -> Result<Vec<Input>> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.as_os_str() == "-" {
-            out.push(Input::Stdin);
-        } else if p.is_dir() {
-            let mut found = Vec::new();
-            walk(p, &mut found).with_context(|| format!("reading directory {}", p.display()))?;
-            found.sort();
-            out.extend(found.into_iter().map(Input::File));
-        } else if p.exists() {
-            out.push(Input::File(p.clone()));
-        } else {
-            bail!("{}: no such file or directory", p.display());
+        if inputs.len() > 1 {
+            bail!("`-o -` writes one trace; give one input, or a directory to -o");
         }
-    }
-    Ok(out)
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "jsonl") {
-            out.push(path);
+        if format != Format::Text {
+            bail!("`-o -` and --format {format:?} would both write to standard output");
         }
+        Ok(Outputs::Stdout)
     }
-    Ok(())
-}
-
-/// Where `run` writes the trace of one input.
-fn output_for(output: Option<&Path>, input: &Input, several: bool) -> Result<Option<Box<dyn Write>>> {
-    let Some(output) = output else { return Ok(None) };
-    if output.as_os_str() == "-" {
-        return Ok(Some(Box::new(BufWriter::new(io::stdout()))));
-    }
-    let path = if several {
-        // The input's own path under the output directory, so that inputs
-        // with the same name in different directories stay apart.
-        let relative: PathBuf = match input {
-            Input::Stdin => PathBuf::from("stdin.jsonl"),
-            Input::File(p) => p
-                .components()
-                .filter(|c| matches!(c, std::path::Component::Normal(_)))
-                .collect(),
-        };
-        let path = output.join(relative);
-        let dir = path.parent().unwrap_or(output);
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        path
-    } else {
-        output.to_path_buf()
-    };
-    let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-    Ok(Some(Box::new(BufWriter::new(file))))
 }
 
 /// Shows progress on standard error, only when it is a terminal.
@@ -318,20 +282,14 @@ fn judge_all(
     format: Format,
     rule_summary: bool,
 ) -> Result<u8> {
-    let inputs = expand(paths)?;
-    let to_stdout = output.is_some_and(|o| o.as_os_str() == "-");
-    if to_stdout && inputs.len() > 1 {
-        bail!("`-o -` writes one trace; give one input, or a directory to -o");
-    }
-    if to_stdout && format != Format::Text {
-        bail!("`-o -` and --format {format:?} would both write to standard output");
-    }
+    let (inputs, unreadable) = find_inputs(paths);
+    let outputs = Outputs::plan(output, &inputs, format)?;
     let progress = Progress::new();
     let mut coverage = Coverage::new();
     let mut reports: Vec<FileReport> = Vec::new();
     let mut totals = Totals::default();
     // With the trace on standard output, the text report goes to standard error.
-    let mut text_out: Box<dyn Write> = if to_stdout {
+    let mut text_out: Box<dyn Write> = if matches!(outputs, Outputs::Stdout) {
         Box::new(io::stderr())
     } else {
         Box::new(io::stdout().lock())
@@ -341,16 +299,22 @@ fn judge_all(
         progress.show(i, inputs.len(), &name, 0);
         let mut tick = |n: u64| progress.show(i, inputs.len(), &name, n);
         let report = match input.open() {
-            Err(e) => {
-                let mut r = FileReport::new(&name, opts.profile.unwrap_or(ProfileName::Neutrino));
-                r.error = Some(format!("{name}: {e}"));
-                r
-            }
-            Ok(reader) => {
-                let out = output_for(output, input, inputs.len() > 1)?;
-                let mut writer = out.map(Writer::new);
-                judge(reader, &name, opts, Some(&mut coverage), writer.as_mut(), &mut tick)?
-            }
+            Err(e) => unreadable_report(&name, opts, &e),
+            Ok(reader) => match &outputs {
+                Outputs::None => judge::<_, io::Sink>(reader, &name, opts, Some(&mut coverage), None, &mut tick)?,
+                Outputs::Stdout => {
+                    let mut w = Writer::new(BufWriter::new(io::stdout()));
+                    judge(reader, &name, opts, Some(&mut coverage), Some(&mut w), &mut tick)?
+                }
+                Outputs::Files(paths) => {
+                    let target = &paths[i];
+                    let out = Output::create(target).with_context(|| format!("creating {}", target.display()))?;
+                    let mut w = Writer::new(out);
+                    let report = judge(reader, &name, opts, Some(&mut coverage), Some(&mut w), &mut tick)?;
+                    keep_or_discard(w.into_inner(), &report)?;
+                    report
+                }
+            },
         };
         progress.clear();
         totals.add(&report);
@@ -358,6 +322,15 @@ fn judge_all(
             text_out.write_all(report::file_text(&report).as_bytes())?;
         }
         reports.push(report);
+    }
+    for problem in &unreadable {
+        let mut r = FileReport::new(problem, opts.profile.unwrap_or(ProfileName::Neutrino));
+        r.error = Some(problem.clone());
+        totals.add(&r);
+        if format == Format::Text {
+            text_out.write_all(report::file_text(&r).as_bytes())?;
+        }
+        reports.push(r);
     }
     match format {
         Format::Text => {
@@ -377,6 +350,26 @@ fn judge_all(
     }
     text_out.flush()?;
     Ok(totals.exit_code())
+}
+
+fn unreadable_report(name: &str, opts: &Options, e: &io::Error) -> FileReport {
+    let mut r = FileReport::new(name, opts.profile.unwrap_or(ProfileName::Neutrino));
+    r.error = Some(format!("{name}: {e}"));
+    r
+}
+
+/// Renames a finished trace into place, or removes it when its input ended
+/// on bad input (so no partial trace is left for `check` to accept).
+fn keep_or_discard(out: Output, report: &FileReport) -> Result<()> {
+    if report.error.is_some() {
+        eprintln!(
+            "mmoracle: {} not written: its input stopped on bad input",
+            out.target().display()
+        );
+        return Ok(());
+    }
+    let target = out.target().to_path_buf();
+    out.commit().with_context(|| format!("writing {}", target.display()))
 }
 
 /// The per-rule summary printed after `run` of a directory.
@@ -431,7 +424,7 @@ fn spec(dirs: &[PathBuf], format: Format) -> Result<u8> {
         }
         return Ok(0);
     }
-    let inputs = expand(dirs)?;
+    let (inputs, unreadable) = find_inputs(dirs);
     let opts = Options {
         mode: Mode::Auto,
         profile: None,
@@ -451,11 +444,14 @@ fn spec(dirs: &[PathBuf], format: Format) -> Result<u8> {
         }
         totals.add(&r);
     }
+    for problem in &unreadable {
+        eprintln!("mmoracle: {problem}");
+    }
     match format {
         Format::Json => writeln!(stdout, "{}", serde_json::to_string_pretty(&coverage.json())?)?,
         _ => stdout.write_all(coverage.text().as_bytes())?,
     }
-    Ok(if totals.bad > 0 { 2 } else { 0 })
+    Ok(if totals.bad > 0 || !unreadable.is_empty() { 2 } else { 0 })
 }
 
 #[cfg(test)]

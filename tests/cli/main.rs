@@ -1,5 +1,7 @@
 //! The `mmoracle` binary: commands, exit status, output formats.
 
+mod files;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -170,9 +172,9 @@ fn bad_input_exits_2_naming_file_line_and_column() {
     let o = run(&["check", "no/such/file.jsonl"]);
     assert_eq!(code(&o), 2);
     assert!(
-        text(&o.stderr).contains("no/such/file.jsonl: no such file"),
-        "{}",
-        text(&o.stderr)
+        text(&o.stdout).contains("no/such/file.jsonl: no such file"),
+        "a missing input is reported with the others: {}",
+        text(&o.stdout)
     );
     let o = run(&["check"]);
     assert_eq!(code(&o), 2, "usage errors exit 2");
