@@ -157,6 +157,10 @@ impl<R: BufRead> Reader<R> {
             );
             return Err(self.error(self.line, MAX_LINE as u64 + 1, msg).into());
         }
+        if self.line == 1 && self.buf.starts_with("\u{feff}".as_bytes()) {
+            let msg = "the file starts with a UTF-8 byte order mark (U+FEFF): expected the header; save the file as UTF-8 without a BOM";
+            return Err(self.error(1, 1, msg).into());
+        }
         match std::str::from_utf8(&self.buf) {
             Ok(text) => Ok(Some(text)),
             Err(e) => {
@@ -404,17 +408,69 @@ pub fn parse_object(text: &str) -> Result<Vec<Field>, (u64, String)> {
         };
         (e.column() as u64, msg)
     })?;
-    let base = text.as_ptr() as usize;
     entries
         .0
         .into_iter()
         .map(|(name, raw)| {
-            let offset = raw.get().as_ptr() as usize - base;
-            let column = text[..offset].chars().count() as u64 + 1;
-            let value = serde_json::from_str(raw.get()).map_err(|e| (column, format!("malformed JSON: {e}")))?;
+            let column = column_of(text, raw.get());
+            let value = strict_value(text, raw)?;
             Ok(Field { name, value, column })
         })
         .collect()
+}
+
+/// The column (from 1, in characters) where `part`, a slice of `line`, starts.
+fn column_of(line: &str, part: &str) -> u64 {
+    let offset = part.as_ptr() as usize - line.as_ptr() as usize;
+    line[..offset].chars().count() as u64 + 1
+}
+
+/// Parses one value of `line` strictly: no key repeats in any object at any
+/// depth, and integers are read exactly (one out of range is named as such,
+/// not read as a floating-point number; `-0` is the integer 0).
+fn strict_value(line: &str, raw: &RawValue) -> Result<Json, (u64, String)> {
+    let text = raw.get();
+    let column = column_of(line, text);
+    let at = |e: serde_json::Error| (column + e.column().saturating_sub(1) as u64, e.to_string());
+    match text.as_bytes().first() {
+        Some(b'{') => {
+            let entries: Entries<'_> = serde_json::from_str(text).map_err(|e| {
+                let (col, msg) = at(e);
+                (col, msg.split(" at line ").next().unwrap_or(&msg).to_string())
+            })?;
+            let mut map = serde_json::Map::new();
+            for (key, value) in entries.0 {
+                map.insert(key, strict_value(line, value)?);
+            }
+            Ok(Json::Object(map))
+        }
+        Some(b'[') => {
+            let items: Vec<&RawValue> = serde_json::from_str(text).map_err(at)?;
+            let values = items.into_iter().map(|v| strict_value(line, v));
+            Ok(Json::Array(values.collect::<Result<_, _>>()?))
+        }
+        Some(b'-' | b'0'..=b'9') => integer(text).map_err(|m| (column, m)),
+        _ => serde_json::from_str(text).map_err(|e| (column, format!("malformed JSON: {e}"))),
+    }
+}
+
+/// A JSON number as written: an integer when it has no fraction or exponent.
+fn integer(text: &str) -> Result<Json, String> {
+    if text.contains(['.', 'e', 'E']) {
+        return serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"));
+    }
+    if let Some(digits) = text.strip_prefix('-') {
+        if digits.bytes().all(|b| b == b'0') {
+            return Ok(Json::from(0u64));
+        }
+        return text
+            .parse::<i64>()
+            .map(Json::from)
+            .map_err(|_| format!("{text} is smaller than -2^63, the smallest integer a trace can hold"));
+    }
+    text.parse::<u64>()
+        .map(Json::from)
+        .map_err(|_| format!("{text} is larger than 2^64-1, the largest integer a trace can hold"))
 }
 
 /// The key/value pairs of a JSON object, in order, values unparsed.

@@ -270,3 +270,63 @@ proptest! {
 fn the_valid_line_reads() {
     assert_eq!(read_all(format!("{HEADER}\n{VALID}\n").as_bytes()), Ok(1));
 }
+
+#[test]
+fn keys_repeat_nowhere_not_even_in_nested_objects() {
+    // The error points at the repeated key (its closing quote).
+    let dup = |line: &str, key: &str| {
+        let col = line.rfind(&format!("\"{key}\"")).unwrap() + key.len() + 2;
+        assert_error(&trace(&[line]), 2, col as u64, &[&format!("duplicate key `{key}`")]);
+    };
+    dup(r#"{"call":"munmap","addr":0,"len":1,"ret":{"ok":0,"ok":1}}"#, "ok");
+    dup(
+        r#"{"call":"munmap","addr":0,"len":1,"ret":{"err":"EINVAL","err":"EPERM"}}"#,
+        "err",
+    );
+    dup(r#"{"call":"munmap","addr":0,"len":1,"expect":{"ok":0,"ok":0}}"#, "ok");
+    dup(
+        r#"{"call":"munmap","addr":0,"len":1,"expect":{"any_of":[{"ok":0},{"err":"EINVAL","err":"EPERM"}]}}"#,
+        "err",
+    );
+    dup(
+        r#"{"call":"getrlimit","resource":"RLIMIT_AS","ret":{"ok":{"cur":1,"max":2,"cur":3}}}"#,
+        "cur",
+    );
+    dup(
+        r#"{"call":"getrlimit","resource":"RLIMIT_AS","expect":{"any_of":[{"ok":0}],"any_of":[]}}"#,
+        "any_of",
+    );
+}
+
+#[test]
+fn integers_out_of_range_are_named_as_integers() {
+    assert_error(
+        &trace(&[r#"{"call":"munmap","addr":0,"len":4096000000000000000000,"ret":{"ok":0}}"#]),
+        2,
+        33,
+        &["4096000000000000000000 is larger than 2^64-1"],
+    );
+    assert_error(
+        &trace(&[r#"{"call":"ftruncate","fd":3,"len":-99999999999999999999,"ret":{"ok":0}}"#]),
+        2,
+        34,
+        &["-99999999999999999999 is smaller than -2^63"],
+    );
+    assert_error(
+        &trace(&[r#"{"call":"munmap","addr":0,"len":1,"ret":{"ok":18446744073709551616}}"#]),
+        2,
+        47,
+        &["18446744073709551616 is larger than 2^64-1"],
+    );
+    // -0 is the integer 0.
+    let ok = trace(&[r#"{"call":"munmap","addr":-0,"len":4096,"ret":{"err":"EINVAL"}}"#]);
+    let report = check(&ok);
+    assert_eq!(report.error, None);
+    assert!(report.passed(), "{report:?}");
+}
+
+#[test]
+fn a_byte_order_mark_is_named() {
+    let text = format!("\u{feff}{}", trace(&[MUNMAP]));
+    assert_error(&text, 1, 1, &["byte order mark"]);
+}
