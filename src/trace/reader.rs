@@ -361,10 +361,9 @@ fn explain(msg: &str) -> String {
 fn resolve_pid(f: &Field, env: &Bindings) -> Result<Pid, String> {
     let mut v = f.value.clone();
     value::resolve(&mut v, env)?;
-    v.as_u64()
-        .and_then(|p| u32::try_from(p).ok())
-        .filter(|p| *p != 0)
-        .map(Pid)
+    v.as_i64()
+        .and_then(Pid::from_written)
+        .filter(|p| p.0 != 0)
         .ok_or_else(|| format!("expected a logical pid (1, or a name bound by spawn), found {v}"))
 }
 

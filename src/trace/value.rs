@@ -52,8 +52,7 @@ impl Bindings {
             Outcome::Ok(Value::Pid(p)) => i128::from(p.0),
             Outcome::Ok(Value::Handle(h)) => i128::from(h.0),
             Outcome::Ok(Value::Size(n)) => i128::from(*n),
-            _ if kind == ValueKind::Addr => i128::from(u64::MAX),
-            _ => -1,
+            _ => failed_binding(kind),
         };
         self.names.insert(name.to_string(), Bound { value, line });
     }
@@ -82,6 +81,21 @@ impl Bindings {
             env: self,
         }
         .parse()
+    }
+}
+
+/// What a failed call binds (trace-format.md §5.3): what the C program holds
+/// after the call fails, so later calls made with it are judged, not refused.
+pub fn failed_binding(kind: ValueKind) -> i128 {
+    match kind {
+        // MAP_FAILED.
+        ValueKind::Addr => i128::from(u64::MAX),
+        // NULL: no handle.
+        ValueKind::Handle => 0,
+        // The struct stat the program zeroed: fstat did not fill it in.
+        ValueKind::Size => 0,
+        // -1: no fd, no pid.
+        _ => -1,
     }
 }
 

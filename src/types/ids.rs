@@ -5,10 +5,43 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A logical process id. 1 is the process a trace starts with; real pids never
-/// appear in traces.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+/// appear in traces. Written as an integer; `-1` (what a failed `spawn`
+/// returns, and so what its binding holds) is [`Pid::NONE`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Pid(pub u32);
+
+impl Pid {
+    /// `-1`: no process. No process ever has this pid, so a call naming it is
+    /// judged as one naming a process that does not exist.
+    pub const NONE: Pid = Pid(u32::MAX);
+
+    /// The pid written as `n` in a trace: `-1` is [`Pid::NONE`], 0 and
+    /// above are themselves.
+    pub fn from_written(n: i64) -> Option<Pid> {
+        match n {
+            -1 => Some(Pid::NONE),
+            _ => u32::try_from(n).ok().filter(|p| *p != u32::MAX).map(Pid),
+        }
+    }
+}
+
+impl Serialize for Pid {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if *self == Pid::NONE {
+            s.serialize_i64(-1)
+        } else {
+            s.serialize_u32(self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Pid {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Pid, D::Error> {
+        let n = i64::deserialize(d)?;
+        Pid::from_written(n)
+            .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a pid: expected 0 or more, or -1 for none")))
+    }
+}
 
 /// A file descriptor in a process's fd table. `Fd::NOFD` (-1) means "no file".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -27,7 +60,11 @@ pub struct ObjId(pub u64);
 
 impl fmt::Display for Pid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
+        if *self == Pid::NONE {
+            f.write_str("-1")
+        } else {
+            write!(f, "{}", self.0)
+        }
     }
 }
 

@@ -4,6 +4,8 @@
 mod util;
 // Reading events: values, expressions, bindings, outcomes.
 mod reader;
+// What failed calls bind.
+mod bindings;
 // Bad input: every kind names file, line and column, and nothing panics.
 mod bad_input;
 // Writing and reading back.
