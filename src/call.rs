@@ -452,6 +452,23 @@ impl Call {
     }
 }
 
+impl Call {
+    /// Whether the implementation chooses this call's successful result: an
+    /// fd, a pid, a memobj handle, or the address of a mapping not placed
+    /// with MAP_FIXED. Another free value is then adopted, not refused.
+    pub fn result_is_free_choice(&self) -> bool {
+        match self {
+            Call::Mmap { flags, .. } | Call::MmapPeer { flags, .. } => {
+                !flags.intersects(MapFlags::FIXED | MapFlags::FIXED_NOREPLACE)
+            }
+            _ => matches!(
+                self.value_kind(),
+                ValueKind::Addr | ValueKind::Fd | ValueKind::Pid | ValueKind::Handle
+            ),
+        }
+    }
+}
+
 impl Value {
     /// The kind of this value.
     pub fn kind(&self) -> ValueKind {

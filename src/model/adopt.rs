@@ -12,12 +12,15 @@ use crate::call::{Call, Outcome, Value};
 use crate::manager::MemoryManager;
 use crate::profile::ProfileName;
 use crate::rules::Verdict;
-use crate::types::{Addr, Pid};
+use crate::types::Pid;
 
-/// The model as a [`MemoryManager`] that adopts one chosen mapping address.
+/// The model as a [`MemoryManager`] that adopts one chosen value: the first
+/// primitive call inside the library call whose result is a free choice of
+/// the same kind (the mmap of a memobj_map, the shm_open of a Gamma
+/// shm_open) gets the value the implementation returned, when it is free.
 struct Adopting<'a> {
     model: &'a mut Model,
-    addr: Option<Addr>,
+    choice: Option<Value>,
 }
 
 impl MemoryManager for Adopting<'_> {
@@ -27,11 +30,12 @@ impl MemoryManager for Adopting<'_> {
 
     fn execute(&mut self, pid: Pid, call: &Call) -> Outcome {
         let verdict = self.model.evaluate(pid, call);
-        let maps = matches!(call, Call::Mmap { .. } | Call::MmapPeer { .. });
-        if let (true, Outcome::Ok(Value::Addr(_)), Some(addr)) = (maps, &verdict.outcome, self.addr) {
-            let chosen = Outcome::Ok(Value::Addr(addr));
+        let fits = |choice: &Value| {
+            call.result_is_free_choice() && matches!(&verdict.outcome, Outcome::Ok(v) if v.kind() == choice.kind())
+        };
+        if let Some(choice) = self.choice.take_if(|c| fits(c)) {
+            let chosen = Outcome::Ok(choice);
             if self.model.apply(pid, call, &chosen).is_ok() {
-                self.addr = None;
                 return chosen;
             }
         }
@@ -64,12 +68,12 @@ impl Model {
         if let Outcome::Ok(Value::Handle(h)) = outcome {
             libs.memobj.prefer_handle(*h);
         }
-        let addr = match outcome {
-            Outcome::Ok(Value::Addr(a)) => Some(*a),
+        let choice = match outcome {
+            Outcome::Ok(v @ (Value::Addr(_) | Value::Fd(_))) => Some(v.clone()),
             _ => None,
         };
         let verdict = libs
-            .execute(&mut Adopting { model: self, addr }, pid, call)
+            .execute(&mut Adopting { model: self, choice }, pid, call)
             .expect("library call");
         self.libs = libs;
         if outcome.is_ok() && &verdict.outcome != outcome {

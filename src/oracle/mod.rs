@@ -14,7 +14,7 @@ pub mod coverage;
 pub mod report;
 pub mod run;
 
-use crate::call::{Call, Outcome, Value, ValueKind};
+use crate::call::{Call, Outcome, Value};
 use crate::model::Model;
 use crate::profile::ProfileName;
 use crate::rules::{Allowed, RuleId};
@@ -87,8 +87,9 @@ impl Oracle {
     pub fn judge(&mut self, pid: Pid, call: &Call, observed: &Outcome) -> Judgement {
         let verdict = self.model.evaluate(pid, call);
         let allowed_by = verdict.allows(observed, self.strict);
+        let free_choice = call.result_is_free_choice() && verdict.outcome.is_ok();
         let mut refused = None;
-        if allowed_by.is_some() || is_free_choice(&verdict.outcome, observed) {
+        if allowed_by.is_some() || (free_choice && same_kind_of_success(&verdict.outcome, observed)) {
             match self.apply(pid, call, observed, &verdict.outcome) {
                 Ok(()) => {
                     return Judgement::Allowed {
@@ -113,7 +114,7 @@ impl Oracle {
         }
         Judgement::Divergence(Box::new(Divergence {
             observed: observed.clone(),
-            free_choice: free_kind(&verdict.outcome),
+            free_choice,
             allowed,
             refused,
             continued_with: verdict.outcome,
@@ -134,20 +135,11 @@ impl Oracle {
     }
 }
 
-/// Whether a success value is one the implementation chooses (an address,
-/// fd, pid or memobj handle).
-fn free_kind(outcome: &Outcome) -> bool {
-    matches!(
-        outcome,
-        Outcome::Ok(v) if matches!(v.kind(), ValueKind::Addr | ValueKind::Fd | ValueKind::Pid | ValueKind::Handle)
-    )
-}
-
-/// Whether `observed` differs from the model's success only in a freely
-/// chosen value.
-fn is_free_choice(own: &Outcome, observed: &Outcome) -> bool {
+/// Whether `observed` is a success with a value of the kind the model's own
+/// success has (another fd for an fd, another address for an address).
+fn same_kind_of_success(own: &Outcome, observed: &Outcome) -> bool {
     match (own, observed) {
-        (Outcome::Ok(a), Outcome::Ok(b)) => free_kind(own) && a.kind() == b.kind() && !matches!(b, Value::Unit),
+        (Outcome::Ok(a), Outcome::Ok(b)) => a.kind() == b.kind() && !matches!(b, Value::Unit),
         _ => false,
     }
 }
