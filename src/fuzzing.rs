@@ -45,11 +45,7 @@ pub const MAX_TRACE_BYTES: usize = 1 << 16;
 pub fn trace_text(bytes: &[u8]) {
     use crate::oracle::run::{judge_text, Mode, Options};
     let input = &bytes[..bytes.len().min(MAX_TRACE_BYTES)];
-    let opts = Options {
-        mode: Mode::Auto,
-        profile: None,
-        strict: false,
-    };
+    let opts = Options::new(Mode::Auto);
     judge_text(input, "fuzz.jsonl", &opts, None);
 }
 

@@ -59,6 +59,10 @@ enum Command {
         /// Report format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// The most memory contents (pages stored to) the model may hold, in MiB; a
+        /// trace that stores more stops with exit 2 instead of exhausting memory.
+        #[arg(long, value_name = "MIB", default_value_t = 256)]
+        max_contents: u64,
     },
     /// Judge recorded traces: is every `ret` allowed by the model?
     #[command(after_help = "Examples:
@@ -80,6 +84,10 @@ enum Command {
         /// Report format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// The most memory contents (pages stored to) the model may hold, in MiB; a
+        /// trace that stores more stops with exit 2 instead of exhausting memory.
+        #[arg(long, value_name = "MIB", default_value_t = 256)]
+        max_contents: u64,
     },
     /// Print a random script, reproducible from its seed.
     #[command(after_help = "Examples:
@@ -155,6 +163,7 @@ fn execute(cli: Cli) -> Result<u8> {
             profile,
             output,
             format,
+            max_contents,
         } => {
             let backend = match backend {
                 BackendArg::Model => Backend::Model,
@@ -164,9 +173,9 @@ fn execute(cli: Cli) -> Result<u8> {
                 ),
             };
             let opts = Options {
-                mode: Mode::Run(backend),
                 profile,
-                strict: false,
+                max_contents: mebibytes(max_contents)?,
+                ..Options::new(Mode::Run(backend))
             };
             let dirs = inputs.iter().any(|p| p.is_dir());
             judge_all(&inputs, &opts, output.as_deref(), format, dirs)
@@ -176,11 +185,13 @@ fn execute(cli: Cli) -> Result<u8> {
             profile,
             strict,
             format,
+            max_contents,
         } => {
             let opts = Options {
-                mode: Mode::Check,
                 profile,
                 strict,
+                max_contents: mebibytes(max_contents)?,
+                ..Options::new(Mode::Check)
             };
             judge_all(&inputs, &opts, None, format, false)
         }
@@ -203,6 +214,12 @@ fn execute(cli: Cli) -> Result<u8> {
         }
         Command::Spec { coverage, format } => spec(&coverage, format),
     }
+}
+
+/// `n` MiB in bytes, refusing a number too large to mean anything.
+fn mebibytes(n: u64) -> Result<u64> {
+    n.checked_mul(1 << 20)
+        .with_context(|| format!("--max-contents {n}: expected a number of MiB below 2^44"))
 }
 
 fn clock_seed() -> u64 {
@@ -425,11 +442,7 @@ fn spec(dirs: &[PathBuf], format: Format) -> Result<u8> {
         return Ok(0);
     }
     let (inputs, unreadable) = find_inputs(dirs);
-    let opts = Options {
-        mode: Mode::Auto,
-        profile: None,
-        strict: false,
-    };
+    let opts = Options::new(Mode::Auto);
     let progress = Progress::new();
     let mut coverage = Coverage::new();
     let mut totals = Totals::default();

@@ -192,5 +192,5 @@ fn page_pieces(addr: Addr, len: u64, page: u64) -> impl Iterator<Item = (Addr, u
 }
 
 fn zero_page(page: u64) -> Page {
-    vec![0u8; page as usize].into_boxed_slice()
+    Page::zeroed(page)
 }

@@ -11,6 +11,7 @@
 
 mod access;
 mod adopt;
+pub mod contents;
 mod ctrl;
 mod fd;
 pub mod invariants;

@@ -4,8 +4,7 @@
 use crate::types::ObjId;
 use std::collections::BTreeMap;
 
-/// A page of contents. Pages that were never written are absent and read as zeros.
-pub type Page = Box<[u8]>;
+pub use super::contents::Page;
 
 /// Sparse page contents keyed by page index.
 pub type Pages = BTreeMap<u64, Page>;

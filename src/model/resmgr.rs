@@ -9,7 +9,7 @@
 //! IOFUNC-EROFS-1, IOFUNC-EAGAIN-1, IOFUNC-EACCES-1, IOFUNC-ENOMEM-1,
 //! IOFUNC-OK-1 (a new mmap OCB, SH_DENYWR) / IOFUNC-OK-2 (procnto's OCB reused).
 
-use super::object::{ObjKind, Object};
+use super::object::{ObjKind, Object, Page};
 use super::process::{FdTarget, Process};
 use super::Model;
 use crate::call::{Call, Outcome, Value};
@@ -178,7 +178,7 @@ impl Model {
         for (index, chunk) in file.data.chunks(page as usize).enumerate() {
             let mut contents = vec![0u8; page as usize];
             contents[..chunk.len()].copy_from_slice(chunk);
-            object.pages.insert(index as u64, contents.into_boxed_slice());
+            object.pages.insert(index as u64, Page::from_bytes(contents));
         }
         let id = self.objects.insert(object);
         let coid = FIRST_COID + self.server.files.len() as i32;

@@ -55,6 +55,25 @@ pub struct Options {
     pub profile: Option<ProfileName>,
     /// Accept only the deterministic outcome.
     pub strict: bool,
+    /// The most bytes of memory contents the models of this process may hold
+    /// at once (`--max-contents`); a trace that stores more stops, as bad input.
+    pub max_contents: u64,
+}
+
+/// The default contents budget: 256 MiB of stored pages.
+pub const DEFAULT_MAX_CONTENTS: u64 = 256 << 20;
+
+impl Options {
+    /// Judging in `mode`, with the header's profile, not strict, and the
+    /// default contents budget.
+    pub fn new(mode: Mode) -> Options {
+        Options {
+            mode,
+            profile: None,
+            strict: false,
+            max_contents: DEFAULT_MAX_CONTENTS,
+        }
+    }
 }
 
 /// Called with the number of events judged so far, every [`PROGRESS_EVERY`] events.
@@ -103,8 +122,10 @@ pub fn judge<R: BufRead, W: Write>(
     let mut run = FileRun {
         oracle: Oracle::new(profile, opts.strict),
         env: Bindings::new(profile.profile()),
+        // The model as a backend is the oracle's own model: a second copy
+        // would make the same choices at twice the cost in time and memory.
         backend: match opts.mode {
-            Mode::Run(b) => Some(b.start(profile)?),
+            Mode::Run(b) if b != Backend::Model => Some(b.start(profile)?),
             _ => None,
         },
         report: FileReport::new(name, profile),
@@ -149,6 +170,10 @@ pub fn judge<R: BufRead, W: Write>(
                 if run.report.events % PROGRESS_EVERY == 0 {
                     progress(run.report.events);
                 }
+                if let Some(e) = over_budget(&reader, raw.line, opts.max_contents) {
+                    run.report.error = Some(e.to_string());
+                    break;
+                }
                 out.as_deref_mut().map(|w| w.event(&raw, Some(&observed)))
             }
         };
@@ -160,6 +185,21 @@ pub fn judge<R: BufRead, W: Write>(
         w.flush().map_err(|e| io_error(name.to_string(), e))?;
     }
     Ok(run.report)
+}
+
+/// The error that stops a trace once the models hold more contents than
+/// `budget` bytes: memory stays bounded instead of running out.
+fn over_budget<R: BufRead>(reader: &Reader<R>, line: u64, budget: u64) -> Option<TraceError> {
+    let stored = crate::model::contents::stored_bytes();
+    (stored > budget).then(|| {
+        let msg = format!(
+            "memory contents over budget: the stores so far hold {} KiB of pages, more than the budget of {} KiB; \
+             raise it with --max-contents (in MiB) if the machine has the memory",
+            stored >> 10,
+            budget >> 10
+        );
+        reader.error(line, 0, msg)
+    })
 }
 
 fn io_error(path: String, source: std::io::Error) -> Error {
@@ -231,6 +271,7 @@ impl FileRun {
     fn observe<R: BufRead>(&mut self, reader: &Reader<R>, event: &Event) -> Result<Outcome, TraceError> {
         match (self.mode, &event.ret, self.backend.as_mut()) {
             (Mode::Run(_), _, Some(backend)) => Ok(backend.execute(event.pid, &event.call)),
+            (Mode::Run(Backend::Model), _, None) => Ok(self.oracle.model().evaluate(event.pid, &event.call).outcome),
             (Mode::Check | Mode::Auto, Some(ret), _) => Ok(ret.clone()),
             (Mode::Auto, None, _) => Ok(self.oracle.model().evaluate(event.pid, &event.call).outcome),
             _ => Err(reader.error(

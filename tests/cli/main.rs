@@ -1,5 +1,6 @@
 //! The `mmoracle` binary: commands, exit status, output formats.
 
+mod budget;
 mod files;
 
 use std::io::Write;

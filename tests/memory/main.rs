@@ -141,11 +141,7 @@ const CYCLE: &[&str] = &[
 ];
 
 fn judge_stream(lines: impl Iterator<Item = String>, mode: Mode) -> mmoracle::oracle::report::FileReport {
-    let opts = Options {
-        mode,
-        profile: None,
-        strict: false,
-    };
+    let opts = Options::new(mode);
     let mut coverage = Coverage::new();
     let mut progress = |_: u64| {};
     judge::<_, std::io::Sink>(
@@ -213,11 +209,7 @@ fn long_traces_run_in_constant_memory() {
 
     // check: a recorded trace, with one divergence per cycle (kept up to the cap, then counted).
     let mut recorded = Writer::new(Vec::new());
-    let opts = Options {
-        mode: Mode::Run(Backend::Model),
-        profile: None,
-        strict: false,
-    };
+    let opts = Options::new(Mode::Run(Backend::Model));
     let text = script(1).collect::<Vec<_>>().join("\n");
     judge(text.as_bytes(), "one", &opts, None, Some(&mut recorded), &mut |_| {}).unwrap();
     let recorded = String::from_utf8(recorded.into_inner()).unwrap();
@@ -240,4 +232,28 @@ fn long_traces_run_in_constant_memory() {
         long <= short + 64 * KIB,
         "checking grew with the trace: {short} -> {long} bytes"
     );
+
+    contents_cost_per_page_is_the_page_and_little_more();
+}
+
+/// A script that maps 16 MiB lazily and stores one byte into `pages` of its pages.
+fn touching(pages: usize) -> impl Iterator<Item = String> {
+    let map = r#"{"call":"mmap","addr":0,"len":"0x1000000","prot":"PROT_READ|PROT_WRITE","flags":"MAP_PRIVATE|MAP_ANON|MAP_LAZY","fd":-1,"off":0,"bind":"a"}"#;
+    let stores = (0..pages).map(|i| format!(r#"{{"call":"store","addr":"$a+{}","data":"01"}}"#, i * 4096));
+    [HEADER.to_string(), map.to_string()].into_iter().chain(stores)
+}
+
+/// A stored page costs its 4 KiB, the allocator's header and a map entry;
+/// the run holds one model, not two; and every page is given back at the end.
+fn contents_cost_per_page_is_the_page_and_little_more() {
+    const PAGES: usize = 4096;
+    let base = peak_of(|| assert!(judge_stream(touching(0), Mode::Run(Backend::Model)).passed()));
+    let touched = peak_of(|| assert!(judge_stream(touching(PAGES), Mode::Run(Backend::Model)).passed()));
+    let per_page = (touched - base) / PAGES;
+    println!("contents: {per_page} bytes of heap per touched 4 KiB page");
+    assert!(
+        (4096..=4096 + 128).contains(&per_page),
+        "a touched page costs {per_page} bytes"
+    );
+    assert_eq!(mmoracle::model::contents::stored_bytes(), 0, "every page was dropped");
 }

@@ -25,9 +25,8 @@ pub fn trace(lines: &[&str]) -> String {
 /// Judges `text`; returns the report and the trace written.
 pub fn judge_with(text: &str, mode: Mode, strict: bool, coverage: Option<&mut Coverage>) -> (FileReport, String) {
     let opts = Options {
-        mode,
-        profile: None,
         strict,
+        ..Options::new(mode)
     };
     judge_text(text.as_bytes(), "t.jsonl", &opts, coverage)
 }

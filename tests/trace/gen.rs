@@ -98,11 +98,7 @@ fn arguments_are_biased_like_syzkaller() {
 
 /// Runs a script on the model; `Err` carries the panic message.
 fn run_on_model(text: &str) -> Result<mmoracle::oracle::report::FileReport, String> {
-    let o = Options {
-        mode: Mode::Run(Backend::Model),
-        profile: None,
-        strict: false,
-    };
+    let o = Options::new(Mode::Run(Backend::Model));
     catch_unwind(AssertUnwindSafe(|| {
         let mut p = |_: u64| {};
         judge::<_, std::io::Sink>(Cursor::new(text.as_bytes()), "gen", &o, None, None, &mut p).unwrap()

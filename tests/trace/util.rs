@@ -20,11 +20,7 @@ pub fn trace(lines: &[&str]) -> String {
 
 /// Judges `text` in `mode`; returns the report and the trace written.
 pub fn judge_text(text: &str, mode: Mode) -> (FileReport, String) {
-    let opts = Options {
-        mode,
-        profile: None,
-        strict: false,
-    };
+    let opts = Options::new(mode);
     mmoracle::oracle::run::judge_text(text.as_bytes(), "t.jsonl", &opts, None)
 }
 
