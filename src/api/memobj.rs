@@ -53,9 +53,10 @@ struct HandleState {
 #[derive(Clone, Debug, Default)]
 pub struct Memobj {
     handles: BTreeMap<u64, HandleState>,
-    next_handle: u64,
     next_name: u64,
     preferred: Option<u64>,
+    /// Whether the last new handle was `preferred` in place of the library's own.
+    took_preferred: bool,
 }
 
 fn fail(errno: Errno, rule: RuleId) -> Verdict {
@@ -89,14 +90,11 @@ pub fn mmap_error(errno: Errno, no_peer_call: bool) -> Verdict {
 impl Memobj {
     fn new_handle(&mut self, state: HandleState, rule: RuleId) -> Verdict {
         let id = match self.preferred.take() {
-            Some(h) if h != 0 && !self.handles.contains_key(&h) => h,
-            _ => {
-                self.next_handle += 1;
-                while self.handles.contains_key(&self.next_handle) {
-                    self.next_handle += 1;
-                }
-                self.next_handle
+            Some(h) if h != 0 && !self.handles.contains_key(&h) => {
+                self.took_preferred = h != self.next_free_handle();
+                h
             }
+            _ => self.next_free_handle(),
         };
         self.handles.insert(id, state);
         Verdict::ok(Value::Handle(Handle(id)), rule)
@@ -106,6 +104,27 @@ impl Memobj {
     /// its own choice; the oracle adopts it) if `h` is free and not NULL.
     pub fn prefer_handle(&mut self, h: Handle) {
         self.preferred = Some(h.0);
+        self.took_preferred = false;
+    }
+
+    /// Whether the last new handle was the preferred one where the library
+    /// would have chosen another; forgets a preference no call used.
+    pub fn took_preference(&mut self) -> bool {
+        self.preferred = None;
+        std::mem::take(&mut self.took_preferred)
+    }
+
+    /// The handle the library chooses next: the lowest that is not NULL and
+    /// not in use (the model's stand-in for a pointer malloc hands out).
+    fn next_free_handle(&self) -> u64 {
+        let mut h = 1;
+        for &used in self.handles.keys() {
+            if used != h {
+                break;
+            }
+            h += 1;
+        }
+        h
     }
 
     /// The handle `h` if `pid` owns it.

@@ -11,6 +11,7 @@
 
 mod access;
 mod adopt;
+pub use adopt::LibraryRun;
 pub mod contents;
 mod ctrl;
 mod fd;
@@ -264,8 +265,12 @@ impl Model {
         result
     }
 
-    /// Evaluates `call` and applies its deterministic outcome.
+    /// Evaluates `call` and applies its deterministic outcome (a library call
+    /// runs once, for real).
     pub fn step(&mut self, pid: Pid, call: &Call) -> Verdict {
+        if let Some(run) = self.run_library(pid, call, None) {
+            return run.verdict;
+        }
         let verdict = self.evaluate(pid, call);
         self.apply(pid, call, &verdict.outcome)
             .expect("the model's own outcome always applies");

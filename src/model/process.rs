@@ -109,6 +109,9 @@ impl Model {
         let Outcome::Ok(Value::Pid(child)) = outcome else {
             return Ok(());
         };
+        if *child == Pid::NONE {
+            return Err("-1 is not a pid".into());
+        }
         if self.procs.contains_key(child) || child.0 == 0 {
             return Err(format!("pid {child} is already in use"));
         }

@@ -17,7 +17,7 @@ pub mod run;
 use crate::call::{Call, Outcome, Value};
 use crate::model::Model;
 use crate::profile::ProfileName;
-use crate::rules::{Allowed, RuleId};
+use crate::rules::{Allowed, RuleId, Verdict};
 use crate::types::Pid;
 
 /// The oracle's answer for one event.
@@ -83,14 +83,18 @@ impl Oracle {
 
     /// Judges `observed` as the outcome of `call` by `pid`, and moves the model
     /// on: with the observed outcome when it is allowed, with the model's own
-    /// otherwise.
+    /// otherwise. Nothing is copied: the model validates an adopted choice
+    /// before it changes anything, and a library call runs once, for real.
     pub fn judge(&mut self, pid: Pid, call: &Call, observed: &Outcome) -> Judgement {
+        if call.is_library() {
+            return self.judge_library(pid, call, observed);
+        }
         let verdict = self.model.evaluate(pid, call);
         let allowed_by = verdict.allows(observed, self.strict);
         let free_choice = call.result_is_free_choice() && verdict.outcome.is_ok();
         let mut refused = None;
         if allowed_by.is_some() || (free_choice && same_kind_of_success(&verdict.outcome, observed)) {
-            match self.apply(pid, call, observed, &verdict.outcome) {
+            match self.model.apply(pid, call, observed) {
                 Ok(()) => {
                     return Judgement::Allowed {
                         rule: allowed_by.unwrap_or(verdict.rule),
@@ -100,11 +104,6 @@ impl Oracle {
                 Err(reason) => refused = Some(reason),
             }
         }
-        let allowed: Vec<Allowed> = if self.strict {
-            verdict.allowed().take(1).collect()
-        } else {
-            verdict.allowed().collect()
-        };
         let state = report::render_state(&self.model, pid, report::focus(call, observed));
         if observed == &verdict.outcome {
             // The model refused its own outcome: a model bug, reported as such.
@@ -112,26 +111,65 @@ impl Oracle {
         } else if let Err(e) = self.model.apply(pid, call, &verdict.outcome) {
             refused = Some(format!("the model could not apply its own outcome: {e}"));
         }
+        self.divergence(observed, &verdict, free_choice, refused, state)
+    }
+
+    /// Runs the model's own outcome of `call` by `pid` (for `run` on the model
+    /// and for scripts in coverage runs): one evaluation, one application.
+    pub fn step_own(&mut self, pid: Pid, call: &Call) -> (Outcome, Judgement) {
+        let verdict = self.model.step(pid, call);
+        let judgement = Judgement::Allowed {
+            rule: verdict.rule,
+            adopted: false,
+        };
+        (verdict.outcome, judgement)
+    }
+
+    /// A library call runs once on the model, adopting the observed value.
+    /// On a divergence the model keeps the library's own effects, and the
+    /// state shown is the one after them (there is no copy of the state before).
+    fn judge_library(&mut self, pid: Pid, call: &Call, observed: &Outcome) -> Judgement {
+        let run = self
+            .model
+            .run_library(pid, call, Some(observed))
+            .expect("a library call");
+        if let Some(rule) = run.verdict.allows(observed, self.strict) {
+            return Judgement::Allowed {
+                rule,
+                adopted: run.adopted,
+            };
+        }
+        let free_choice = call.result_is_free_choice() && run.verdict.outcome.is_ok();
+        let refused = (free_choice && same_kind_of_success(&run.verdict.outcome, observed))
+            .then(|| format!("{observed} is not free here"));
+        let state = format!(
+            "(after the model's own run of the library call)\n{}",
+            report::render_state(&self.model, pid, report::focus(call, observed))
+        );
+        self.divergence(observed, &run.verdict, free_choice, refused, state)
+    }
+
+    fn divergence(
+        &self,
+        observed: &Outcome,
+        verdict: &Verdict,
+        free_choice: bool,
+        refused: Option<String>,
+        state: String,
+    ) -> Judgement {
+        let allowed: Vec<Allowed> = if self.strict {
+            verdict.allowed().take(1).collect()
+        } else {
+            verdict.allowed().collect()
+        };
         Judgement::Divergence(Box::new(Divergence {
             observed: observed.clone(),
             free_choice,
             allowed,
             refused,
-            continued_with: verdict.outcome,
+            continued_with: verdict.outcome.clone(),
             state,
         }))
-    }
-
-    /// Applies `outcome`. Outcomes other than the model's own are tried on a
-    /// copy first, so a refused one leaves the model as it was.
-    fn apply(&mut self, pid: Pid, call: &Call, outcome: &Outcome, own: &Outcome) -> Result<(), String> {
-        if outcome == own {
-            return self.model.apply(pid, call, outcome);
-        }
-        let mut trial = self.model.clone();
-        trial.apply(pid, call, outcome)?;
-        self.model = trial;
-        Ok(())
     }
 }
 

@@ -234,8 +234,13 @@ impl FileRun {
         coverage: Option<&mut Coverage>,
     ) -> Result<Outcome, TraceError> {
         let event = reader.resolve(raw, &self.env)?;
-        let observed = self.observe(reader, &event)?;
-        let judgement = self.oracle.judge(event.pid, &event.call, &observed);
+        let (observed, judgement) = if self.model_is_the_implementation(&event) {
+            self.oracle.step_own(event.pid, &event.call)
+        } else {
+            let observed = self.observe(reader, &event)?;
+            let judgement = self.oracle.judge(event.pid, &event.call, &observed);
+            (observed, judgement)
+        };
         let describe = || describe(raw, &self.env);
         match judgement {
             Judgement::Allowed { rule, .. } => {
@@ -268,12 +273,21 @@ impl FileRun {
         Ok(observed)
     }
 
+    /// Whether the outcome is the model's own: `run` on the model, or a
+    /// script's event in a coverage run. The oracle's model then executes the
+    /// call itself, once; a second model would only make the same choices.
+    fn model_is_the_implementation(&self, event: &Event) -> bool {
+        match self.mode {
+            Mode::Run(backend) => backend == Backend::Model,
+            Mode::Auto => event.ret.is_none(),
+            Mode::Check => false,
+        }
+    }
+
     fn observe<R: BufRead>(&mut self, reader: &Reader<R>, event: &Event) -> Result<Outcome, TraceError> {
         match (self.mode, &event.ret, self.backend.as_mut()) {
             (Mode::Run(_), _, Some(backend)) => Ok(backend.execute(event.pid, &event.call)),
-            (Mode::Run(Backend::Model), _, None) => Ok(self.oracle.model().evaluate(event.pid, &event.call).outcome),
             (Mode::Check | Mode::Auto, Some(ret), _) => Ok(ret.clone()),
-            (Mode::Auto, None, _) => Ok(self.oracle.model().evaluate(event.pid, &event.call).outcome),
             _ => Err(reader.error(
                 event.line,
                 0,
