@@ -4,6 +4,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use mmoracle::files::{self, Input, Output};
 use mmoracle::gen::{generate, GenOptions};
+use mmoracle::oracle::batch::{self, Partition};
 use mmoracle::oracle::coverage::Coverage;
 use mmoracle::oracle::report::{self, FileReport, Totals};
 use mmoracle::oracle::run::{judge, Backend, Mode, Options};
@@ -63,6 +64,14 @@ enum Command {
         /// trace that stores more stops with exit 2 instead of exhausting memory.
         #[arg(long, value_name = "MIB", default_value_t = 256)]
         max_contents: u64,
+        /// Judge this many files at once (default: one per core).
+        #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+        jobs: Option<u32>,
+        /// Take a deterministic share of the files: K/N takes every N-th file of the
+        /// sorted list, starting with the K-th (cargo-nextest's `count:K/N`). The N
+        /// partitions together judge every file once; their reports stand alone.
+        #[arg(long, value_name = "K/N")]
+        partition: Option<Partition>,
     },
     /// Judge recorded traces: is every `ret` allowed by the model?
     #[command(after_help = "Examples:
@@ -88,6 +97,14 @@ enum Command {
         /// trace that stores more stops with exit 2 instead of exhausting memory.
         #[arg(long, value_name = "MIB", default_value_t = 256)]
         max_contents: u64,
+        /// Judge this many files at once (default: one per core).
+        #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+        jobs: Option<u32>,
+        /// Take a deterministic share of the files: K/N takes every N-th file of the
+        /// sorted list, starting with the K-th (cargo-nextest's `count:K/N`). The N
+        /// partitions together judge every file once; their reports stand alone.
+        #[arg(long, value_name = "K/N")]
+        partition: Option<Partition>,
     },
     /// Print a random script, reproducible from its seed.
     #[command(after_help = "Examples:
@@ -164,6 +181,8 @@ fn execute(cli: Cli) -> Result<u8> {
             output,
             format,
             max_contents,
+            jobs,
+            partition,
         } => {
             let backend = match backend {
                 BackendArg::Model => Backend::Model,
@@ -178,7 +197,7 @@ fn execute(cli: Cli) -> Result<u8> {
                 ..Options::new(Mode::Run(backend))
             };
             let dirs = inputs.iter().any(|p| p.is_dir());
-            judge_all(&inputs, &opts, output.as_deref(), format, dirs)
+            judge_all(&inputs, &opts, output.as_deref(), format, dirs, spread(jobs, partition))
         }
         Command::Check {
             inputs,
@@ -186,6 +205,8 @@ fn execute(cli: Cli) -> Result<u8> {
             strict,
             format,
             max_contents,
+            jobs,
+            partition,
         } => {
             let opts = Options {
                 profile,
@@ -193,7 +214,7 @@ fn execute(cli: Cli) -> Result<u8> {
                 max_contents: mebibytes(max_contents)?,
                 ..Options::new(Mode::Check)
             };
-            judge_all(&inputs, &opts, None, format, false)
+            judge_all(&inputs, &opts, None, format, false, spread(jobs, partition))
         }
         Command::Gen {
             seed,
@@ -213,6 +234,14 @@ fn execute(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Spec { coverage, format } => spec(&coverage, format),
+    }
+}
+
+fn spread(jobs: Option<u32>, partition: Option<Partition>) -> Spread {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Spread {
+        jobs: jobs.map_or(cores, |j| j as usize),
+        partition,
     }
 }
 
@@ -292,14 +321,26 @@ impl Progress {
     }
 }
 
+/// How a run over many files is shared out.
+#[derive(Clone, Copy, Debug)]
+struct Spread {
+    jobs: usize,
+    partition: Option<Partition>,
+}
+
 fn judge_all(
     paths: &[PathBuf],
     opts: &Options,
     output: Option<&Path>,
     format: Format,
     rule_summary: bool,
+    spread: Spread,
 ) -> Result<u8> {
-    let (inputs, unreadable) = find_inputs(paths);
+    let (mut inputs, unreadable) = find_inputs(paths);
+    if let Some(part) = spread.partition {
+        let mut position = 0..;
+        inputs.retain(|_| part.includes(position.next().unwrap_or(0)));
+    }
     let outputs = Outputs::plan(output, &inputs, format)?;
     let progress = Progress::new();
     let mut coverage = Coverage::new();
@@ -311,34 +352,30 @@ fn judge_all(
     } else {
         Box::new(io::stdout().lock())
     };
-    for (i, input) in inputs.iter().enumerate() {
-        let name = input.name();
-        progress.show(i, inputs.len(), &name, 0);
-        let mut tick = |n: u64| progress.show(i, inputs.len(), &name, n);
-        let report = match input.open() {
-            Err(e) => unreadable_report(&name, opts, &e),
-            Ok(reader) => match &outputs {
-                Outputs::None => judge::<_, io::Sink>(reader, &name, opts, Some(&mut coverage), None, &mut tick)?,
-                Outputs::Stdout => {
-                    let mut w = Writer::new(BufWriter::new(io::stdout()));
-                    judge(reader, &name, opts, Some(&mut coverage), Some(&mut w), &mut tick)?
+    let mut failure = None;
+    batch::in_order(
+        inputs.len(),
+        spread.jobs,
+        |i| judge_one(&inputs[i], i, &outputs, opts),
+        |i, result| {
+            progress.show(i, inputs.len(), &inputs[i].name(), 0);
+            let (report, file_coverage) = match result {
+                Ok(done) => done,
+                Err(e) => return failure = failure.take().or(Some(e)),
+            };
+            coverage.absorb(file_coverage);
+            totals.add(&report);
+            if format == Format::Text {
+                if let Err(e) = text_out.write_all(report::file_text(&report).as_bytes()) {
+                    failure = failure.take().or(Some(e.into()));
                 }
-                Outputs::Files(paths) => {
-                    let target = &paths[i];
-                    let out = Output::create(target).with_context(|| format!("creating {}", target.display()))?;
-                    let mut w = Writer::new(out);
-                    let report = judge(reader, &name, opts, Some(&mut coverage), Some(&mut w), &mut tick)?;
-                    keep_or_discard(w.into_inner(), &report)?;
-                    report
-                }
-            },
-        };
-        progress.clear();
-        totals.add(&report);
-        if format == Format::Text {
-            text_out.write_all(report::file_text(&report).as_bytes())?;
-        }
-        reports.push(report);
+            }
+            reports.push(report);
+        },
+    );
+    progress.clear();
+    if let Some(e) = failure {
+        return Err(e);
     }
     for problem in &unreadable {
         let mut r = FileReport::new(problem, opts.profile.unwrap_or(ProfileName::Neutrino));
@@ -367,6 +404,34 @@ fn judge_all(
     }
     text_out.flush()?;
     Ok(totals.exit_code())
+}
+
+/// Judges the `i`-th input, writing its trace where `outputs` says; runs on
+/// any thread, with coverage of its own.
+fn judge_one(input: &Input, i: usize, outputs: &Outputs, opts: &Options) -> Result<(FileReport, Coverage)> {
+    let name = input.name();
+    let mut coverage = Coverage::new();
+    let mut tick = |_: u64| {};
+    let reader = match input.open() {
+        Err(e) => return Ok((unreadable_report(&name, opts, &e), coverage)),
+        Ok(reader) => reader,
+    };
+    let report = match outputs {
+        Outputs::None => judge::<_, io::Sink>(reader, &name, opts, Some(&mut coverage), None, &mut tick)?,
+        Outputs::Stdout => {
+            let mut w = Writer::new(BufWriter::new(io::stdout()));
+            judge(reader, &name, opts, Some(&mut coverage), Some(&mut w), &mut tick)?
+        }
+        Outputs::Files(paths) => {
+            let target = &paths[i];
+            let out = Output::create(target).with_context(|| format!("creating {}", target.display()))?;
+            let mut w = Writer::new(out);
+            let report = judge(reader, &name, opts, Some(&mut coverage), Some(&mut w), &mut tick)?;
+            keep_or_discard(w.into_inner(), &report)?;
+            report
+        }
+    };
+    Ok((report, coverage))
 }
 
 fn unreadable_report(name: &str, opts: &Options, e: &io::Error) -> FileReport {

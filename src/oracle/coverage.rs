@@ -44,6 +44,18 @@ impl Coverage {
         }
     }
 
+    /// Adds another coverage's traces and hits after this one's (the traces
+    /// of a file judged on another thread).
+    pub fn absorb(&mut self, other: Coverage) {
+        let base = u32::try_from(self.traces.len()).unwrap_or(u32::MAX);
+        self.traces.extend(other.traces);
+        for (rule, hits) in other.rules {
+            let mine = self.rules.entry(rule).or_default();
+            mine.events += hits.events;
+            mine.traces.extend(hits.traces.iter().map(|t| base.saturating_add(*t)));
+        }
+    }
+
     /// The registered traces, by index.
     pub fn traces(&self) -> &[String] {
         &self.traces

@@ -10,6 +10,7 @@
 //! divergence, not only the first (SibylFS's "continuing execution with a
 //! spec-allowed value").
 
+pub mod batch;
 pub mod coverage;
 pub mod report;
 pub mod run;

@@ -2,6 +2,7 @@
 
 mod budget;
 mod files;
+mod parallel;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
