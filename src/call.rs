@@ -493,24 +493,71 @@ impl Value {
 /// assert!(mmoracle::call::parse_hex_bytes("zz").is_err());
 /// ```
 pub fn parse_hex_bytes(text: &str) -> Result<Vec<u8>, String> {
-    if let Some((at, c)) = text.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
-        return Err(format!(
-            "`{c}` at offset {at} is not a hex digit: bytes are written as pairs of hex digits"
-        ));
+    let digits = text.as_bytes();
+    let mut out = Vec::with_capacity(digits.len() / 2);
+    let pairs = digits.chunks_exact(2);
+    if pairs.remainder().is_empty() {
+        // The common case, with one check for the whole string.
+        let mut bad = 0;
+        out.extend(pairs.map(|p| {
+            let (hi, lo) = (HEX_VALUES[usize::from(p[0])], HEX_VALUES[usize::from(p[1])]);
+            bad |= (hi | lo) & 0xf0;
+            hi << 4 | lo
+        }));
+        if bad == 0 {
+            return Ok(out);
+        }
+        out.clear();
     }
-    if text.len() % 2 != 0 {
-        return Err(format!(
-            "{} hex digits: bytes are written as pairs of hex digits",
-            text.len()
-        ));
+    for pair in digits.chunks(2) {
+        match (hex_value(pair[0]), pair.get(1).map(|d| hex_value(*d))) {
+            (Some(hi), Some(Some(lo))) => out.push(hi << 4 | lo),
+            (Some(_), None) => {
+                return Err(format!(
+                    "{} hex digits: bytes are written as pairs of hex digits",
+                    text.len()
+                ))
+            }
+            _ => {
+                let (at, c) = text
+                    .char_indices()
+                    .find(|(_, c)| !c.is_ascii_hexdigit())
+                    .expect("a digit that is not hex");
+                return Err(format!(
+                    "`{c}` at offset {at} is not a hex digit: bytes are written as pairs of hex digits"
+                ));
+            }
+        }
     }
-    let digit = |b: u8| char::from(b).to_digit(16).unwrap_or(0) as u8;
-    Ok(text
-        .as_bytes()
-        .chunks(2)
-        .map(|p| digit(p[0]) << 4 | digit(p[1]))
-        .collect())
+    Ok(out)
 }
+
+/// The value of one hex digit.
+fn hex_value(digit: u8) -> Option<u8> {
+    match HEX_VALUES[usize::from(digit)] {
+        NOT_HEX => None,
+        v => Some(v),
+    }
+}
+
+const NOT_HEX: u8 = 0xff;
+
+/// Each byte's value as a hex digit, or [`NOT_HEX`]: one load per digit, for
+/// traces whose loads and stores carry megabytes of hex.
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = match i as u8 {
+            d @ b'0'..=b'9' => d - b'0',
+            d @ b'a'..=b'f' => d - b'a' + 10,
+            d @ b'A'..=b'F' => d - b'A' + 10,
+            _ => NOT_HEX,
+        };
+        i += 1;
+    }
+    table
+};
 
 /// Serde glue for byte strings written as hex digit pairs.
 mod hex_data {

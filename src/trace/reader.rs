@@ -326,7 +326,8 @@ impl<R: BufRead> Reader<R> {
             value::resolve(&mut v, env).map_err(|m| self.error(raw.line, f.column, format!("`{}`: {m}", f.name)))?;
             map.insert(f.name.clone(), v);
         }
-        let whole = match Call::deserialize(Json::Object(map.clone())) {
+        let map = Json::Object(map);
+        let whole = match Call::deserialize(&map) {
             Ok(call) => return Ok(call),
             Err(e) => e.to_string(),
         };
@@ -421,7 +422,14 @@ pub fn parse_object(text: &str) -> Result<Vec<Field>, (u64, String)> {
 /// The column (from 1, in characters) where `part`, a slice of `line`, starts.
 fn column_of(line: &str, part: &str) -> u64 {
     let offset = part.as_ptr() as usize - line.as_ptr() as usize;
-    line[..offset].chars().count() as u64 + 1
+    let before = &line[..offset];
+    // Nearly every line is ASCII, where a byte is a character.
+    let chars = if before.is_ascii() {
+        offset
+    } else {
+        before.chars().count()
+    };
+    chars as u64 + 1
 }
 
 /// Parses one value of `line` strictly: no key repeats in any object at any
