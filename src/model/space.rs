@@ -144,11 +144,11 @@ impl AddressSpace {
     /// piece of an object-backed region is one more mapping of the object.
     pub fn isolate(&mut self, range: AddrRange, page_size: u64, objects: &mut Objects) {
         for at in [range.start(), range.end()] {
-            let Some(key) = self.regions.range(..at).next_back().map(|(k, _)| *k) else {
+            let Some((_, region)) = self.regions.range_mut(..at).next_back() else {
                 continue;
             };
-            let region = self.regions.get_mut(&key).expect("key just found");
-            if region.range.contains(at) && region.range.start() != at {
+            // The region starts below `at`: split it if it reaches past it.
+            if region.range.contains(at) {
                 let high = region.split_off(at, page_size);
                 if let Backing::Object(id) = high.backing {
                     objects.expect_mut(id).map_refs += 1;
@@ -162,14 +162,12 @@ impl AddressSpace {
     /// the removed regions.
     pub fn remove(&mut self, range: AddrRange, page_size: u64, objects: &mut Objects) -> Vec<Region> {
         self.isolate(range, page_size, objects);
-        let keys: Vec<Addr> = self
-            .regions
-            .range(range.start()..range.end())
-            .map(|(k, _)| *k)
-            .collect();
-        let removed: Vec<Region> = keys.iter().filter_map(|k| self.regions.remove(k)).collect();
-        for r in &removed {
-            self.counters.sub(r);
+        let mut removed = Vec::new();
+        // One lookup per region removed (no list of keys to allocate).
+        while let Some(key) = self.regions.range(range.start()..range.end()).next().map(|(k, _)| *k) {
+            let region = self.regions.remove(&key).expect("key just found");
+            self.counters.sub(&region);
+            removed.push(region);
         }
         if !removed.is_empty() {
             self.gaps_remove(range);
@@ -333,10 +331,16 @@ impl<'a> Holes<'a> {
 
     /// The hole that contains `addr`.
     fn containing(&self, addr: Addr) -> Option<AddrRange> {
-        if !self.user.contains(addr) || self.space.region_at(addr).is_some() {
+        if !self.user.contains(addr) {
             return None;
         }
-        let start = self.space.end_before(addr).unwrap_or(self.user.start());
+        let below = self.space.regions.range(..=addr).next_back().map(|(_, r)| r.range);
+        if below.is_some_and(|r| r.contains(addr)) {
+            return None;
+        }
+        // No region starts at `addr` (it would contain it), so the next one
+        // starts above it.
+        let start = below.map_or(self.user.start(), |r| r.end());
         let end = self.space.start_from(addr).unwrap_or(self.user.end());
         AddrRange::from_bounds(start, end)
     }
