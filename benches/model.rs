@@ -111,7 +111,13 @@ fn munmap(m: &mut Model, addr: u64, len: u64) {
 fn mmap_munmap_pair(c: &mut Criterion) {
     let mut g = c.benchmark_group("mmap_munmap_pair");
     g.throughput(Throughput::Elements(1));
+    // The model's process holds as many regions as this one has mappings,
+    // so both map into an address space of the same size.
     let mut m = Model::new(ProfileName::Neutrino);
+    let arena = m.profile().arena;
+    for i in 0..own_mappings() as u64 {
+        must_map(&mut m, &anon(arena + 2 * i * PAGE, PAGE, true));
+    }
     g.bench_function("model", |b| {
         b.iter(|| {
             let a = must_map(&mut m, &anon(0, PAGE, false));
@@ -121,6 +127,11 @@ fn mmap_munmap_pair(c: &mut Criterion) {
     #[cfg(target_os = "linux")]
     g.bench_function("kernel", |b| b.iter(kernel::map_unmap_page));
     g.finish();
+}
+
+/// How many mappings this process has (0 where /proc is missing).
+fn own_mappings() -> usize {
+    std::fs::read_to_string("/proc/self/maps").map_or(0, |maps| maps.lines().count())
 }
 
 /// Real syscalls, for the comparison. The crate itself has no `unsafe`

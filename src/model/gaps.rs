@@ -32,8 +32,8 @@ struct Node {
     widest: Len,
 }
 
-/// A set of disjoint, non-adjacent free ranges with O(log n) insertion,
-/// removal of every gap in a key interval, and first-fit searches both ways.
+/// A set of disjoint free ranges with O(log n) insertion, removal and
+/// first-fit searches both ways.
 #[derive(Clone, Default)]
 pub struct Gaps {
     nodes: Vec<Node>,
@@ -73,25 +73,16 @@ impl Gaps {
     /// Adds a gap; the caller guarantees it overlaps no gap already present.
     pub fn insert(&mut self, gap: AddrRange) {
         let id = self.alloc(gap);
-        let (low, high) = self.split(self.root, gap.start());
-        let low = self.merge(low, Some(id));
-        self.root = self.merge(low, high);
+        self.root = self.insert_below(self.root, id);
         self.count += 1;
     }
 
-    /// Removes every gap that starts at or above `low` and below `high`
-    /// (`None`: no bound on that side).
-    pub fn remove_starting_between(&mut self, low: Option<Addr>, high: Option<Addr>) {
-        let (below, rest) = match low {
-            Some(at) => self.split(self.root, at),
-            None => (None, self.root),
-        };
-        let (doomed, above) = match high {
-            Some(at) => self.split(rest, at),
-            None => (rest, None),
-        };
-        self.release(doomed);
-        self.root = self.merge(below, above);
+    /// Removes the gap that starts at `start`, if there is one, and says
+    /// whether there was.
+    pub fn remove(&mut self, start: Addr) -> bool {
+        let (root, removed) = self.remove_below(self.root, start);
+        self.root = root;
+        removed
     }
 
     /// The lowest gap that starts at or above `from` and is at least `need` long.
@@ -207,15 +198,58 @@ impl Gaps {
         }
     }
 
-    /// Returns every node of a detached subtree to the arena.
-    fn release(&mut self, link: Link) {
-        let mut stack: Vec<NodeId> = link.into_iter().collect();
-        while let Some(id) = stack.pop() {
-            let n = self.node(id);
-            stack.extend(n.left.into_iter().chain(n.right));
-            self.unused.push(id);
-            self.count -= 1;
+    /// Puts node `id` into the subtree at `link`: it goes down while the
+    /// nodes on its way outrank it (their summaries only grow), and where it
+    /// outranks the subtree it splits that subtree into its two children.
+    fn insert_below(&mut self, link: Link, id: NodeId) -> Link {
+        let Some(at) = link else { return Some(id) };
+        let new = self.node(id);
+        let (key, priority, len) = (new.gap.start(), new.priority, new.gap.len());
+        if priority > self.node(at).priority {
+            let (low, high) = self.split(Some(at), key);
+            let n = self.node_mut(id);
+            (n.left, n.right) = (low, high);
+            self.update(id);
+            return Some(id);
         }
+        if key < self.node(at).gap.start() {
+            let left = self.insert_below(self.node(at).left, id);
+            self.node_mut(at).left = left;
+        } else {
+            let right = self.insert_below(self.node(at).right, id);
+            self.node_mut(at).right = right;
+        }
+        let n = self.node_mut(at);
+        n.widest = n.widest.max(len);
+        Some(at)
+    }
+
+    /// Takes the node keyed `start` out of the subtree at `link` (its
+    /// children merge in its place); summaries are recomputed only on the
+    /// path to it, and only when it was found.
+    fn remove_below(&mut self, link: Link, start: Addr) -> (Link, bool) {
+        let Some(at) = link else { return (None, false) };
+        let n = self.node(at);
+        let key = n.gap.start();
+        if key == start {
+            let (left, right) = (n.left, n.right);
+            self.unused.push(at);
+            self.count -= 1;
+            return (self.merge(left, right), true);
+        }
+        let removed = if start < key {
+            let (left, removed) = self.remove_below(n.left, start);
+            self.node_mut(at).left = left;
+            removed
+        } else {
+            let (right, removed) = self.remove_below(n.right, start);
+            self.node_mut(at).right = right;
+            removed
+        };
+        if removed {
+            self.update(at);
+        }
+        (Some(at), removed)
     }
 
     /// Splits a subtree into the gaps that start below `at` and the rest.
@@ -307,11 +341,14 @@ mod tests {
         assert_eq!(g.highest_fit(Addr(71), Len(5)), Some(gap(70, 75)));
         assert_eq!(g.highest_fit(Addr(50), Len(2)), Some(gap(20, 30)));
         assert_eq!(g.highest_fit(Addr(10), Len(1)), None);
-        g.remove_starting_between(Some(Addr(20)), Some(Addr(50)));
+        assert!(g.remove(Addr(20)) && g.remove(Addr(40)));
+        assert!(!g.remove(Addr(41)));
         g.check_summaries().unwrap();
         assert_eq!(g.iter().collect::<Vec<_>>(), [gap(10, 12), gap(50, 60), gap(70, 75)]);
-        g.remove_starting_between(None, Some(Addr(60)));
-        g.remove_starting_between(Some(Addr(70)), None);
+        for start in [50, 10, 70] {
+            assert!(g.remove(Addr(start)));
+            g.check_summaries().unwrap();
+        }
         assert!(g.is_empty());
         g.check_summaries().unwrap();
     }

@@ -170,7 +170,7 @@ impl AddressSpace {
             removed.push(region);
         }
         if !removed.is_empty() {
-            self.gaps_remove(range);
+            self.gaps_remove(range, &removed);
         }
         removed
     }
@@ -275,8 +275,8 @@ impl AddressSpace {
     /// is free: the gap around it gives way to the pieces on either side.
     fn gaps_insert(&mut self, range: AddrRange) {
         let (before, after) = (self.end_before(range.start()), self.start_from(range.end()));
-        if let (Some(b), Some(a)) = (before, after) {
-            self.gaps.remove_starting_between(Some(b), Some(a));
+        if let (Some(b), Some(_)) = (before, after) {
+            self.gaps.remove(b);
         }
         let low = before.and_then(|b| AddrRange::from_bounds(b, range.start()));
         let high = after.and_then(|a| AddrRange::from_bounds(range.end(), a));
@@ -285,11 +285,14 @@ impl AddressSpace {
         }
     }
 
-    /// Keeps the gap index right after the regions inside `range` went: every
-    /// gap between the regions left on either side merges into one.
-    fn gaps_remove(&mut self, range: AddrRange) {
+    /// Keeps the gap index right after `removed`, the regions inside `range`,
+    /// went: the gaps between the regions left on either side (each starts
+    /// where the region before it ended) merge into one.
+    fn gaps_remove(&mut self, range: AddrRange, removed: &[Region]) {
         let (before, after) = (self.end_before(range.start()), self.start_from(range.end()));
-        self.gaps.remove_starting_between(before, after);
+        for start in before.into_iter().chain(removed.iter().map(|r| r.range.end())) {
+            self.gaps.remove(start);
+        }
         if let Some(gap) = before.zip(after).and_then(|(b, a)| AddrRange::from_bounds(b, a)) {
             self.gaps.insert(gap);
         }
