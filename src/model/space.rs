@@ -143,10 +143,21 @@ impl AddressSpace {
     /// Splits regions so that none straddles the bounds of `range`. Each new
     /// piece of an object-backed region is one more mapping of the object.
     pub fn isolate(&mut self, range: AddrRange, page_size: u64, objects: &mut Objects) {
+        self.isolate_bounds(range, page_size, objects);
+    }
+
+    /// [`AddressSpace::isolate`], returning the end of the last region that
+    /// starts below `range` (after the split), which removal needs next.
+    fn isolate_bounds(&mut self, range: AddrRange, page_size: u64, objects: &mut Objects) -> Option<Addr> {
+        let mut before = None;
         for at in [range.start(), range.end()] {
             let Some((_, region)) = self.regions.range_mut(..at).next_back() else {
                 continue;
             };
+            if at == range.start() {
+                // After a split below, the low piece ends at `at`.
+                before = Some(region.range.end().min(at));
+            }
             // The region starts below `at`: split it if it reaches past it.
             if region.range.contains(at) {
                 let high = region.split_off(at, page_size);
@@ -156,21 +167,29 @@ impl AddressSpace {
                 self.regions.insert(at, high);
             }
         }
+        before
     }
 
     /// Removes everything inside `range` (splitting at its bounds) and returns
     /// the removed regions.
     pub fn remove(&mut self, range: AddrRange, page_size: u64, objects: &mut Objects) -> Vec<Region> {
-        self.isolate(range, page_size, objects);
+        let before = self.isolate_bounds(range, page_size, objects);
         let mut removed = Vec::new();
-        // One lookup per region removed (no list of keys to allocate).
-        while let Some(key) = self.regions.range(range.start()..range.end()).next().map(|(k, _)| *k) {
-            let region = self.regions.remove(&key).expect("key just found");
-            self.counters.sub(&region);
-            removed.push(region);
-        }
+        // One lookup per region removed (no list of keys to allocate); the
+        // last one finds the first region left above the range.
+        let after = loop {
+            let next = self.regions.range(range.start()..).next().map(|(k, _)| *k);
+            match next {
+                Some(key) if key < range.end() => {
+                    let region = self.regions.remove(&key).expect("key just found");
+                    self.counters.sub(&region);
+                    removed.push(region);
+                }
+                _ => break next,
+            }
+        };
         if !removed.is_empty() {
-            self.gaps_remove(range, &removed);
+            self.gaps_remove(before, after, &removed);
         }
         removed
     }
@@ -285,11 +304,11 @@ impl AddressSpace {
         }
     }
 
-    /// Keeps the gap index right after `removed`, the regions inside `range`,
-    /// went: the gaps between the regions left on either side (each starts
-    /// where the region before it ended) merge into one.
-    fn gaps_remove(&mut self, range: AddrRange, removed: &[Region]) {
-        let (before, after) = (self.end_before(range.start()), self.start_from(range.end()));
+    /// Keeps the gap index right after `removed` went, with `before` the end
+    /// of the region left below them and `after` the start of the one left
+    /// above: the gaps between those two (each starts where the region
+    /// before it ended) merge into one.
+    fn gaps_remove(&mut self, before: Option<Addr>, after: Option<Addr>, removed: &[Region]) {
         for start in before.into_iter().chain(removed.iter().map(|r| r.range.end())) {
             self.gaps.remove(start);
         }
