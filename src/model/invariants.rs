@@ -6,14 +6,17 @@
 //! sums recomputed from its regions; that every object's fd and mapping
 //! reference counts equal the references that exist; that no dead object is
 //! kept and no region or fd refers to a missing one; and that system memory
-//! charged equals what regions and objects hold.
+//! charged equals what regions and objects hold; that the gap index of each
+//! address space holds exactly the gaps between its regions, with every
+//! subtree summary right; and that the shm name index names exactly the
+//! linked shared-memory objects.
 
-use super::object::ObjKind;
+use super::object::{ObjKind, Objects};
 use super::process::FdTarget;
 use super::region::Backing;
-use super::space::Counters;
+use super::space::{AddressSpace, Counters};
 use super::Model;
-use crate::types::ObjId;
+use crate::types::{AddrRange, ObjId, Pid};
 use std::collections::BTreeMap;
 
 impl Model {
@@ -57,6 +60,7 @@ impl Model {
                     ));
                 }
             }
+            check_gaps(proc.pid, &proc.space)?;
             let recomputed = Counters::of(proc.space.regions());
             if recomputed != proc.space.counters() {
                 return Err(format!(
@@ -97,6 +101,7 @@ impl Model {
             }
             committed += self.object_charge(obj);
         }
+        check_names(&self.objects)?;
         if let Some(id) = fd_refs.keys().chain(map_refs.keys()).next() {
             return Err(format!("object {id:?} is referred to but does not exist"));
         }
@@ -108,4 +113,44 @@ impl Model {
         }
         Ok(())
     }
+}
+
+/// The gap index against the gaps recomputed from the regions, then its
+/// summaries against the ones recomputed from its nodes.
+fn check_gaps(pid: Pid, space: &AddressSpace) -> Result<(), String> {
+    let ends = space.regions().map(|r| r.range.end());
+    let starts = space.regions().skip(1).map(|r| r.range.start());
+    let mut recomputed = ends.zip(starts).filter_map(|(e, s)| AddrRange::from_bounds(e, s));
+    let mut indexed = space.gaps();
+    loop {
+        match (recomputed.next(), indexed.next()) {
+            (None, None) => break,
+            (r, i) if r == i => continue,
+            (r, i) => {
+                let show = |g: Option<AddrRange>| g.map_or("nothing".to_string(), |g| g.to_string());
+                return Err(format!(
+                    "pid {pid}: the regions leave the gap {} where the gap index holds {}",
+                    show(r),
+                    show(i)
+                ));
+            }
+        }
+    }
+    space.check_gap_index().map_err(|e| format!("pid {pid}: {e}"))
+}
+
+/// The shm name index against the names the objects hold.
+fn check_names(objects: &Objects) -> Result<(), String> {
+    let mut held: Vec<(&str, ObjId)> = objects
+        .iter()
+        .filter_map(|(id, o)| Some((o.linked_name()?, id)))
+        .collect();
+    held.sort_unstable();
+    let indexed: Vec<(&str, ObjId)> = objects.names().collect();
+    if held != indexed {
+        return Err(format!(
+            "the shm name index holds {indexed:?} but the linked objects are {held:?}"
+        ));
+    }
+    Ok(())
 }

@@ -32,6 +32,7 @@ use crate::call::{Call, Outcome, Value};
 use crate::profile::{DataScope, LockPrivilege, MmapOrder};
 use crate::rules::{Checks, Verdict};
 use crate::types::{Addr, AddrRange, Errno, Fd, Len, MapFlags, ObjId, Pid, Prot, Resource};
+use std::cell::OnceCell;
 
 /// The flags Linux's `LEGACY_MAP_MASK` knows, in QNX numbering (MAP_TYPE,
 /// FIXED, ANONYMOUS, STACK, NORESERVE, POPULATE, LOCKED; FIXED_NOREPLACE is
@@ -86,6 +87,10 @@ struct Request {
     fixed_base: u64,
     /// The stack guard size (procnto MAP_STACK), page-rounded, at most `size`.
     guard: u64,
+    /// The placement policy's choice for a floating mapping in the target's
+    /// address space, searched for once (the no-room check and the base both
+    /// need it).
+    placement: OnceCell<Option<u64>>,
 }
 
 impl Request {
@@ -227,6 +232,7 @@ impl Model {
             size: None,
             fixed_base: addr.0 - addr.0 % self.profile.page_size,
             guard: 0,
+            placement: OnceCell::new(),
         };
         self.place_in_pages(&mut r);
         r
@@ -475,9 +481,13 @@ impl Model {
 
     /// No address is forced and no hole fits.
     fn no_room(&self, proc: &Process, r: &Request) -> bool {
-        !r.fixed()
-            && r.size
-                .is_some_and(|s| proc.space.find_free(s, r.addr, self.profile).is_none())
+        !r.fixed() && r.size.is_some() && self.floating_base(proc, r).is_none()
+    }
+
+    /// Where the placement policy puts a floating mapping, if anywhere.
+    fn floating_base(&self, proc: &Process, r: &Request) -> Option<u64> {
+        *r.placement
+            .get_or_init(|| proc.space.find_free(r.size?, r.addr, self.profile).map(|a| a.0))
     }
 
     /// A MAP_FIXED range ends past the user address space (or wraps).
@@ -636,7 +646,7 @@ impl Model {
         if r.fixed() {
             return Some(r.fixed_base);
         }
-        proc.space.find_free(r.size?, r.addr, self.profile).map(|a| a.0)
+        self.floating_base(proc, r)
     }
 
     /// Applies an mmap outcome: on success, creates the region at the

@@ -15,6 +15,7 @@ pub use adopt::LibraryRun;
 pub mod contents;
 mod ctrl;
 mod fd;
+pub mod gaps;
 pub mod invariants;
 mod lock;
 mod mmap;
@@ -50,14 +51,18 @@ pub struct Model {
     server: resmgr::Server,
     libs: Libraries,
     step_checks: bool,
+    /// Only debug builds check invariants, so only they count calls.
+    #[cfg(debug_assertions)]
     applied: CallCount,
 }
 
 /// How many calls were applied; paces the debug invariant checks. Not part of
 /// the modelled state, so its Debug output is the same whatever its value.
+#[cfg(debug_assertions)]
 #[derive(Clone, Copy, Default)]
 struct CallCount(u64);
 
+#[cfg(debug_assertions)]
 impl std::fmt::Debug for CallCount {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("CallCount")
@@ -90,6 +95,7 @@ impl Model {
             server: resmgr::Server::default(),
             libs: Libraries::default(),
             step_checks: true,
+            #[cfg(debug_assertions)]
             applied: CallCount::default(),
         }
     }

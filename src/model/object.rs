@@ -69,6 +69,14 @@ impl Object {
             )
     }
 
+    /// The name of a linked shared-memory object.
+    pub fn linked_name(&self) -> Option<&str> {
+        match &self.kind {
+            ObjKind::Shm { name: Some(n), .. } => Some(n),
+            _ => None,
+        }
+    }
+
     /// Whether the page at `index` lies inside the object (else SIGBUS).
     pub fn page_inside(&self, index: u64, page_size: u64) -> bool {
         index < self.size.div_ceil(page_size)
@@ -91,6 +99,11 @@ impl Object {
 #[derive(Clone, Debug, Default)]
 pub struct Objects {
     objects: BTreeMap<ObjId, Object>,
+    /// The linked shared-memory objects by name, so that shm_open and
+    /// shm_unlink find a name in O(log n). Names change only through
+    /// [`Objects::insert`] and [`Objects::unlink`]; the invariant checker
+    /// compares the index with the names the objects hold.
+    names: BTreeMap<String, ObjId>,
     next: u64,
 }
 
@@ -99,8 +112,30 @@ impl Objects {
     pub fn insert(&mut self, object: Object) -> ObjId {
         let id = ObjId(self.next);
         self.next += 1;
+        if let Some(name) = object.linked_name() {
+            self.names.insert(name.to_string(), id);
+        }
         self.objects.insert(id, object);
         id
+    }
+
+    /// Drops a shared-memory object's name (shm_unlink): the object lives on
+    /// while fds or mappings hold it, but the name no longer finds it.
+    pub fn unlink(&mut self, id: ObjId) {
+        if let Some(Object {
+            kind: ObjKind::Shm { name, .. },
+            ..
+        }) = self.objects.get_mut(&id)
+        {
+            if let Some(n) = name.take() {
+                self.names.remove(&n);
+            }
+        }
+    }
+
+    /// Every name in the index, with the object it finds, in name order.
+    pub fn names(&self) -> impl Iterator<Item = (&str, ObjId)> {
+        self.names.iter().map(|(n, id)| (n.as_str(), *id))
     }
 
     /// The object with this id.
@@ -128,13 +163,11 @@ impl Objects {
 
     /// The linked shared-memory object with this name.
     pub fn by_name(&self, name: &str) -> Option<ObjId> {
-        self.objects
-            .iter()
-            .find(|(_, o)| matches!(&o.kind, ObjKind::Shm { name: Some(n), .. } if n == name))
-            .map(|(id, _)| *id)
+        self.names.get(name).copied()
     }
 
-    /// Removes the object if nothing keeps it alive any more.
+    /// Removes the object if nothing keeps it alive any more (a linked name
+    /// keeps a shared-memory object alive, so the name index never loses one).
     pub fn collect(&mut self, id: ObjId) {
         if self.objects.get(&id).is_some_and(|o| !o.alive()) {
             self.objects.remove(&id);

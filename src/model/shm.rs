@@ -263,9 +263,7 @@ impl Model {
         let Some(id) = self.shm_path(name).ok().and_then(|path| self.objects.by_name(&path)) else {
             return;
         };
-        if let ObjKind::Shm { name, .. } = &mut self.objects.expect_mut(id).kind {
-            *name = None;
-        }
+        self.objects.unlink(id);
         self.release_object_if_dead(id);
     }
 

@@ -5,6 +5,7 @@
 //! and [`AddressSpace::remove`]), so no caller can forget one; the invariant
 //! checker recomputes them from the regions.
 
+use super::gaps::Gaps;
 use super::object::Objects;
 use super::region::{Backing, Region};
 use crate::profile::{Placement, Profile};
@@ -49,6 +50,9 @@ impl Counters {
 #[derive(Clone, Debug, Default)]
 pub struct AddressSpace {
     regions: BTreeMap<Addr, Region>,
+    /// The free ranges between consecutive regions, indexed for placement.
+    /// Splitting a region changes no gap; inserting and removing do.
+    gaps: Gaps,
     counters: Counters,
 }
 
@@ -131,6 +135,7 @@ impl AddressSpace {
     /// Adds a region; the caller guarantees its range is free.
     pub fn insert(&mut self, region: Region) {
         debug_assert!(self.is_free(region.range));
+        self.gaps_insert(region.range);
         self.counters.add(&region);
         self.regions.insert(region.range.start(), region);
     }
@@ -138,12 +143,23 @@ impl AddressSpace {
     /// Splits regions so that none straddles the bounds of `range`. Each new
     /// piece of an object-backed region is one more mapping of the object.
     pub fn isolate(&mut self, range: AddrRange, page_size: u64, objects: &mut Objects) {
+        self.isolate_bounds(range, page_size, objects);
+    }
+
+    /// [`AddressSpace::isolate`], returning the end of the last region that
+    /// starts below `range` (after the split), which removal needs next.
+    fn isolate_bounds(&mut self, range: AddrRange, page_size: u64, objects: &mut Objects) -> Option<Addr> {
+        let mut before = None;
         for at in [range.start(), range.end()] {
-            let Some(key) = self.regions.range(..at).next_back().map(|(k, _)| *k) else {
+            let Some((_, region)) = self.regions.range_mut(..at).next_back() else {
                 continue;
             };
-            let region = self.regions.get_mut(&key).expect("key just found");
-            if region.range.contains(at) && region.range.start() != at {
+            if at == range.start() {
+                // After a split below, the low piece ends at `at`.
+                before = Some(region.range.end().min(at));
+            }
+            // The region starts below `at`: split it if it reaches past it.
+            if region.range.contains(at) {
                 let high = region.split_off(at, page_size);
                 if let Backing::Object(id) = high.backing {
                     objects.expect_mut(id).map_refs += 1;
@@ -151,20 +167,29 @@ impl AddressSpace {
                 self.regions.insert(at, high);
             }
         }
+        before
     }
 
     /// Removes everything inside `range` (splitting at its bounds) and returns
     /// the removed regions.
     pub fn remove(&mut self, range: AddrRange, page_size: u64, objects: &mut Objects) -> Vec<Region> {
-        self.isolate(range, page_size, objects);
-        let keys: Vec<Addr> = self
-            .regions
-            .range(range.start()..range.end())
-            .map(|(k, _)| *k)
-            .collect();
-        let removed: Vec<Region> = keys.iter().filter_map(|k| self.regions.remove(k)).collect();
-        for r in &removed {
-            self.counters.sub(r);
+        let before = self.isolate_bounds(range, page_size, objects);
+        let mut removed = Vec::new();
+        // One lookup per region removed (no list of keys to allocate); the
+        // last one finds the first region left above the range.
+        let after = loop {
+            let next = self.regions.range(range.start()..).next().map(|(k, _)| *k);
+            match next {
+                Some(key) if key < range.end() => {
+                    let region = self.regions.remove(&key).expect("key just found");
+                    self.counters.sub(&region);
+                    removed.push(region);
+                }
+                _ => break next,
+            }
+        };
+        if !removed.is_empty() {
+            self.gaps_remove(before, after, &removed);
         }
         removed
     }
@@ -188,7 +213,12 @@ impl AddressSpace {
         for k in keys {
             let region = self.regions.get_mut(&k).expect("key just listed");
             self.counters.sub(region);
+            let range = region.range;
             let ok = change(region);
+            debug_assert_eq!(
+                region.range, range,
+                "a change must keep the region's range (the gap index relies on it)"
+            );
             self.counters.add(region);
             if !ok {
                 return false;
@@ -200,24 +230,8 @@ impl AddressSpace {
     /// Removes every region.
     pub fn clear(&mut self) -> Vec<Region> {
         self.counters = Counters::default();
+        self.gaps = Gaps::default();
         std::mem::take(&mut self.regions).into_values().collect()
-    }
-
-    /// The free holes inside the user range, in address order.
-    fn holes(&self, profile: &Profile) -> Vec<(u64, u64)> {
-        let mut holes = Vec::new();
-        let mut cursor = profile.user_start;
-        for r in self.regions.values() {
-            let (s, e) = (r.range.start().0, r.range.end().0);
-            if s > cursor {
-                holes.push((cursor, s.min(profile.user_end)));
-            }
-            cursor = cursor.max(e);
-        }
-        if cursor < profile.user_end {
-            holes.push((cursor, profile.user_end));
-        }
-        holes
     }
 
     /// Chooses an address for `len` bytes (page-rounded) near `hint` (0: none),
@@ -228,7 +242,7 @@ impl AddressSpace {
     /// last hole below it, where a hole fits only if it is at least a page
     /// larger than the request. Linux (x86 top-down) rounds the hint down and
     /// takes it if free, else the highest fit below the mmap base, else the
-    /// lowest fit anywhere.
+    /// lowest fit anywhere. Every search is O(log n) in the number of regions.
     pub fn find_free(&self, len: u64, hint: u64, profile: &Profile) -> Option<Addr> {
         let page = profile.page_size;
         let hint = match profile.placement {
@@ -243,22 +257,63 @@ impl AddressSpace {
                 }
             }
         }
-        let holes = self.holes(profile);
+        let holes = Holes::new(self, profile)?;
         match profile.placement {
             Placement::BottomUpStrict => {
-                let start = if hint != 0 { hint } else { profile.map_base };
-                first_hole_above_or_last_below(&holes, start, len.checked_add(page)?)
+                let start = Addr(if hint != 0 { hint } else { profile.map_base });
+                holes.first_above_or_last_below(start, Len(len.checked_add(page)?))
             }
-            Placement::TopDown => {
-                let top = profile.map_base;
-                let below = holes.iter().rev().find_map(|&(s, e)| {
-                    let end = e.min(top);
-                    (end > s && end - s >= len).then(|| end - len)
-                });
-                below
-                    .or_else(|| holes.iter().find(|&&(s, e)| e - s >= len).map(|&(s, _)| s))
-                    .map(Addr)
-            }
+            Placement::TopDown => holes
+                .highest_end_below(Addr(profile.map_base), Len(len))
+                .or_else(|| holes.lowest_fit(Addr(0), Len(len)).map(|h| h.start())),
+        }
+    }
+
+    /// The gaps between consecutive regions, in address order (the invariant
+    /// checker compares them with the gaps recomputed from the regions).
+    pub fn gaps(&self) -> impl Iterator<Item = AddrRange> + '_ {
+        self.gaps.iter()
+    }
+
+    /// Checks the gap index's own summaries (see [`Gaps::check_summaries`]).
+    pub fn check_gap_index(&self) -> Result<(), String> {
+        self.gaps.check_summaries()
+    }
+
+    /// The end of the last region that starts below `at`.
+    fn end_before(&self, at: Addr) -> Option<Addr> {
+        self.regions.range(..at).next_back().map(|(_, r)| r.range.end())
+    }
+
+    /// The start of the first region that starts at or above `at`.
+    fn start_from(&self, at: Addr) -> Option<Addr> {
+        self.regions.range(at..).next().map(|(k, _)| *k)
+    }
+
+    /// Keeps the gap index right for a region about to take `range`, which
+    /// is free: the gap around it gives way to the pieces on either side.
+    fn gaps_insert(&mut self, range: AddrRange) {
+        let (before, after) = (self.end_before(range.start()), self.start_from(range.end()));
+        if let (Some(b), Some(_)) = (before, after) {
+            self.gaps.remove(b);
+        }
+        let low = before.and_then(|b| AddrRange::from_bounds(b, range.start()));
+        let high = after.and_then(|a| AddrRange::from_bounds(range.end(), a));
+        for gap in low.into_iter().chain(high) {
+            self.gaps.insert(gap);
+        }
+    }
+
+    /// Keeps the gap index right after `removed` went, with `before` the end
+    /// of the region left below them and `after` the start of the one left
+    /// above: the gaps between those two (each starts where the region
+    /// before it ended) merge into one.
+    fn gaps_remove(&mut self, before: Option<Addr>, after: Option<Addr>, removed: &[Region]) {
+        for start in before.into_iter().chain(removed.iter().map(|r| r.range.end())) {
+            self.gaps.remove(start);
+        }
+        if let Some(gap) = before.zip(after).and_then(|(b, a)| AddrRange::from_bounds(b, a)) {
+            self.gaps.insert(gap);
         }
     }
 
@@ -268,20 +323,92 @@ impl AddressSpace {
     }
 }
 
-/// procnto's search: the first hole (from `start` upwards) with `need` bytes
-/// left, else the start of the last hole below `start` that has them.
-fn first_hole_above_or_last_below(holes: &[(u64, u64)], start: u64, need: u64) -> Option<Addr> {
-    let above = holes.iter().find_map(|&(s, e)| {
-        let from = s.max(start);
-        (e > from && e - from >= need).then_some(from)
-    });
-    above
-        .or_else(|| {
-            holes
-                .iter()
-                .rev()
-                .find(|&&(s, e)| s < start && e - s >= need)
-                .map(|&(s, _)| s)
+/// The free holes of an address space inside the user range: the gaps the
+/// index keeps between regions, plus the one before the first region and the
+/// one after the last (the address space does not know the user range; the
+/// profile does, so these two are worked out per search, in O(log n)).
+struct Holes<'a> {
+    space: &'a AddressSpace,
+    user: AddrRange,
+}
+
+impl<'a> Holes<'a> {
+    /// `None` when the profile's user range is empty.
+    fn new(space: &'a AddressSpace, profile: &Profile) -> Option<Holes<'a>> {
+        let user = AddrRange::from_bounds(Addr(profile.user_start), Addr(profile.user_end))?;
+        Some(Holes { space, user })
+    }
+
+    /// The hole below the first region (the whole user range when there is none).
+    fn leading(&self) -> Option<AddrRange> {
+        let first = self.space.regions.keys().next().copied();
+        AddrRange::from_bounds(self.user.start(), first.unwrap_or(self.user.end()))
+    }
+
+    /// The hole above the last region.
+    fn trailing(&self) -> Option<AddrRange> {
+        let last = self.space.regions.values().next_back()?;
+        AddrRange::from_bounds(last.range.end(), self.user.end())
+    }
+
+    /// The hole that contains `addr`.
+    fn containing(&self, addr: Addr) -> Option<AddrRange> {
+        if !self.user.contains(addr) {
+            return None;
+        }
+        let below = self.space.regions.range(..=addr).next_back().map(|(_, r)| r.range);
+        if below.is_some_and(|r| r.contains(addr)) {
+            return None;
+        }
+        // No region starts at `addr` (it would contain it), so the next one
+        // starts above it.
+        let start = below.map_or(self.user.start(), |r| r.end());
+        let end = self.space.start_from(addr).unwrap_or(self.user.end());
+        AddrRange::from_bounds(start, end)
+    }
+
+    /// The lowest hole that starts at or above `from` and is at least `need` long.
+    fn lowest_fit(&self, from: Addr, need: Len) -> Option<AddrRange> {
+        let fits = |h: &AddrRange| h.start() >= from && h.len() >= need;
+        self.leading()
+            .filter(fits)
+            .or_else(|| self.space.gaps.lowest_fit(from, need))
+            .or_else(|| self.trailing().filter(fits))
+    }
+
+    /// The highest hole that starts below `limit` and is at least `need` long.
+    fn highest_fit(&self, limit: Addr, need: Len) -> Option<AddrRange> {
+        let fits = |h: &AddrRange| h.start() < limit && h.len() >= need;
+        self.trailing()
+            .filter(fits)
+            .or_else(|| self.space.gaps.highest_fit(limit, need))
+            .or_else(|| self.leading().filter(fits))
+    }
+
+    /// procnto's search: the first hole from `start` upwards with `need`
+    /// bytes left (the hole around `start` counts from `start`), else the
+    /// start of the last hole that starts below `start` and has them.
+    fn first_above_or_last_below(&self, start: Addr, need: Len) -> Option<Addr> {
+        let here = self
+            .containing(start)
+            .filter(|h| h.end().0 - start.0 >= need.0)
+            .map(|_| start);
+        here.or_else(|| {
+            self.lowest_fit(Addr(start.0.saturating_add(1)), need)
+                .map(|h| h.start())
         })
-        .map(Addr)
+        .or_else(|| self.highest_fit(start, need).map(|h| h.start()))
+    }
+
+    /// Linux's top-down search: the highest `len` bytes that end at or below
+    /// `top` (a hole around `top` counts only up to it).
+    fn highest_end_below(&self, top: Addr, len: Len) -> Option<Addr> {
+        let around = top.0.checked_sub(1).and_then(|t| self.containing(Addr(t)));
+        let fitting = match around {
+            Some(h) if top.0 - h.start().0 >= len.0 => return Some(Addr(top.0 - len.0)),
+            Some(h) => self.highest_fit(h.start(), len),
+            None => self.highest_fit(top, len),
+        };
+        fitting.map(|h| Addr(h.end().0 - len.0))
+    }
 }

@@ -27,6 +27,8 @@ mod resmgr;
 mod memobj;
 // The Gamma mmap and shm_open binding (spec/gamma.md).
 mod gamma;
+// The region map and its gap index against a linear reference.
+mod region_map;
 // Random call sequences across processes with the invariant checker.
 mod state_machine;
 // Hostile arguments: huge lengths, offsets near 2^64, unknown bits, many spawns.

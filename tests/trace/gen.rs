@@ -127,9 +127,6 @@ fn generated_scripts_read_without_errors() {
 }
 
 #[test]
-#[ignore = "the model loses an object reference when it splits an object-backed region \
-            (munmap or mprotect of part of a MAP_SHARED mapping); branch prop fixes it: \
-            remove this attribute once that is merged"]
 fn the_model_runs_generated_scripts_without_panics() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));

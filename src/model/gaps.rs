@@ -1,0 +1,355 @@
+//! The free gaps between the regions of an address space, kept so that
+//! placement is O(log n).
+//!
+//! The gaps live in a treap keyed by their start address; every node records
+//! the widest gap in its subtree (the summary gVisor's segment set keeps as
+//! "the largest gap below this node"), so "the lowest gap of at least `len`
+//! at or above `from`" and "the highest gap of at least `len` below `limit`"
+//! descend one path and prune every subtree whose widest gap is too narrow.
+//! A node's priority is a hash of its key, so the tree's shape depends only
+//! on the set of gaps, not on the order of the calls that made it.
+//!
+//! Nodes live in an arena (indices, no pointers): the model stays free of
+//! `unsafe`, and cloning an address space is one copy of a vector.
+
+use crate::types::{Addr, AddrRange, Len};
+use std::fmt;
+
+/// An index into the node arena.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct NodeId(u32);
+
+/// A child link: a node, or an empty subtree.
+type Link = Option<NodeId>;
+
+#[derive(Clone, Debug)]
+struct Node {
+    gap: AddrRange,
+    priority: u64,
+    left: Link,
+    right: Link,
+    /// The widest gap in this subtree, this node's included.
+    widest: Len,
+}
+
+/// A set of disjoint free ranges with O(log n) insertion, removal and
+/// first-fit searches both ways.
+#[derive(Clone, Default)]
+pub struct Gaps {
+    nodes: Vec<Node>,
+    /// Arena slots of removed nodes, reused by the next insertions.
+    unused: Vec<NodeId>,
+    root: Link,
+    count: usize,
+}
+
+impl fmt::Debug for Gaps {
+    /// The gaps in address order: two sets with the same gaps print the same,
+    /// whatever the arena holds.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// splitmix64: a deterministic, well-mixed priority for a key.
+fn priority(key: Addr) -> u64 {
+    let mut z = key.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl Gaps {
+    /// The number of gaps.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether there is no gap.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Adds a gap; the caller guarantees it overlaps no gap already present.
+    pub fn insert(&mut self, gap: AddrRange) {
+        let id = self.alloc(gap);
+        self.root = self.insert_below(self.root, id);
+        self.count += 1;
+    }
+
+    /// Removes the gap that starts at `start`, if there is one, and says
+    /// whether there was.
+    pub fn remove(&mut self, start: Addr) -> bool {
+        let (root, removed) = self.remove_below(self.root, start);
+        self.root = root;
+        removed
+    }
+
+    /// The lowest gap that starts at or above `from` and is at least `need` long.
+    pub fn lowest_fit(&self, from: Addr, need: Len) -> Option<AddrRange> {
+        self.lowest_fit_in(self.root, from, need)
+    }
+
+    /// The highest gap that starts below `limit` and is at least `need` long.
+    pub fn highest_fit(&self, limit: Addr, need: Len) -> Option<AddrRange> {
+        self.highest_fit_in(self.root, limit, need)
+    }
+
+    /// Every gap, in address order.
+    pub fn iter(&self) -> impl Iterator<Item = AddrRange> + '_ {
+        let mut stack = Vec::new();
+        let mut at = self.root;
+        std::iter::from_fn(move || {
+            while let Some(id) = at {
+                stack.push(id);
+                at = self.node(id).left;
+            }
+            let id = stack.pop()?;
+            at = self.node(id).right;
+            Some(self.node(id).gap)
+        })
+    }
+
+    /// Checks the tree from scratch: keys in order, priorities in heap
+    /// order, every widest-gap summary equal to the one recomputed from the
+    /// subtree, and the count right. Used by the model's invariant checker.
+    pub fn check_summaries(&self) -> Result<(), String> {
+        let mut seen = 0;
+        self.check_subtree(self.root, None, None, &mut seen)?;
+        if seen != self.count {
+            return Err(format!("the gap index counts {} gaps but holds {seen}", self.count));
+        }
+        Ok(())
+    }
+
+    /// Checks one subtree whose keys must lie in `[low, high)`; returns its
+    /// recomputed widest gap.
+    fn check_subtree(
+        &self,
+        link: Link,
+        low: Option<Addr>,
+        high: Option<Addr>,
+        seen: &mut usize,
+    ) -> Result<Len, String> {
+        let Some(id) = link else { return Ok(Len(0)) };
+        let n = self.node(id);
+        *seen += 1;
+        let key = n.gap.start();
+        if low.is_some_and(|l| key < l) || high.is_some_and(|h| key >= h) {
+            return Err(format!("gap {} is out of order in the gap index", n.gap));
+        }
+        for child in [n.left, n.right].into_iter().flatten() {
+            if self.node(child).priority > n.priority {
+                return Err(format!(
+                    "gap {} breaks the gap index's heap order",
+                    self.node(child).gap
+                ));
+            }
+        }
+        let left = self.check_subtree(n.left, low, Some(key), seen)?;
+        let right = self.check_subtree(n.right, Some(key), high, seen)?;
+        let widest = n.gap.len().max(left).max(right);
+        if widest != n.widest {
+            return Err(format!(
+                "gap {} records a widest gap of {:#x} below it, but its subtree's is {:#x}",
+                n.gap, n.widest.0, widest.0
+            ));
+        }
+        Ok(widest)
+    }
+
+    fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.0 as usize]
+    }
+
+    fn node_mut(&mut self, id: NodeId) -> &mut Node {
+        &mut self.nodes[id.0 as usize]
+    }
+
+    fn widest(&self, link: Link) -> Len {
+        link.map_or(Len(0), |id| self.node(id).widest)
+    }
+
+    /// Recomputes a node's summary from its children.
+    fn update(&mut self, id: NodeId) {
+        let n = self.node(id);
+        let widest = n.gap.len().max(self.widest(n.left)).max(self.widest(n.right));
+        self.node_mut(id).widest = widest;
+    }
+
+    fn alloc(&mut self, gap: AddrRange) -> NodeId {
+        let node = Node {
+            gap,
+            priority: priority(gap.start()),
+            left: None,
+            right: None,
+            widest: gap.len(),
+        };
+        match self.unused.pop() {
+            Some(id) => {
+                *self.node_mut(id) = node;
+                id
+            }
+            None => {
+                let id = NodeId(u32::try_from(self.nodes.len()).expect("fewer than 2^32 gaps"));
+                self.nodes.push(node);
+                id
+            }
+        }
+    }
+
+    /// Puts node `id` into the subtree at `link`: it goes down while the
+    /// nodes on its way outrank it (their summaries only grow), and where it
+    /// outranks the subtree it splits that subtree into its two children.
+    fn insert_below(&mut self, link: Link, id: NodeId) -> Link {
+        let Some(at) = link else { return Some(id) };
+        let new = self.node(id);
+        let (key, priority, len) = (new.gap.start(), new.priority, new.gap.len());
+        if priority > self.node(at).priority {
+            let (low, high) = self.split(Some(at), key);
+            let n = self.node_mut(id);
+            (n.left, n.right) = (low, high);
+            self.update(id);
+            return Some(id);
+        }
+        if key < self.node(at).gap.start() {
+            let left = self.insert_below(self.node(at).left, id);
+            self.node_mut(at).left = left;
+        } else {
+            let right = self.insert_below(self.node(at).right, id);
+            self.node_mut(at).right = right;
+        }
+        let n = self.node_mut(at);
+        n.widest = n.widest.max(len);
+        Some(at)
+    }
+
+    /// Takes the node keyed `start` out of the subtree at `link` (its
+    /// children merge in its place); summaries are recomputed only on the
+    /// path to it, and only when it was found.
+    fn remove_below(&mut self, link: Link, start: Addr) -> (Link, bool) {
+        let Some(at) = link else { return (None, false) };
+        let n = self.node(at);
+        let key = n.gap.start();
+        if key == start {
+            let (left, right) = (n.left, n.right);
+            self.unused.push(at);
+            self.count -= 1;
+            return (self.merge(left, right), true);
+        }
+        let removed = if start < key {
+            let (left, removed) = self.remove_below(n.left, start);
+            self.node_mut(at).left = left;
+            removed
+        } else {
+            let (right, removed) = self.remove_below(n.right, start);
+            self.node_mut(at).right = right;
+            removed
+        };
+        if removed {
+            self.update(at);
+        }
+        (Some(at), removed)
+    }
+
+    /// Splits a subtree into the gaps that start below `at` and the rest.
+    fn split(&mut self, link: Link, at: Addr) -> (Link, Link) {
+        let Some(id) = link else { return (None, None) };
+        if self.node(id).gap.start() < at {
+            let (low, high) = self.split(self.node(id).right, at);
+            self.node_mut(id).right = low;
+            self.update(id);
+            (Some(id), high)
+        } else {
+            let (low, high) = self.split(self.node(id).left, at);
+            self.node_mut(id).left = high;
+            self.update(id);
+            (low, Some(id))
+        }
+    }
+
+    /// Joins two subtrees, every gap of `low` lying below every gap of `high`.
+    fn merge(&mut self, low: Link, high: Link) -> Link {
+        let (l, h) = match (low, high) {
+            (None, other) | (other, None) => return other,
+            (Some(l), Some(h)) => (l, h),
+        };
+        if self.node(l).priority >= self.node(h).priority {
+            let right = self.merge(self.node(l).right, high);
+            self.node_mut(l).right = right;
+            self.update(l);
+            Some(l)
+        } else {
+            let left = self.merge(low, self.node(h).left);
+            self.node_mut(h).left = left;
+            self.update(h);
+            Some(h)
+        }
+    }
+
+    /// Only the boundary path at `from` and one path down to the answer are
+    /// walked: a subtree entirely at or above `from` either has a wide enough
+    /// gap (found on one path) or is pruned by its summary.
+    fn lowest_fit_in(&self, link: Link, from: Addr, need: Len) -> Option<AddrRange> {
+        let n = self.node(link?);
+        if n.widest < need {
+            return None;
+        }
+        if n.gap.start() < from {
+            return self.lowest_fit_in(n.right, from, need);
+        }
+        self.lowest_fit_in(n.left, from, need)
+            .or_else(|| (n.gap.len() >= need).then_some(n.gap))
+            .or_else(|| self.lowest_fit_in(n.right, from, need))
+    }
+
+    /// The mirror image of [`Gaps::lowest_fit_in`].
+    fn highest_fit_in(&self, link: Link, limit: Addr, need: Len) -> Option<AddrRange> {
+        let n = self.node(link?);
+        if n.widest < need {
+            return None;
+        }
+        if n.gap.start() >= limit {
+            return self.highest_fit_in(n.left, limit, need);
+        }
+        self.highest_fit_in(n.right, limit, need)
+            .or_else(|| (n.gap.len() >= need).then_some(n.gap))
+            .or_else(|| self.highest_fit_in(n.left, limit, need))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gap(s: u64, e: u64) -> AddrRange {
+        AddrRange::from_bounds(Addr(s), Addr(e)).unwrap()
+    }
+
+    #[test]
+    fn searches_find_the_nearest_wide_enough_gap() {
+        let mut g = Gaps::default();
+        for (s, e) in [(10, 12), (20, 30), (40, 41), (50, 60), (70, 75)] {
+            g.insert(gap(s, e));
+        }
+        g.check_summaries().unwrap();
+        assert_eq!(g.lowest_fit(Addr(0), Len(5)), Some(gap(20, 30)));
+        assert_eq!(g.lowest_fit(Addr(21), Len(5)), Some(gap(50, 60)));
+        assert_eq!(g.lowest_fit(Addr(51), Len(5)), Some(gap(70, 75)));
+        assert_eq!(g.lowest_fit(Addr(51), Len(11)), None);
+        assert_eq!(g.highest_fit(Addr(70), Len(5)), Some(gap(50, 60)));
+        assert_eq!(g.highest_fit(Addr(71), Len(5)), Some(gap(70, 75)));
+        assert_eq!(g.highest_fit(Addr(50), Len(2)), Some(gap(20, 30)));
+        assert_eq!(g.highest_fit(Addr(10), Len(1)), None);
+        assert!(g.remove(Addr(20)) && g.remove(Addr(40)));
+        assert!(!g.remove(Addr(41)));
+        g.check_summaries().unwrap();
+        assert_eq!(g.iter().collect::<Vec<_>>(), [gap(10, 12), gap(50, 60), gap(70, 75)]);
+        for start in [50, 10, 70] {
+            assert!(g.remove(Addr(start)));
+            g.check_summaries().unwrap();
+        }
+        assert!(g.is_empty());
+        g.check_summaries().unwrap();
+    }
+}
