@@ -49,6 +49,7 @@ pub fn trace_text(bytes: &[u8]) {
         mode: Mode::Auto,
         profile: None,
         strict: false,
+        max_findings: crate::oracle::report::MAX_FINDINGS,
     };
     judge_text(input, "fuzz.jsonl", &opts, None);
 }

@@ -51,6 +51,8 @@ pub struct Divergence {
     pub continued_with: Outcome,
     /// The calling process's state before the call, drawn for people.
     pub state: String,
+    /// The same state as data, for the JSON report.
+    pub summary: report::StateSummary,
 }
 
 impl Divergence {
@@ -104,7 +106,9 @@ impl Oracle {
         } else {
             verdict.allowed().collect()
         };
-        let state = report::render_state(&self.model, pid, report::focus(call, observed));
+        let focus = report::focus(call, observed);
+        let state = report::render_state(&self.model, pid, focus);
+        let summary = report::state_summary(&self.model, pid, focus);
         if observed == &verdict.outcome {
             // The model refused its own outcome: a model bug, reported as such.
             refused = refused.map(|e| format!("the model could not apply its own outcome: {e}"));
@@ -118,6 +122,7 @@ impl Oracle {
             refused,
             continued_with: verdict.outcome,
             state,
+            summary,
         }))
     }
 

@@ -3,7 +3,7 @@
 //! bind the result, write the event out. One event in memory at a time.
 
 use super::coverage::Coverage;
-use super::report::{FileReport, Finding, FindingKind};
+use super::report::{text::clip, FileReport, Finding, FindingKind};
 use super::{Judgement, Oracle};
 use crate::call::Outcome;
 use crate::error::{Error, TraceError};
@@ -55,6 +55,8 @@ pub struct Options {
     pub profile: Option<ProfileName>,
     /// Accept only the deterministic outcome.
     pub strict: bool,
+    /// The findings kept per file (`--max-findings`; later ones are counted).
+    pub max_findings: usize,
 }
 
 /// Called with the number of events judged so far, every [`PROGRESS_EVERY`] events.
@@ -107,7 +109,10 @@ pub fn judge<R: BufRead, W: Write>(
             Mode::Run(b) => Some(b.start(profile)?),
             _ => None,
         },
-        report: FileReport::new(name, profile),
+        report: FileReport {
+            max_findings: opts.max_findings,
+            ..FileReport::new(name, profile)
+        },
         mode: opts.mode,
         trace_index: 0,
     };
@@ -207,6 +212,7 @@ impl FileRun {
                 line: event.line,
                 pid: event.pid,
                 call: describe(),
+                resolved: event.call.clone(),
                 kind: FindingKind::Divergence(d),
             }),
         }
@@ -215,8 +221,9 @@ impl FileRun {
                 line: event.line,
                 pid: event.pid,
                 call: describe(),
+                resolved: event.call.clone(),
                 kind: FindingKind::Unmet {
-                    expected: expect.to_string(),
+                    expected: expect.clone(),
                     observed: observed.clone(),
                 },
             });
@@ -243,19 +250,20 @@ impl FileRun {
 }
 
 /// The call as written, with each expression followed by its value:
-/// `mmap(addr=$a+4096=0x40001000, len=4096, ...)`.
+/// `mmap(addr=$a+4096=0x40001000, len=4096, ...)`. Long arguments (a 1 MiB
+/// store's data, a huge expression) are clipped with their length given.
 pub fn describe(raw: &RawEvent, env: &Bindings) -> String {
     let args: Vec<String> = raw
         .args
         .iter()
         .map(|f| match f.value.as_str() {
             Some(s) if crate::trace::value::is_expression(s) => match env.eval(s) {
-                Ok(v) if v < 0 => format!("{}={s}={v}", f.name),
-                Ok(v) => format!("{}={s}={v:#x}", f.name),
-                Err(_) => format!("{}={s}", f.name),
+                Ok(v) if v < 0 => format!("{}={}={v}", f.name, clip(s)),
+                Ok(v) => format!("{}={}={v:#x}", f.name, clip(s)),
+                Err(_) => format!("{}={}", f.name, clip(s)),
             },
-            Some(s) => format!("{}={s}", f.name),
-            None => format!("{}={}", f.name, f.value),
+            Some(s) => format!("{}={}", f.name, clip(s)),
+            None => format!("{}={}", f.name, clip(&f.value.to_string())),
         })
         .collect();
     format!("{}({})", raw.call.value.as_str().unwrap_or("?"), args.join(", "))

@@ -66,20 +66,54 @@ fn help_shows_an_example_for_each_command() {
 
 #[test]
 fn run_the_suite_on_the_model_passes_with_a_rule_summary() {
-    let o = run(&["run", "traces/spec", "--backend", "model"]);
+    let o = run(&["run", "traces/spec", "--backend", "model", "--rules"]);
     let out = text(&o.stdout);
     assert_eq!(code(&o), 0, "{out}{}", text(&o.stderr));
     assert!(out.contains("rules exercised"), "{out}");
     assert!(out.contains("MMAP-OK-2"), "{out}");
     assert!(
-        out.contains("0 divergences, 0 unmet expectations, 0 with bad input"),
-        "{out}"
+        out.lines()
+            .last()
+            .unwrap()
+            .ends_with("0 divergences, 0 unmet expectations, 0 with bad input: conforms"),
+        "the verdict comes last:\n{out}"
     );
     assert!(
         o.stderr.is_empty(),
         "no progress when stderr is not a terminal: {}",
         text(&o.stderr)
     );
+    // Rule IDs sort by family, word, then number.
+    let ids: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| mmoracle::spec::is_rule_id(w))
+        .collect();
+    let at = |id: &str| {
+        ids.iter()
+            .position(|x| *x == id)
+            .unwrap_or_else(|| panic!("{id} missing"))
+    };
+    assert!(at("MMAP-EINVAL-2") < at("MMAP-EINVAL-10"), "{ids:?}");
+}
+
+#[test]
+fn run_prints_the_same_summary_for_a_directory_as_for_files() {
+    let dir = run(&["run", "traces/spec"]);
+    let files = run(&["run", EXAMPLE]);
+    for o in [&dir, &files] {
+        let out = text(&o.stdout);
+        assert_eq!(code(o), 0, "{out}");
+        assert_eq!(
+            out.lines().count(),
+            1,
+            "one summary line, no table without --rules:\n{out}"
+        );
+        assert!(
+            out.starts_with("run: ") && out.trim_end().ends_with(": conforms"),
+            "{out}"
+        );
+    }
 }
 
 #[test]
@@ -146,12 +180,17 @@ fn a_pipeline_through_standard_input_and_output() {
     let trace = text(&o.stdout);
     assert!(trace.starts_with(r#"{"format":"mmoracle-trace","version":1,"profile":"neutrino""#));
     assert!(
-        text(&o.stderr).contains("1 files (1 passed)"),
-        "the report goes to stderr: {}",
+        text(&o.stderr).starts_with("run: 1 files (1 passed)"),
+        "the report goes to stderr and says it is run's: {}",
         text(&o.stderr)
     );
     let o = run_with_input(&["check", "-"], &trace);
     assert_eq!(code(&o), 0, "{}", text(&o.stdout));
+    assert!(
+        text(&o.stdout).starts_with("check: 1 files (1 passed)"),
+        "{}",
+        text(&o.stdout)
+    );
 }
 
 #[test]
@@ -199,18 +238,37 @@ fn check_reports_as_json_and_junit() {
     let o = run(&["check", trace.to_str().unwrap(), "--format", "json"]);
     assert_eq!(code(&o), 1);
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["format"], "mmoracle-report");
+    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["command"], "check");
     assert_eq!(doc["summary"]["divergences"], 1);
     assert_eq!(doc["summary"]["exit_code"], 1);
+    assert_eq!(doc["summary"]["verdict"], "diverges");
     let f = &doc["files"][0]["findings"][0];
     assert_eq!(f["line"], 2);
-    assert_eq!(f["observed"], "error EINVAL");
+    assert_eq!(
+        f["call"],
+        serde_json::json!({"pid":1,"call":"munmap","addr":"0x40000000","len":4096})
+    );
+    assert_eq!(f["observed"], serde_json::json!({"err":"EINVAL"}));
+    assert_eq!(
+        f["allowed"],
+        serde_json::json!([{"outcome":{"ok":0},"rules":["MUNMAP-OK-1"]}])
+    );
     assert_eq!(f["rule"], "MUNMAP-OK-1");
+    assert_eq!(f["continued_with"], serde_json::json!({"ok":0}));
+    let state = &f["state"];
+    assert_eq!(state["pid"], 1);
+    assert_eq!(state["regions"], serde_json::json!([]));
+    assert_eq!(state["counters"], serde_json::json!({"total":0,"data":0,"locked":0}));
+    assert_eq!(state["limits"]["RLIMIT_NOFILE"]["cur"], 1000);
+    assert_eq!(state["limits"]["RLIMIT_AS"]["max"], "RLIM_INFINITY");
     let o = run(&["check", trace.to_str().unwrap(), "--format", "junit"]);
     assert_eq!(code(&o), 1);
     let xml = text(&o.stdout);
     assert!(xml.starts_with("<?xml"), "{xml}");
     assert!(
-        xml.contains("<failure message=\"1 divergences, 0 unmet expectations\">"),
+        xml.contains("<failure type=\"MUNMAP-OK-1\" message=\"line 2: error EINVAL divergence, allowed by [MUNMAP-OK-1] unmapped\">"),
         "{xml}"
     );
     assert!(xml.trim_end().ends_with("</testsuites>"));
@@ -266,4 +324,109 @@ fn spec_lists_rules_and_their_coverage() {
     let o = run(&["spec", "--coverage", "traces/"]);
     let out = text(&o.stdout);
     assert!(out.contains("rules in spec/ exercised by"), "{out}");
+}
+
+const HEADER: &str = "{\"format\":\"mmoracle-trace\",\"version\":1}\n";
+
+/// The text report of `check` on `trace`, written to `dir/name`.
+fn check_text(dir: &Path, name: &str, trace: &str) -> (i32, String) {
+    let path = dir.join(name);
+    std::fs::write(&path, trace).unwrap();
+    let o = run(&["check", path.to_str().unwrap()]);
+    (code(&o), text(&o.stdout))
+}
+
+#[test]
+fn control_characters_from_a_trace_are_escaped_in_text_reports() {
+    let dir = scratch("controls");
+    // An shm name with ESC, BEL and a newline, mapped and then misjudged so the
+    // name shows in the call and in the state drawn around it.
+    let name = "/x\\u001b[2J\\u0007\\nforged 1 files (1 passed)";
+    let trace = format!(
+        "{HEADER}{{\"call\":\"shm_open\",\"name\":\"{name}\",\"oflag\":\"O_RDWR|O_CREAT\",\"mode\":384,\"bind\":\"fd\",\"ret\":{{\"ok\":3}}}}\n\
+         {{\"call\":\"ftruncate\",\"fd\":\"$fd\",\"len\":4096,\"ret\":{{\"ok\":0}}}}\n\
+         {{\"call\":\"mmap\",\"addr\":0,\"len\":4096,\"prot\":\"PROT_READ\",\"flags\":\"MAP_SHARED\",\"fd\":\"$fd\",\"off\":0,\"bind\":\"a\",\"ret\":{{\"ok\":\"0x10000000\"}}}}\n\
+         {{\"call\":\"shm_unlink\",\"name\":\"{name}\",\"ret\":{{\"err\":\"EBADF\"}}}}\n\
+         {{\"call\":\"munmap\",\"addr\":\"$a\",\"len\":4096,\"ret\":{{\"err\":\"EINVAL\"}}}}\n"
+    );
+    // And a file name with the same characters.
+    let (rc, out) = check_text(&dir, "evil\x1b]0;title\x07\nforged: conforms.jsonl", &trace);
+    assert_eq!(rc, 1, "{out}");
+    for raw in ['\x1b', '\x07'] {
+        assert!(!out.contains(raw), "a raw {raw:?} reached the report:\n{out:?}");
+    }
+    assert!(
+        out.contains("\\x1b[2J\\x07\\nforged"),
+        "the name is shown escaped:\n{out}"
+    );
+    assert!(
+        out.contains("evil\\x1b]0;title\\x07\\nforged: conforms.jsonl:5: divergence"),
+        "{out}"
+    );
+    assert!(
+        out.contains("shm /dev/shmem/x\\x1b[2J"),
+        "the state map escapes the name too:\n{out}"
+    );
+    // The newlines did not start lines of their own.
+    assert!(!out.lines().any(|l| l.starts_with("forged")), "{out}");
+}
+
+#[test]
+fn a_divergence_on_a_large_load_shows_the_first_difference_not_every_byte() {
+    let dir = scratch("bigload");
+    let mapped = "{\"call\":\"mmap\",\"addr\":0,\"len\":1048576,\"prot\":\"PROT_READ|PROT_WRITE\",\"flags\":\"MAP_PRIVATE|MAP_ANON\",\"fd\":-1,\"off\":0,\"bind\":\"a\",\"ret\":{\"ok\":\"0x10000000\"}}\n";
+    let wrong = format!(
+        "{{\"call\":\"load\",\"addr\":\"$a\",\"len\":1048576,\"ret\":{{\"ok\":\"{}01\"}}}}\n",
+        "00".repeat(1048575)
+    );
+    let (rc, out) = check_text(&dir, "t.jsonl", &format!("{HEADER}{mapped}{wrong}"));
+    assert_eq!(rc, 1, "{}", &out[..out.len().min(2000)]);
+    assert!(out.len() < 4096, "a {} byte report for one byte wrong", out.len());
+    assert!(out.contains("first difference at byte offset 0xfffff"), "{out}");
+    assert!(
+        out.contains("observed: ok 1048576 bytes, [0xffff7, 0x100000): …000000000000000001"),
+        "{out}"
+    );
+    assert!(
+        out.contains("allowed:  ok 1048576 bytes, [0xffff7, 0x100000): …000000000000000000 [ACCESS-LOAD-1]"),
+        "{out}"
+    );
+}
+
+#[test]
+fn long_data_and_expressions_in_the_echoed_call_are_clipped_with_their_length() {
+    let dir = scratch("bigstore");
+    // One byte more than a store may hold: ACCESS-EINVAL-1, with 2 MiB of hex in the call.
+    let data = "ab".repeat((1 << 20) + 1);
+    let expr = format!("$ARENA{}", "+1".repeat(100_000));
+    let trace = format!(
+        "{HEADER}{{\"call\":\"store\",\"addr\":\"$ARENA\",\"data\":\"{data}\",\"ret\":{{\"ok\":0}}}}\n\
+         {{\"call\":\"munmap\",\"addr\":\"{expr}\",\"len\":4096,\"ret\":{{\"err\":\"EBADF\"}}}}\n"
+    );
+    let (rc, out) = check_text(&dir, "t.jsonl", &trace);
+    assert_eq!(rc, 1);
+    assert!(out.len() < 8192, "a {} byte report", out.len());
+    assert!(out.contains("data=abababab"), "{out}");
+    assert!(out.contains("(2097154 characters)"), "{out}");
+    assert!(out.contains("(200006 characters)=0x400186a0"), "{out}");
+}
+
+#[test]
+fn a_closed_output_pipe_ends_quietly_with_exit_0() {
+    for args in [&["gen", "--seed", "1", "--steps", "200000"][..], &["spec"][..]] {
+        let mut child = bin()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read one line, as `| head -1` would, then close the pipe.
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0u8; 64];
+        std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+        drop(stdout);
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(code(&o), 0, "{args:?}: {}", text(&o.stderr));
+        assert!(o.stderr.is_empty(), "{args:?} says: {}", text(&o.stderr));
+    }
 }

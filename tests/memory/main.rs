@@ -145,6 +145,7 @@ fn judge_stream(lines: impl Iterator<Item = String>, mode: Mode) -> mmoracle::or
         mode,
         profile: None,
         strict: false,
+        max_findings: mmoracle::oracle::report::MAX_FINDINGS,
     };
     let mut coverage = Coverage::new();
     let mut progress = |_: u64| {};
@@ -217,6 +218,7 @@ fn long_traces_run_in_constant_memory() {
         mode: Mode::Run(Backend::Model),
         profile: None,
         strict: false,
+        max_findings: mmoracle::oracle::report::MAX_FINDINGS,
     };
     let text = script(1).collect::<Vec<_>>().join("\n");
     judge(text.as_bytes(), "one", &opts, None, Some(&mut recorded), &mut |_| {}).unwrap();

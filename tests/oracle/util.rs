@@ -28,6 +28,7 @@ pub fn judge_with(text: &str, mode: Mode, strict: bool, coverage: Option<&mut Co
         mode,
         profile: None,
         strict,
+        max_findings: mmoracle::oracle::report::MAX_FINDINGS,
     };
     judge_text(text.as_bytes(), "t.jsonl", &opts, coverage)
 }

@@ -102,6 +102,7 @@ fn run_on_model(text: &str) -> Result<mmoracle::oracle::report::FileReport, Stri
         mode: Mode::Run(Backend::Model),
         profile: None,
         strict: false,
+        max_findings: mmoracle::oracle::report::MAX_FINDINGS,
     };
     catch_unwind(AssertUnwindSafe(|| {
         let mut p = |_: u64| {};

@@ -24,6 +24,7 @@ pub fn judge_text(text: &str, mode: Mode) -> (FileReport, String) {
         mode,
         profile: None,
         strict: false,
+        max_findings: mmoracle::oracle::report::MAX_FINDINGS,
     };
     mmoracle::oracle::run::judge_text(text.as_bytes(), "t.jsonl", &opts, None)
 }
