@@ -342,6 +342,63 @@ mod tests {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
+    /// Every spec file with its text, read from the source tree.
+    fn spec_texts() -> Vec<(String, String)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("spec");
+        let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "md"))
+            .map(|p| (p.display().to_string(), std::fs::read_to_string(&p).unwrap()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn every_source_cited_is_in_the_repository() {
+        let sources = include_str!("../spec/sources.md");
+        let sections: Vec<&str> = sources
+            .lines()
+            .filter_map(|l| l.strip_prefix("## "))
+            .filter_map(|h| h.split(':').next())
+            .collect();
+        let mut dangling = Vec::new();
+        for (file, text) in spec_texts() {
+            for (n, line) in text.lines().enumerate() {
+                for outside in [
+                    "qnx-semantics.md",
+                    "machine-probes.md",
+                    "oracle-anchors.md",
+                    "shared/research",
+                ] {
+                    if line.contains(outside) {
+                        dangling.push(format!(
+                            "{file}:{}: cites {outside}, which is not in the repository",
+                            n + 1
+                        ));
+                    }
+                }
+                for cite in line.split("§").skip(1) {
+                    let id: String = cite
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
+                        .collect();
+                    let id = id.trim_end_matches('.');
+                    let research = id.starts_with(['Q', 'P', 'A']) && id.len() > 1;
+                    if research && !sections.contains(&id) {
+                        dangling.push(format!("{file}:{}: §{id} is not a section of spec/sources.md", n + 1));
+                    }
+                }
+            }
+        }
+        assert!(dangling.is_empty(), "{dangling:#?}");
+        // Every rule's source says something a reader can look up.
+        for r in catalogue() {
+            assert!(r.source.len() > 3, "{} has no usable source", r.id);
+        }
+    }
+
     #[test]
     fn catalogue_parses_and_ids_are_unique() {
         let all = catalogue();
