@@ -1,5 +1,7 @@
 //! The `mmoracle` binary: commands, exit status, output formats.
 
+mod examples;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -429,4 +431,112 @@ fn a_closed_output_pipe_ends_quietly_with_exit_0() {
         assert_eq!(code(&o), 0, "{args:?}: {}", text(&o.stderr));
         assert!(o.stderr.is_empty(), "{args:?} says: {}", text(&o.stderr));
     }
+}
+
+#[test]
+fn explain_prints_a_rule_in_full_with_the_traces_that_exercise_it() {
+    let o = run(&["explain", "MMAP-EACCES-2"]);
+    let out = text(&o.stdout);
+    assert_eq!(code(&o), 0, "{out}{}", text(&o.stderr));
+    let rule = mmoracle::spec::rule("MMAP-EACCES-2").unwrap();
+    for want in [
+        format!("MMAP-EACCES-2: {}", rule.title),
+        format!("written in:  spec/{}:{}", rule.file, rule.line),
+        format!("condition:   {}", rule.condition),
+        "outcome:     EACCES".to_string(),
+        format!("profiles:    {}", rule.profiles),
+        "alternative: none".to_string(),
+        format!("source:      {}", rule.source),
+        "traces under traces:".to_string(),
+        "    traces/spec/mmap-args-neutrino.jsonl".to_string(),
+    ] {
+        assert!(out.contains(&want), "missing `{want}` in:\n{out}");
+    }
+    // `spec RULE-ID` is the same lookup, and case does not matter.
+    let o = run(&["spec", "mmap-eacces-2"]);
+    assert_eq!(code(&o), 0);
+    assert_eq!(text(&o.stdout), out);
+}
+
+#[test]
+fn an_unknown_rule_id_suggests_the_nearest() {
+    let o = run(&["explain", "MMAP-EACESS-2", "--traces", "none"]);
+    assert_eq!(code(&o), 2);
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("no rule `MMAP-EACESS-2` in spec/; the nearest: MMAP-EACCES-2 ("),
+        "{err}"
+    );
+    let o = run(&["spec", "NOPE-1"]);
+    assert_eq!(code(&o), 2);
+    assert!(text(&o.stderr).contains("no rule `NOPE-1`"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn a_divergence_names_each_rule_with_its_title() {
+    let o = run(&["check", "tutorial/five-calls.jsonl"]);
+    let out = text(&o.stdout);
+    assert_eq!(code(&o), 1);
+    let title = &mmoracle::spec::rule("ACCESS-SIGSEGV-2").unwrap().title;
+    assert!(
+        out.contains(&format!("allowed:  fault SIGSEGV [ACCESS-SIGSEGV-2] {title}")),
+        "{out}"
+    );
+}
+
+#[test]
+fn max_findings_sets_how_many_findings_are_kept() {
+    let dir = scratch("max-findings");
+    let bad = "{\"call\":\"munmap\",\"addr\":\"$ARENA\",\"len\":4096,\"ret\":{\"err\":\"EINVAL\"}}\n";
+    let path = dir.join("t.jsonl");
+    std::fs::write(&path, format!("{HEADER}{}", bad.repeat(5))).unwrap();
+    let p = path.to_str().unwrap();
+    let o = run(&["check", p, "--max-findings", "2"]);
+    let out = text(&o.stdout);
+    assert_eq!(code(&o), 1);
+    assert_eq!(out.matches(": divergence:").count(), 2, "{out}");
+    assert!(out.contains("... and 3 more findings (--max-findings 2"), "{out}");
+    assert!(out.contains("5 divergences"), "{out}");
+    let o = run(&["check", p, "--max-findings", "0", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["files"][0]["findings_kept"], 0);
+    assert_eq!(doc["files"][0]["divergences"], 5);
+    let o = run(&["check", p, "--format", "junit"]);
+    let xml = text(&o.stdout);
+    assert_eq!(xml.matches("<failure type=\"MUNMAP-OK-1\"").count(), 5, "{xml}");
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal_without_no_color() {
+    let tutorial = "tutorial/five-calls.jsonl";
+    // A pipe is not a terminal: no colour by default.
+    let plain = run(&["check", tutorial]);
+    assert!(!text(&plain.stdout).contains('\x1b'), "{}", text(&plain.stdout));
+    let always = run(&["check", tutorial, "--color", "always"]);
+    let out = text(&always.stdout);
+    assert!(out.contains("\x1b[1;31m: divergence:\x1b[0m"), "{out:?}");
+    assert!(out.trim_end().ends_with("\x1b[1;31mdiverges\x1b[0m"), "{out:?}");
+    let never = bin()
+        .args(["check", tutorial, "--color", "never"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(never.stdout, plain.stdout);
+    assert_eq!(code(&run(&["check", tutorial, "--color", "sometimes"])), 2);
+}
+
+#[test]
+fn help_lists_the_values_of_profile_and_format() {
+    for cmd in ["run", "check"] {
+        let help = text(&run(&[cmd, "--help"]).stdout);
+        assert!(help.contains("[possible values: neutrino, qnx4, linux]"), "{help}");
+        for value in ["- text:", "- json:", "- junit:", "--max-findings <N>", "--color <WHEN>"] {
+            assert!(help.contains(value), "`{cmd} --help` lacks {value}:\n{help}");
+        }
+    }
+    let spec = text(&run(&["spec", "--help"]).stdout);
+    assert!(spec.contains("- json:") && !spec.contains("junit"), "{spec}");
+    assert_eq!(code(&run(&["spec", "--format", "junit"])), 2);
+    let gen = text(&run(&["gen", "--help"]).stdout);
+    assert!(gen.contains("[possible values: neutrino, qnx4, linux]"), "{gen}");
 }
