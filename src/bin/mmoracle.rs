@@ -197,7 +197,7 @@ fn main() -> ExitCode {
         // accepted, and there is no one left to tell anything to.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mmoracle: {}", report::text::escape(&format!("{e:#}")));
+            eprintln!("mmoracle: {}", report::text::message(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }
@@ -415,7 +415,7 @@ impl Progress {
             bar
         });
         bar.set_position(index as u64);
-        bar.set_message(format!("{}: {events} events", report::text::escape(name)));
+        bar.set_message(format!("{events} events  {}", report::text::escape(name)));
     }
 
     /// Runs `write` with the bar out of the way, so output and bar do not mix.

@@ -508,7 +508,7 @@ pub fn file_footer(r: &FileReport) -> String {
         );
     }
     if let Some(e) = &r.error {
-        let _ = writeln!(out, "{}", text::escape(e));
+        let _ = writeln!(out, "{}", text::message(e));
     }
     if !r.passed() {
         let _ = writeln!(
@@ -743,7 +743,11 @@ pub fn junit_report(files: &[FileReport], totals: &Totals) -> String {
             );
         }
         if let Some(e) = &r.error {
-            let _ = writeln!(out, "      <error type=\"bad-input\" message=\"{}\"/>", xml_escape(e));
+            let _ = writeln!(
+                out,
+                "      <error type=\"bad-input\" message=\"{}\"/>",
+                xml_escape(&text::message(e))
+            );
         }
         let summary = xml_escape(&file_footer(r));
         let _ = writeln!(out, "      <system-out>{summary}</system-out>");

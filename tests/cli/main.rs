@@ -411,6 +411,16 @@ fn long_data_and_expressions_in_the_echoed_call_are_clipped_with_their_length() 
     assert!(out.contains("data=abababab"), "{out}");
     assert!(out.contains("(2097154 characters)"), "{out}");
     assert!(out.contains("(200006 characters)=0x400186a0"), "{out}");
+    // Bad input that echoes a long value is clipped the same way.
+    let flag = format!("PROT_{}", "X".repeat(100_000));
+    let bad = format!(
+        "{HEADER}{{\"call\":\"mmap\",\"addr\":0,\"len\":4096,\"prot\":\"{flag}\",\"flags\":\"MAP_PRIVATE\",\"fd\":-1,\"off\":0,\"ret\":{{\"ok\":0}}}}\n"
+    );
+    let (rc, out) = check_text(&dir, "bad.jsonl", &bad);
+    assert_eq!(rc, 2);
+    assert!(out.len() < 2048, "a {} byte report", out.len());
+    assert!(out.contains("bad.jsonl:2:43: `prot`: unknown flag `PROT_XXXX"), "{out}");
+    assert!(out.contains("(100005 characters)`"), "{out}");
 }
 
 #[test]
@@ -539,4 +549,69 @@ fn help_lists_the_values_of_profile_and_format() {
     assert_eq!(code(&run(&["spec", "--format", "junit"])), 2);
     let gen = text(&run(&["gen", "--help"]).stdout);
     assert!(gen.contains("[possible values: neutrino, qnx4, linux]"), "{gen}");
+}
+
+/// Runs mmoracle with its standard error on a fresh pseudo-terminal (standard
+/// output stays a pipe) and returns what the terminal received.
+#[cfg(target_os = "linux")]
+fn stderr_on_a_terminal(args: &[&str]) -> (i32, String) {
+    use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("a pseudo-terminal");
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap();
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.to_str().unwrap())
+        .unwrap();
+    let mut child = bin()
+        .args(args)
+        .env_remove("CI")
+        .stdout(Stdio::piped())
+        .stderr(slave)
+        .spawn()
+        .unwrap();
+    // Read the terminal while the child writes, so it never blocks on a full buffer;
+    // once the child is gone, reading the master ends with an error (EIO).
+    let mut master = std::fs::File::from(master);
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = std::io::Read::read(&mut master, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+        }
+        seen
+    });
+    let status = child.wait().unwrap();
+    (status.code().unwrap(), text(&reader.join().unwrap()))
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_progress_bar_shows_on_a_terminal_only_for_runs_longer_than_a_second() {
+    let dir = scratch("progress");
+    let long = dir.join("long.jsonl");
+    let o = run(&["gen", "--seed", "5", "--steps", "400000"]);
+    std::fs::write(&long, &o.stdout).unwrap();
+    let started = std::time::Instant::now();
+    let (rc, terminal) = stderr_on_a_terminal(&["run", long.to_str().unwrap()]);
+    let took = started.elapsed();
+    assert_eq!(rc, 0);
+    assert!(
+        took > std::time::Duration::from_secs(2),
+        "the long run took only {took:?}: make it longer so that the bar has time to show"
+    );
+    assert!(
+        terminal.contains("0/1 files"),
+        "no progress bar on the terminal: {terminal:?}"
+    );
+    assert!(terminal.contains("events"), "{terminal:?}");
+    // A short run draws nothing, and neither does a pipe (every other test).
+    let (rc, terminal) = stderr_on_a_terminal(&["run", EXAMPLE]);
+    assert_eq!(rc, 0);
+    assert!(terminal.is_empty(), "a short run drew {terminal:?}");
 }

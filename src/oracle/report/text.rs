@@ -68,6 +68,35 @@ pub fn clip(text: &str) -> String {
     format!("{}…{} ({count} characters)", escape(&head), escape(&tail))
 }
 
+/// The longest message shown in full, in characters: past it, its middle is cut.
+const MESSAGE_MAX: usize = 1024;
+
+/// A message (an error naming a file, line and column) for a text report:
+/// escaped, each `quoted` value in it clipped like an argument, and the
+/// whole cut in the middle when it is still longer than [`MESSAGE_MAX`], so
+/// that an error about a 2 MiB value is not 2 MiB long.
+pub fn message(text: &str) -> String {
+    let quoted: String = text
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                clip(part)
+            } else {
+                escape(part).into_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("`");
+    let count = quoted.chars().count();
+    if count <= MESSAGE_MAX {
+        return quoted;
+    }
+    let head: String = quoted.chars().take(MESSAGE_MAX - 128).collect();
+    let tail: String = quoted.chars().skip(count - 128).collect();
+    format!("{head}… ({count} characters) …{tail}")
+}
+
 /// The first offset at which two byte strings differ (the shorter one's
 /// length when one is a prefix of the other), or `None` when they are equal.
 pub fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
@@ -173,6 +202,23 @@ mod tests {
         assert_eq!(escape("a\x1b[2Jb\x07\n"), "a\\x1b[2Jb\\x07\\n");
         assert_eq!(escape("x\u{202e}y\\"), "x\\u{202e}y\\\\");
         assert_eq!(escape("\u{85}"), "\\x85");
+    }
+
+    #[test]
+    fn a_message_clips_its_quoted_values_and_stays_bounded() {
+        let long = format!(
+            "f:2:43: `prot`: unknown flag `PROT_{}` (expected PROT_READ)",
+            "X".repeat(100_000)
+        );
+        let m = message(&long);
+        assert!(m.starts_with("f:2:43: `prot`: unknown flag `PROT_XXX"), "{m}");
+        assert!(m.ends_with("(100005 characters)` (expected PROT_READ)"), "{m}");
+        let unquoted = format!("f:1:1: {}\x07", "y".repeat(5000));
+        let m = message(&unquoted);
+        assert!(
+            m.chars().count() < 1100 && m.ends_with("y\\x07") && m.contains("(5011 characters)"),
+            "{m}"
+        );
     }
 
     #[test]
