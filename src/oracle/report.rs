@@ -223,11 +223,12 @@ pub fn state_summary(model: &Model, pid: Pid, focus: Option<(u64, u64)>) -> Stat
     let Some(proc) = model.process(pid) else {
         return StateSummary::default();
     };
-    let (regions, total): (Vec<&Region>, usize) = match focus.and_then(|f| map_window(model, f)) {
-        Some(w) => {
-            let total = proc.space.overlapping(w).count();
-            (proc.space.overlapping(w).take(MAP_REGIONS).collect(), total)
-        }
+    let (regions, total): (Vec<&Region>, usize) = match focus.map(|(addr, _)| map_window(model, addr)) {
+        Some(Some(w)) => (
+            proc.space.overlapping(w).take(MAP_REGIONS).collect(),
+            proc.space.overlapping(w).count(),
+        ),
+        Some(None) => (Vec::new(), 0),
         None => (
             proc.space.regions().take(MAP_REGIONS).collect(),
             proc.space.region_count(),
@@ -235,11 +236,7 @@ pub fn state_summary(model: &Model, pid: Pid, focus: Option<(u64, u64)>) -> Stat
     };
     StateSummary {
         pid: Some(pid),
-        regions: regions
-            .into_iter()
-            .take(MAP_REGIONS)
-            .map(|r| RegionSummary::of(model, r))
-            .collect(),
+        regions: regions.into_iter().map(|r| RegionSummary::of(model, r)).collect(),
         regions_total: total,
         counters: proc.space.counters(),
         limits: Resource::ALL.iter().map(|r| (*r, proc.limit(*r))).collect(),
@@ -247,11 +244,16 @@ pub fn state_summary(model: &Model, pid: Pid, focus: Option<(u64, u64)>) -> Stat
     }
 }
 
-/// The addresses a state map around `(addr, len)` draws.
-fn map_window(model: &Model, (addr, _): (u64, u64)) -> Option<AddrRange> {
-    let page = model.profile().page_size;
+/// The first and end address a state map around `addr` draws: [`MAP_PAGES`]
+/// pages from [`MAP_BEFORE`] pages before the one holding `addr`.
+fn map_bounds(page: u64, addr: u64) -> (u64, u64) {
     let start = (addr / page).saturating_sub(MAP_BEFORE) * page;
-    let end = start.saturating_add(MAP_PAGES * page);
+    (start, start.saturating_add(MAP_PAGES * page))
+}
+
+/// The addresses a state map around `addr` draws, as a range.
+fn map_window(model: &Model, addr: u64) -> Option<AddrRange> {
+    let (start, end) = map_bounds(model.profile().page_size, addr);
     AddrRange::from_bounds(crate::types::Addr(start), crate::types::Addr(end))
 }
 
@@ -293,9 +295,7 @@ pub fn render_state(model: &Model, pid: Pid, focus: Option<(u64, u64)>) -> Strin
 }
 
 fn draw_map(out: &mut String, model: &Model, proc: &Process, page: u64, addr: u64, len: u64) {
-    let first = (addr / page).saturating_sub(MAP_BEFORE);
-    let start = first * page;
-    let end = start.saturating_add(MAP_PAGES * page);
+    let (start, end) = map_bounds(page, addr);
     let mut cells = String::new();
     let mut marks = String::new();
     let target_end = addr.saturating_add(len.max(1));
@@ -313,8 +313,7 @@ fn draw_map(out: &mut String, model: &Model, proc: &Process, page: u64, addr: u6
     let label = format!("{start:#x}");
     let _ = writeln!(out, "  {label} {cells} {end:#x}");
     let _ = writeln!(out, "  {:width$} {}", "", marks.trim_end(), width = label.len());
-    let window = crate::types::AddrRange::from_bounds(crate::types::Addr(start), crate::types::Addr(end));
-    match window {
+    match map_window(model, addr) {
         Some(w) => {
             let near: Vec<&Region> = proc.space.overlapping(w).collect();
             list_regions(out, model, near.iter().copied().take(MAP_REGIONS), near.len());

@@ -615,3 +615,34 @@ fn a_progress_bar_shows_on_a_terminal_only_for_runs_longer_than_a_second() {
     assert_eq!(rc, 0);
     assert!(terminal.is_empty(), "a short run drew {terminal:?}");
 }
+
+#[test]
+fn the_json_state_lists_the_regions_the_text_report_draws() {
+    let o = run(&["check", "tutorial/five-calls.jsonl", "--format", "json"]);
+    assert_eq!(code(&o), 1);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let f = &doc["files"][0]["findings"][0];
+    assert_eq!(f["line"], 11);
+    assert_eq!(
+        f["call"],
+        serde_json::json!({"pid":1,"call":"store","addr":"0x10001000","data":"01"})
+    );
+    assert_eq!(f["written"], "store(addr=$a+4096=0x10001000, data=01)");
+    assert_eq!(
+        f["allowed"],
+        serde_json::json!([{"outcome":{"fault":"SIGSEGV"},"rules":["ACCESS-SIGSEGV-2"]}])
+    );
+    let state = &f["state"];
+    assert_eq!(state["regions_total"], 2);
+    assert_eq!(
+        state["regions"][0],
+        serde_json::json!({"start":"0x10000000","end":"0x10001000","prot":"PROT_READ|PROT_WRITE",
+            "shared":false,"locked":false,"backing":"anonymous","name":null,"offset":"0x0"})
+    );
+    assert_eq!(state["regions"][1]["prot"], "PROT_READ");
+    assert_eq!(
+        state["counters"],
+        serde_json::json!({"total":8192,"data":8192,"locked":0})
+    );
+    assert_eq!(state["fds"], 0);
+}
