@@ -26,8 +26,8 @@ Examples (from the repository's root):
 
 Traces are JSON Lines, described in spec/trace-format.md.
 Exit status: 0 everything conforms, 1 a divergence or an unmet expectation,
-2 bad input or usage (the message names file, line and column). Output to a
-pipe that closes early (`| head`) ends quietly.";
+2 bad input or usage (the message names file, line and column). A pipe that
+closes before the output ends (`| head`) ends the command quietly, with exit 0.";
 
 /// A simulated QNX Neutrino memory manager used as a test oracle.
 #[derive(Parser, Debug)]

@@ -51,7 +51,7 @@ fn help_shows_an_example_for_each_command() {
     let top = run(&["--help"]);
     assert_eq!(code(&top), 0);
     let top = text(&top.stdout);
-    for cmd in ["run", "check", "gen", "spec"] {
+    for cmd in ["run", "check", "gen", "spec", "explain"] {
         assert!(
             top.contains(&format!("mmoracle {cmd} ")),
             "no example of {cmd} in --help:\n{top}"
