@@ -174,7 +174,7 @@ enum BackendArg {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Format {
-    /// For people.
+    /// For people: trace text escaped, long values clipped (spec/report-format.md).
     Text,
     /// One JSON document, versioned (spec/report-format.md).
     Json,

@@ -425,7 +425,16 @@ fn long_data_and_expressions_in_the_echoed_call_are_clipped_with_their_length() 
 
 #[test]
 fn a_closed_output_pipe_ends_quietly_with_exit_0() {
-    for args in [&["gen", "--seed", "1", "--steps", "200000"][..], &["spec"][..]] {
+    let dir = scratch("pipe");
+    let script = dir.join("s.jsonl");
+    std::fs::write(&script, run(&["gen", "--seed", "2", "--steps", "100000"]).stdout).unwrap();
+    let script = script.to_str().unwrap();
+    for args in [
+        &["gen", "--seed", "1", "--steps", "200000"][..],
+        // Larger than a pipe's buffer, so the write really fails.
+        &["spec", "--format", "json"][..],
+        &["run", script, "-o", "-"][..],
+    ] {
         let mut child = bin()
             .args(args)
             .stdout(Stdio::piped())
