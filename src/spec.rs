@@ -226,6 +226,8 @@ pub fn explain(rule: &RuleSpec, exercised: &Exercised<'_>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}: {}", rule.id, rule.title);
     let _ = writeln!(out, "  written in:  spec/{}:{}", rule.file, rule.line);
+    // Where a reader finds a cited section, from the repository's root.
+    let source = rule.source.replace("sources.md §", "spec/sources.md §");
     let alternative = if rule.alternative.is_empty() {
         "none"
     } else {
@@ -236,7 +238,7 @@ pub fn explain(rule: &RuleSpec, exercised: &Exercised<'_>) -> String {
         ("outcome", rule.outcome.as_str()),
         ("profiles", rule.profiles.as_str()),
         ("alternative", alternative),
-        ("source", rule.source.as_str()),
+        ("source", source.as_str()),
     ] {
         let _ = writeln!(out, "  {:<12} {value}", format!("{name}:"));
     }

@@ -465,7 +465,10 @@ fn explain_prints_a_rule_in_full_with_the_traces_that_exercise_it() {
         "outcome:     EACCES".to_string(),
         format!("profiles:    {}", rule.profiles),
         "alternative: none".to_string(),
-        format!("source:      {}", rule.source),
+        format!(
+            "source:      {}",
+            rule.source.replace("sources.md §", "spec/sources.md §")
+        ),
         "traces under traces:".to_string(),
         "    traces/spec/mmap-args-neutrino.jsonl".to_string(),
     ] {
