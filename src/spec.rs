@@ -137,6 +137,147 @@ pub fn rule(id: &str) -> Option<&'static RuleSpec> {
     catalogue().iter().find(|r| r.id == id)
 }
 
+/// The order of rule IDs people read: by family, then word, then number
+/// compared as a number, so MMAP-EINVAL-2 comes before MMAP-EINVAL-10.
+pub fn compare_ids(a: &str, b: &str) -> std::cmp::Ordering {
+    let part = |x: &str, y: &str| match (x.parse::<u64>(), y.parse::<u64>()) {
+        (Ok(m), Ok(n)) => m.cmp(&n),
+        _ => x.cmp(y),
+    };
+    let mut xs = a.split('-');
+    let mut ys = b.split('-');
+    loop {
+        match (xs.next(), ys.next()) {
+            (Some(x), Some(y)) => match part(x, y) {
+                std::cmp::Ordering::Equal => continue,
+                other => return other,
+            },
+            (x, y) => return x.is_some().cmp(&y.is_some()),
+        }
+    }
+}
+
+/// Every rule, sorted by [`compare_ids`].
+pub fn sorted() -> Vec<&'static RuleSpec> {
+    let mut rules: Vec<&RuleSpec> = catalogue().iter().collect();
+    rules.sort_by(|a, b| compare_ids(&a.id, &b.id));
+    rules
+}
+
+/// Looks a rule up as a person types it: exact, else ignoring case.
+pub fn lookup(id: &str) -> Option<&'static RuleSpec> {
+    rule(id).or_else(|| rule(&id.trim().to_ascii_uppercase()))
+}
+
+/// The rules whose IDs are closest to `id` (for "did you mean"), nearest first:
+/// at most `count`, each within a few edits or of the same family and word.
+pub fn nearest(id: &str, count: usize) -> Vec<&'static RuleSpec> {
+    let want = id.trim().to_ascii_uppercase();
+    let stem = |s: &str| s.rsplit_once('-').map_or(s.to_string(), |(head, _)| head.to_string());
+    let mut scored: Vec<(usize, &RuleSpec)> = catalogue()
+        .iter()
+        .map(|r| {
+            let d = edit_distance(&want, &r.id);
+            // A rule of the same family and word is a better guess than a
+            // near spelling of another family.
+            (if stem(&r.id) == stem(&want) { d.min(2) } else { d }, r)
+        })
+        .filter(|(d, _)| *d <= 3.max(want.len() / 4))
+        .collect();
+    scored.sort_by(|(da, a), (db, b)| da.cmp(db).then(compare_ids(&a.id, &b.id)));
+    scored.into_iter().take(count).map(|(_, r)| r).collect()
+}
+
+/// The Levenshtein distance between two ASCII-ish strings, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// What the traces say about a rule, for [`explain`].
+pub enum Exercised<'a> {
+    /// These traces (of how many run) exercise it.
+    By {
+        /// The traces that exercise the rule.
+        traces: Vec<&'a str>,
+        /// How many traces were run.
+        of: usize,
+        /// Where they were found.
+        place: &'a str,
+    },
+    /// The traces were not looked at, and why.
+    NotLooked(&'a str),
+}
+
+/// A rule in full, for `mmoracle explain`: title, where it is written, each
+/// field, and which traces exercise it.
+pub fn explain(rule: &RuleSpec, exercised: &Exercised<'_>) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "{}: {}", rule.id, rule.title);
+    let _ = writeln!(out, "  written in:  spec/{}:{}", rule.file, rule.line);
+    // Where a reader finds a cited section, from the repository's root.
+    let source = rule.source.replace("sources.md §", "spec/sources.md §");
+    let alternative = if rule.alternative.is_empty() {
+        "none"
+    } else {
+        rule.alternative.as_str()
+    };
+    for (name, value) in [
+        ("condition", rule.condition.as_str()),
+        ("outcome", rule.outcome.as_str()),
+        ("profiles", rule.profiles.as_str()),
+        ("alternative", alternative),
+        ("source", source.as_str()),
+    ] {
+        let _ = writeln!(out, "  {:<12} {value}", format!("{name}:"));
+    }
+    match exercised {
+        Exercised::By { traces, of, place } if traces.is_empty() => {
+            let _ = writeln!(out, "  exercised:   by none of the {of} traces under {place}");
+        }
+        Exercised::By { traces, of, place } => {
+            let _ = writeln!(
+                out,
+                "  exercised:   by {} of the {of} traces under {place}:",
+                traces.len()
+            );
+            for t in traces {
+                let _ = writeln!(out, "    {}", crate::oracle::report::text::escape(t));
+            }
+        }
+        Exercised::NotLooked(why) => {
+            let _ = writeln!(out, "  exercised:   not looked up ({why})");
+        }
+    }
+    out
+}
+
+/// The answer for an ID that names no rule: the nearest ones, or how to list them.
+pub fn unknown(id: &str) -> String {
+    let near = nearest(id, 3);
+    let escaped = crate::oracle::report::text::escape(id);
+    if near.is_empty() {
+        format!("no rule `{escaped}` in spec/ (`mmoracle spec` lists them all)")
+    } else {
+        let names: Vec<String> = near.iter().map(|r| format!("{} ({})", r.id, r.title)).collect();
+        format!(
+            "no rule `{escaped}` in spec/; the nearest: {} (`mmoracle spec` lists them all)",
+            names.join(", ")
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +303,102 @@ mod tests {
         assert!(parse("x.md", "## A-EINVAL-1: t\n- **Bogus:** 1\n")
             .unwrap_err()
             .contains("x.md:2"));
+    }
+
+    #[test]
+    fn ids_sort_by_family_word_then_number() {
+        let mut ids = vec![
+            "MMAP-EINVAL-10",
+            "MMAP-EINVAL-2",
+            "LOCK-OK-1",
+            "MMAP-EACCES-3",
+            "MMAP-EINVAL-1",
+        ];
+        ids.sort_by(|a, b| compare_ids(a, b));
+        assert_eq!(
+            ids,
+            [
+                "LOCK-OK-1",
+                "MMAP-EACCES-3",
+                "MMAP-EINVAL-1",
+                "MMAP-EINVAL-2",
+                "MMAP-EINVAL-10"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unknown_id_suggests_the_nearest_rules() {
+        assert_eq!(lookup("mmap-eacces-2").map(|r| r.id.as_str()), Some("MMAP-EACCES-2"));
+        let near = nearest("MMAP-EACCES-99", 3);
+        assert!(
+            !near.is_empty() && near.iter().all(|r| r.id.starts_with("MMAP-EACCES-")),
+            "{near:?}"
+        );
+        assert!(nearest("ZZZZZZZZZZZZZZZZZZZZZ", 3).is_empty());
+        assert!(
+            unknown("MMAP-EACESS-2").contains("MMAP-EACCES-2"),
+            "{}",
+            unknown("MMAP-EACESS-2")
+        );
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    /// Every spec file with its text, read from the source tree.
+    fn spec_texts() -> Vec<(String, String)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("spec");
+        let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "md"))
+            .map(|p| (p.display().to_string(), std::fs::read_to_string(&p).unwrap()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn every_source_cited_is_in_the_repository() {
+        let sources = include_str!("../spec/sources.md");
+        let sections: Vec<&str> = sources
+            .lines()
+            .filter_map(|l| l.strip_prefix("## "))
+            .filter_map(|h| h.split(':').next())
+            .collect();
+        let mut dangling = Vec::new();
+        for (file, text) in spec_texts() {
+            for (n, line) in text.lines().enumerate() {
+                for outside in [
+                    "qnx-semantics.md",
+                    "machine-probes.md",
+                    "oracle-anchors.md",
+                    "shared/research",
+                ] {
+                    if line.contains(outside) {
+                        dangling.push(format!(
+                            "{file}:{}: cites {outside}, which is not in the repository",
+                            n + 1
+                        ));
+                    }
+                }
+                for cite in line.split("§").skip(1) {
+                    let id: String = cite
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
+                        .collect();
+                    let id = id.trim_end_matches('.');
+                    let research = id.starts_with(['Q', 'P', 'A']) && id.len() > 1;
+                    if research && !sections.contains(&id) {
+                        dangling.push(format!("{file}:{}: §{id} is not a section of spec/sources.md", n + 1));
+                    }
+                }
+            }
+        }
+        assert!(dangling.is_empty(), "{dangling:#?}");
+        // Every rule's source says something a reader can look up.
+        for r in catalogue() {
+            assert!(r.source.len() > 3, "{} has no usable source", r.id);
+        }
     }
 
     #[test]

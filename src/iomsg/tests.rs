@@ -1,6 +1,6 @@
 //! Tests of the `_IO_MMAP` codec: quickcheck round trips, no panic on any
 //! input, golden bytes written out by hand from the layout in
-//! research/qnx-semantics.md §1.3, and the exact error messages.
+//! spec/sources.md §Q1.3, and the exact error messages.
 
 use super::*;
 use quickcheck::{Arbitrary, Gen, QuickCheck};

@@ -2,7 +2,7 @@
 //! allowed an observed outcome, and how many events.
 
 use crate::rules::RuleId;
-use crate::spec::{catalogue, RuleSpec};
+use crate::spec::{catalogue, compare_ids, RuleSpec};
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -66,24 +66,56 @@ impl Coverage {
         self.rules.get(rule)
     }
 
-    /// Every rule hit, in ID order.
+    /// Every rule hit, by family, word and number ([`crate::spec::compare_ids`]).
     pub fn rules(&self) -> impl Iterator<Item = (RuleId, &RuleHits)> {
-        self.rules.iter().map(|(r, h)| (*r, h))
+        let mut hit: Vec<(RuleId, &RuleHits)> = self.rules.iter().map(|(r, h)| (*r, h)).collect();
+        hit.sort_by(|(a, _), (b, _)| compare_ids(a, b));
+        hit.into_iter()
     }
 
-    /// The rules written in spec/ that no trace exercises.
+    /// The traces that exercise `rule`, by name.
+    pub fn traces_of(&self, rule: &str) -> Vec<&str> {
+        self.hits(rule).map_or_else(Vec::new, |h| {
+            h.traces
+                .iter()
+                .filter_map(|i| self.traces.get(*i as usize))
+                .map(String::as_str)
+                .collect()
+        })
+    }
+
+    /// The per-rule table `run --rules` prints: each rule hit with its title
+    /// and counts, then the rules of spec/ nothing exercised.
+    pub fn summary_text(&self) -> String {
+        let mut out = String::from("rules exercised (rule, traces, events, title):\n");
+        for (rule, hits) in self.rules() {
+            let title = crate::spec::rule(rule).map_or("(not in spec/)", |r| r.title.as_str());
+            let _ = writeln!(out, "  {rule:<24} {:>5} {:>8}  {title}", hits.traces.len(), hits.events);
+        }
+        let missing: Vec<&str> = self.uncovered().iter().map(|r| r.id.as_str()).collect();
+        if !missing.is_empty() {
+            let _ = writeln!(
+                out,
+                "rules in spec/ no trace exercises ({}): {}",
+                missing.len(),
+                missing.join(" ")
+            );
+        }
+        out
+    }
+
+    /// The rules written in spec/ that no trace exercises, in ID order.
     pub fn uncovered(&self) -> Vec<&'static RuleSpec> {
-        catalogue()
-            .iter()
+        crate::spec::sorted()
+            .into_iter()
             .filter(|r| !r.withdrawn() && !self.rules.contains_key(r.id.as_str()))
             .collect()
     }
 
     /// Rules the model decided that spec/ does not write down.
     pub fn unwritten(&self) -> Vec<RuleId> {
-        self.rules
-            .keys()
-            .copied()
+        self.rules()
+            .map(|(id, _)| id)
             .filter(|id| crate::spec::rule(id).is_none())
             .collect()
     }
@@ -99,9 +131,10 @@ impl Coverage {
                 .and_then(|h| h.traces.first())
                 .and_then(|i| self.traces.get(*i as usize))
                 .map_or("-", String::as_str);
+            let first = crate::oracle::report::text::escape(first);
             let _ = writeln!(out, "{id:<24} {t:>7} {e:>9}  {first}{note}");
         };
-        for r in catalogue() {
+        for r in crate::spec::sorted() {
             row(&mut out, &r.id, self.hits(&r.id), "");
         }
         for id in self.unwritten() {
@@ -132,7 +165,10 @@ impl Coverage {
                 "files": hits.map_or_else(Vec::new, |h| h.traces.iter().filter_map(|i| self.traces.get(*i as usize)).collect()),
             })
         };
-        let mut rules: Vec<Json> = catalogue().iter().map(|r| entry(&r.id, Some(r))).collect();
+        let mut rules: Vec<Json> = crate::spec::sorted()
+            .into_iter()
+            .map(|r| entry(&r.id, Some(r)))
+            .collect();
         rules.extend(self.unwritten().into_iter().map(|id| entry(id, None)));
         json!({
             "rules": rules,

@@ -52,6 +52,8 @@ pub struct Divergence {
     pub continued_with: Outcome,
     /// The calling process's state before the call, drawn for people.
     pub state: String,
+    /// The same state as data, for the JSON report.
+    pub summary: report::StateSummary,
 }
 
 impl Divergence {
@@ -105,14 +107,16 @@ impl Oracle {
                 Err(reason) => refused = Some(reason),
             }
         }
-        let state = report::render_state(&self.model, pid, report::focus(call, observed));
+        let focus = report::focus(call, observed);
+        let state = report::render_state(&self.model, pid, focus);
+        let summary = report::state_summary(&self.model, pid, focus);
         if observed == &verdict.outcome {
             // The model refused its own outcome: a model bug, reported as such.
             refused = refused.map(|e| format!("the model could not apply its own outcome: {e}"));
         } else if let Err(e) = self.model.apply(pid, call, &verdict.outcome) {
             refused = Some(format!("the model could not apply its own outcome: {e}"));
         }
-        self.divergence(observed, &verdict, free_choice, refused, state)
+        self.divergence(observed, &verdict, free_choice, refused, (state, summary))
     }
 
     /// Runs the model's own outcome of `call` by `pid` (for `run` on the model
@@ -143,11 +147,13 @@ impl Oracle {
         let free_choice = call.result_is_free_choice() && run.verdict.outcome.is_ok();
         let refused = (free_choice && same_kind_of_success(&run.verdict.outcome, observed))
             .then(|| format!("{observed} is not free here"));
+        let focus = report::focus(call, observed);
         let state = format!(
             "(after the model's own run of the library call)\n{}",
-            report::render_state(&self.model, pid, report::focus(call, observed))
+            report::render_state(&self.model, pid, focus)
         );
-        self.divergence(observed, &run.verdict, free_choice, refused, state)
+        let summary = report::state_summary(&self.model, pid, focus);
+        self.divergence(observed, &run.verdict, free_choice, refused, (state, summary))
     }
 
     fn divergence(
@@ -156,7 +162,7 @@ impl Oracle {
         verdict: &Verdict,
         free_choice: bool,
         refused: Option<String>,
-        state: String,
+        (state, summary): (String, report::StateSummary),
     ) -> Judgement {
         let allowed: Vec<Allowed> = if self.strict {
             verdict.allowed().take(1).collect()
@@ -170,6 +176,7 @@ impl Oracle {
             refused,
             continued_with: verdict.outcome.clone(),
             state,
+            summary,
         }))
     }
 }

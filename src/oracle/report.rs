@@ -1,20 +1,33 @@
 //! What a run found, for people (text) and for CI systems (JSON, JUnit XML),
 //! and the drawing of a process's state around a divergence.
+//!
+//! The JSON report is versioned and described in spec/report-format.md.
+
+pub mod text;
 
 use super::Divergence;
 use crate::call::{Call, Outcome, Value};
 use crate::model::object::ObjKind;
 use crate::model::process::Process;
 use crate::model::region::{Backing, Region};
+use crate::model::space::Counters;
 use crate::model::Model;
 use crate::profile::ProfileName;
-use crate::types::{parse_hex, Pid, Prot, Resource, RLIM_INFINITY};
+use crate::trace::value::{limit_json, outcome_json};
+use crate::trace::{Expect, Pattern};
+use crate::types::{parse_hex, AddrRange, Pid, Prot, Resource, Rlimit, RLIM_INFINITY};
 use serde_json::{json, Value as Json};
 use std::fmt::Write as _;
 
-/// The most findings kept per file; later ones are counted, not kept, so a
-/// report's memory does not grow with the length of a trace.
+/// The findings kept per file unless `--max-findings` says otherwise; later
+/// ones are counted, not kept, so a report's memory does not grow with the
+/// length of a trace.
 pub const MAX_FINDINGS: usize = 100;
+
+/// The `format` of the JSON report.
+pub const REPORT_FORMAT: &str = "mmoracle-report";
+/// The version of the JSON report this crate writes (spec/report-format.md).
+pub const REPORT_VERSION: u64 = 1;
 
 /// Pages drawn in a state map.
 const MAP_PAGES: u64 = 48;
@@ -32,6 +45,9 @@ pub struct Finding {
     pub pid: Pid,
     /// The call as written, with expressions and their values.
     pub call: String,
+    /// The call with every expression evaluated (the JSON report writes it
+    /// as a trace-format event).
+    pub resolved: Call,
     /// What is wrong.
     pub kind: FindingKind,
 }
@@ -44,7 +60,7 @@ pub enum FindingKind {
     /// The outcome does not meet the author's `expect`.
     Unmet {
         /// What `expect` accepts.
-        expected: String,
+        expected: Expect,
         /// What happened.
         observed: Outcome,
     },
@@ -59,18 +75,20 @@ pub struct FileReport {
     pub profile: ProfileName,
     /// Events judged.
     pub events: u64,
-    /// Divergences found (all of them, even past [`MAX_FINDINGS`]).
+    /// Divergences found (all of them, even past `max_findings`).
     pub divergences: u64,
     /// Unmet expectations found.
     pub unmet: u64,
-    /// The first [`MAX_FINDINGS`] findings.
+    /// The first `max_findings` findings.
     pub findings: Vec<Finding>,
+    /// How many findings are kept (`--max-findings`).
+    pub max_findings: usize,
     /// Why the file could not be read to the end (bad input).
     pub error: Option<String>,
 }
 
 impl FileReport {
-    /// An empty report for `path`.
+    /// An empty report for `path`, keeping [`MAX_FINDINGS`] findings.
     pub fn new(path: impl Into<String>, profile: ProfileName) -> FileReport {
         FileReport {
             path: path.into(),
@@ -79,17 +97,18 @@ impl FileReport {
             divergences: 0,
             unmet: 0,
             findings: Vec::new(),
+            max_findings: MAX_FINDINGS,
             error: None,
         }
     }
 
-    /// Records a finding (keeping at most [`MAX_FINDINGS`]).
+    /// Records a finding (keeping at most `max_findings`).
     pub fn add(&mut self, finding: Finding) {
         match finding.kind {
             FindingKind::Divergence(_) => self.divergences += 1,
             FindingKind::Unmet { .. } => self.unmet += 1,
         }
-        if self.findings.len() < MAX_FINDINGS {
+        if self.findings.len() < self.max_findings {
             self.findings.push(finding);
         }
     }
@@ -98,6 +117,144 @@ impl FileReport {
     pub fn passed(&self) -> bool {
         self.error.is_none() && self.divergences == 0 && self.unmet == 0
     }
+}
+
+/// A process's state before a divergent call, as data: the regions around
+/// the call (or its first regions), its counters, its limits.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateSummary {
+    /// The process (`None`: it does not exist).
+    pub pid: Option<Pid>,
+    /// The regions shown, in address order.
+    pub regions: Vec<RegionSummary>,
+    /// How many regions there are in the window (or in all) shown.
+    pub regions_total: usize,
+    /// Bytes mapped, counted against RLIMIT_DATA, locked.
+    pub counters: Counters,
+    /// Every limit of the process.
+    pub limits: Vec<(Resource, Rlimit)>,
+    /// Open file descriptors.
+    pub fds: usize,
+}
+
+/// One region as data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegionSummary {
+    /// The addresses it covers.
+    pub range: AddrRange,
+    /// Its protection.
+    pub prot: Prot,
+    /// MAP_SHARED (else private).
+    pub shared: bool,
+    /// Locked in memory.
+    pub locked: bool,
+    /// What it maps: `anonymous`, `anonymous object`, `shm`, `physical`, `server file`.
+    pub backing: &'static str,
+    /// The shared-memory object's name, when it has one.
+    pub name: Option<String>,
+    /// The offset into the object of the region's start.
+    pub offset: u64,
+}
+
+impl StateSummary {
+    /// The summary as JSON (spec/report-format.md, "state").
+    pub fn json(&self) -> Json {
+        let mut limits = serde_json::Map::new();
+        for (r, l) in &self.limits {
+            limits.insert(
+                r.name().to_string(),
+                json!({"cur": limit_json(l.cur), "max": limit_json(l.max)}),
+            );
+        }
+        json!({
+            "pid": self.pid.map(|p| p.0),
+            "regions": self.regions.iter().map(RegionSummary::json).collect::<Vec<_>>(),
+            "regions_total": self.regions_total,
+            "counters": {
+                "total": self.counters.total,
+                "data": self.counters.data,
+                "locked": self.counters.locked,
+            },
+            "limits": limits,
+            "fds": self.fds,
+        })
+    }
+}
+
+impl RegionSummary {
+    fn of(model: &Model, r: &Region) -> RegionSummary {
+        let (backing, name) = match r.backing {
+            Backing::Zero => ("anonymous", None),
+            Backing::Object(id) => match model.objects().get(id).map(|o| &o.kind) {
+                Some(ObjKind::Anon) => ("anonymous object", None),
+                Some(ObjKind::Shm { name, .. }) => ("shm", name.clone()),
+                Some(ObjKind::Phys) => ("physical", None),
+                Some(ObjKind::File) => ("server file", None),
+                None => ("object", None),
+            },
+        };
+        RegionSummary {
+            range: r.range,
+            prot: r.prot,
+            shared: r.shared,
+            locked: r.locked,
+            backing,
+            name,
+            offset: r.offset,
+        }
+    }
+
+    fn json(&self) -> Json {
+        json!({
+            "start": self.range.start().to_string(),
+            "end": self.range.end().to_string(),
+            "prot": serde_json::to_value(self.prot).unwrap_or(Json::Null),
+            "shared": self.shared,
+            "locked": self.locked,
+            "backing": self.backing,
+            "name": self.name,
+            "offset": format!("{:#x}", self.offset),
+        })
+    }
+}
+
+/// `pid`'s state around `focus` as data: the same regions [`render_state`] lists.
+pub fn state_summary(model: &Model, pid: Pid, focus: Option<(u64, u64)>) -> StateSummary {
+    let Some(proc) = model.process(pid) else {
+        return StateSummary::default();
+    };
+    let (regions, total): (Vec<&Region>, usize) = match focus.map(|(addr, _)| map_window(model, addr)) {
+        Some(Some(w)) => (
+            proc.space.overlapping(w).take(MAP_REGIONS).collect(),
+            proc.space.overlapping(w).count(),
+        ),
+        Some(None) => (Vec::new(), 0),
+        None => (
+            proc.space.regions().take(MAP_REGIONS).collect(),
+            proc.space.region_count(),
+        ),
+    };
+    StateSummary {
+        pid: Some(pid),
+        regions: regions.into_iter().map(|r| RegionSummary::of(model, r)).collect(),
+        regions_total: total,
+        counters: proc.space.counters(),
+        limits: Resource::ALL.iter().map(|r| (*r, proc.limit(*r))).collect(),
+        fds: proc.fds.len(),
+    }
+}
+
+/// The first and end address a state map around `addr` draws: [`MAP_PAGES`]
+/// pages from [`MAP_BEFORE`] pages before the one holding `addr`.
+fn map_bounds(page: u64, addr: u64) -> (u64, u64) {
+    let start = (addr / page).saturating_sub(MAP_BEFORE) * page;
+    (start, start.saturating_add(MAP_PAGES * page))
+}
+
+/// The addresses a state map around `addr` draws, as a range.
+fn map_window(model: &Model, addr: u64) -> Option<AddrRange> {
+    let (start, end) = map_bounds(model.profile().page_size, addr);
+    AddrRange::from_bounds(crate::types::Addr(start), crate::types::Addr(end))
 }
 
 /// The address range a finding is about: the observed address of an mmap,
@@ -138,9 +295,7 @@ pub fn render_state(model: &Model, pid: Pid, focus: Option<(u64, u64)>) -> Strin
 }
 
 fn draw_map(out: &mut String, model: &Model, proc: &Process, page: u64, addr: u64, len: u64) {
-    let first = (addr / page).saturating_sub(MAP_BEFORE);
-    let start = first * page;
-    let end = start.saturating_add(MAP_PAGES * page);
+    let (start, end) = map_bounds(page, addr);
     let mut cells = String::new();
     let mut marks = String::new();
     let target_end = addr.saturating_add(len.max(1));
@@ -158,8 +313,7 @@ fn draw_map(out: &mut String, model: &Model, proc: &Process, page: u64, addr: u6
     let label = format!("{start:#x}");
     let _ = writeln!(out, "  {label} {cells} {end:#x}");
     let _ = writeln!(out, "  {:width$} {}", "", marks.trim_end(), width = label.len());
-    let window = crate::types::AddrRange::from_bounds(crate::types::Addr(start), crate::types::Addr(end));
-    match window {
+    match map_window(model, addr) {
         Some(w) => {
             let near: Vec<&Region> = proc.space.overlapping(w).collect();
             list_regions(out, model, near.iter().copied().take(MAP_REGIONS), near.len());
@@ -208,7 +362,7 @@ fn describe_region(model: &Model, r: &Region) -> String {
         Backing::Zero => "anonymous".to_string(),
         Backing::Object(id) => match model.objects().get(id).map(|o| &o.kind) {
             Some(ObjKind::Anon) => "anonymous object".to_string(),
-            Some(ObjKind::Shm { name: Some(n), .. }) => format!("shm {n} +{:#x}", r.offset),
+            Some(ObjKind::Shm { name: Some(n), .. }) => format!("shm {} +{:#x}", text::escape(n), r.offset),
             Some(ObjKind::Shm { name: None, .. }) => format!("shm (unlinked) +{:#x}", r.offset),
             Some(ObjKind::Phys) => format!("physical {:#x}", r.offset),
             Some(ObjKind::File) => format!("server file +{:#x}", r.offset),
@@ -254,15 +408,44 @@ fn limit(v: u64) -> String {
     }
 }
 
-/// One finding as text.
+/// `[RULE-ID] title`: a rule ID with the title spec/ gives it.
+pub fn rule_label(id: &str) -> String {
+    match crate::spec::rule(id) {
+        Some(r) => format!("[{id}] {}", r.title),
+        None => format!("[{id}] (not in spec/)"),
+    }
+}
+
+/// The first offset where the observed bytes differ from the first allowed
+/// outcome's, when both are bytes.
+fn bytes_difference(d: &Divergence) -> Option<usize> {
+    match (&d.observed, d.allowed.first().map(|a| &a.outcome)) {
+        (Outcome::Ok(Value::Bytes(seen)), Some(Outcome::Ok(Value::Bytes(want)))) => text::first_difference(seen, want),
+        _ => None,
+    }
+}
+
+/// One finding as text. Everything that came from the trace is escaped
+/// and long values are clipped (see [`text`]).
 pub fn finding_text(path: &str, f: &Finding) -> String {
     let mut out = String::new();
+    let path = text::escape(path);
     match &f.kind {
         FindingKind::Divergence(d) => {
-            let _ = writeln!(out, "{path}:{}: divergence: pid {} {}", f.line, f.pid, f.call);
-            let _ = writeln!(out, "  observed: {}", d.observed);
+            let _ = writeln!(
+                out,
+                "{path}:{}: divergence: pid {} {}",
+                f.line,
+                f.pid,
+                text::escape(&f.call)
+            );
+            let at = bytes_difference(d);
+            let _ = writeln!(out, "  observed: {}", text::outcome(&d.observed, at));
+            if let Some(at) = at {
+                let _ = writeln!(out, "  first difference at byte offset {at:#x}");
+            }
             if let Some(reason) = &d.refused {
-                let _ = writeln!(out, "  refused:  {reason}");
+                let _ = writeln!(out, "  refused:  {}", text::escape(reason));
             }
             for (i, a) in d.allowed.iter().enumerate() {
                 let label = if i == 0 { "allowed: " } else { "      or:" };
@@ -271,17 +454,28 @@ pub fn finding_text(path: &str, f: &Finding) -> String {
                 } else {
                     ""
                 };
-                let _ = writeln!(out, "  {label} {} [{}]{choice}", a.outcome, a.rule);
+                let _ = writeln!(
+                    out,
+                    "  {label} {} {}{choice}",
+                    text::outcome(&a.outcome, at),
+                    rule_label(a.rule)
+                );
             }
-            let _ = writeln!(out, "  continuing with: {}", d.continued_with);
+            let _ = writeln!(out, "  continuing with: {}", text::outcome(&d.continued_with, at));
             for line in d.state.lines() {
-                let _ = writeln!(out, "  {line}");
+                let _ = writeln!(out, "  {}", text::escape(line));
             }
         }
         FindingKind::Unmet { expected, observed } => {
-            let _ = writeln!(out, "{path}:{}: unmet expectation: pid {} {}", f.line, f.pid, f.call);
-            let _ = writeln!(out, "  expected: {expected}");
-            let _ = writeln!(out, "  observed: {observed}");
+            let _ = writeln!(
+                out,
+                "{path}:{}: unmet expectation: pid {} {}",
+                f.line,
+                f.pid,
+                text::escape(&f.call)
+            );
+            let _ = writeln!(out, "  expected: {}", text::clip(&expected.to_string()));
+            let _ = writeln!(out, "  observed: {}", text::outcome(observed, None));
         }
     }
     out
@@ -293,23 +487,32 @@ pub fn file_text(r: &FileReport) -> String {
     for f in &r.findings {
         out.push_str(&finding_text(&r.path, f));
     }
+    out.push_str(&file_footer(r));
+    out
+}
+
+/// The lines of [`file_text`] after the findings: how many were not kept,
+/// the bad input, and the file's totals when it did not pass.
+pub fn file_footer(r: &FileReport) -> String {
+    let mut out = String::new();
+    let path = text::escape(&r.path);
     let kept = r.findings.len() as u64;
     if r.divergences + r.unmet > kept {
         let _ = writeln!(
             out,
-            "{}: ... and {} more findings",
-            r.path,
-            r.divergences + r.unmet - kept
+            "{path}: ... and {} more findings (--max-findings {} keeps the first {})",
+            r.divergences + r.unmet - kept,
+            r.max_findings,
+            r.max_findings
         );
     }
     if let Some(e) = &r.error {
-        let _ = writeln!(out, "{e}");
+        let _ = writeln!(out, "{}", text::message(e));
     }
     if !r.passed() {
         let _ = writeln!(
             out,
-            "{}: {} events, {} divergences, {} unmet expectations{}",
-            r.path,
+            "{path}: {} events, {} divergences, {} unmet expectations{}",
             r.events,
             r.divergences,
             r.unmet,
@@ -322,6 +525,9 @@ pub fn file_text(r: &FileReport) -> String {
 /// Totals over several files.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Totals {
+    /// The command that judged (`run`, `check`), named in the summary so that
+    /// the summaries of `run` and `check` in one pipeline tell themselves apart.
+    pub command: &'static str,
     /// Files judged.
     pub files: u64,
     /// Files that passed.
@@ -337,6 +543,14 @@ pub struct Totals {
 }
 
 impl Totals {
+    /// No files yet, judged by `command`.
+    pub fn for_command(command: &'static str) -> Totals {
+        Totals {
+            command,
+            ..Totals::default()
+        }
+    }
+
     /// Adds a file.
     pub fn add(&mut self, r: &FileReport) {
         self.files += 1;
@@ -358,13 +572,73 @@ impl Totals {
         }
     }
 
-    /// The closing line of a text report.
+    /// The verdict in a word or two: `conforms`, `diverges`, `bad input`.
+    pub fn verdict(&self) -> &'static str {
+        match self.exit_code() {
+            0 => "conforms",
+            1 => "diverges",
+            _ => "bad input",
+        }
+    }
+
+    /// The closing line of a text report, the verdict last:
+    /// `check: 3 files (2 passed), ..., 0 with bad input: diverges`.
     pub fn text(&self) -> String {
+        let who = if self.command.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", self.command)
+        };
         format!(
-            "{} files ({} passed), {} events, {} divergences, {} unmet expectations, {} with bad input\n",
-            self.files, self.passed, self.events, self.divergences, self.unmet, self.bad
+            "{who}{} files ({} passed), {} events, {} divergences, {} unmet expectations, {} with bad input: {}\n",
+            self.files,
+            self.passed,
+            self.events,
+            self.divergences,
+            self.unmet,
+            self.bad,
+            self.verdict()
         )
     }
+}
+
+/// The call as a trace-format event with every expression evaluated:
+/// `{"pid":1,"call":"munmap","addr":"0x40000000","len":4096}`.
+fn call_json(f: &Finding) -> Json {
+    let mut event = serde_json::Map::new();
+    event.insert("pid".into(), Json::from(f.pid.0));
+    if let Ok(Json::Object(fields)) = serde_json::to_value(&f.resolved) {
+        event.extend(fields);
+    }
+    Json::Object(event)
+}
+
+/// The allowed outcomes, each once, with the rules that allow it, in the
+/// order the model gave them (its deterministic outcome first).
+fn allowed_json(d: &Divergence) -> Vec<Json> {
+    let mut grouped: Vec<(&Outcome, Vec<&str>)> = Vec::new();
+    for a in &d.allowed {
+        match grouped.iter_mut().find(|(o, _)| *o == &a.outcome) {
+            Some((_, rules)) => rules.push(a.rule),
+            None => grouped.push((&a.outcome, vec![a.rule])),
+        }
+    }
+    grouped
+        .into_iter()
+        .map(|(o, rules)| json!({"outcome": outcome_json(o), "rules": rules}))
+        .collect()
+}
+
+fn expect_json(e: &Expect) -> Json {
+    let any_of: Vec<Json> = e
+        .any_of
+        .iter()
+        .map(|p| match p {
+            Pattern::Exact(o) => outcome_json(o),
+            Pattern::AnyOk => json!({"ok": "*"}),
+        })
+        .collect();
+    json!({ "any_of": any_of })
 }
 
 fn finding_json(f: &Finding) -> Json {
@@ -372,28 +646,30 @@ fn finding_json(f: &Finding) -> Json {
         FindingKind::Divergence(d) => json!({
             "line": f.line,
             "kind": "divergence",
-            "pid": f.pid.0,
-            "call": f.call,
-            "observed": d.observed.to_string(),
-            "allowed": d.allowed.iter().map(|a| json!({"outcome": a.outcome.to_string(), "rule": a.rule})).collect::<Vec<_>>(),
+            "call": call_json(f),
+            "written": f.call,
+            "observed": outcome_json(&d.observed),
+            "first_difference": bytes_difference(d),
+            "allowed": allowed_json(d),
             "rule": d.rule(),
             "free_choice": d.free_choice,
             "refused": d.refused,
-            "continued_with": d.continued_with.to_string(),
-            "state": d.state,
+            "continued_with": outcome_json(&d.continued_with),
+            "state": d.summary.json(),
         }),
         FindingKind::Unmet { expected, observed } => json!({
             "line": f.line,
             "kind": "unmet",
-            "pid": f.pid.0,
-            "call": f.call,
-            "expected": expected,
-            "observed": observed.to_string(),
+            "call": call_json(f),
+            "written": f.call,
+            "expected": expect_json(expected),
+            "observed": outcome_json(observed),
         }),
     }
 }
 
-/// A whole run as one JSON document.
+/// A whole run as one JSON document, the versioned format of
+/// spec/report-format.md.
 pub fn json_report(files: &[FileReport], totals: &Totals) -> Json {
     let files: Vec<Json> = files
         .iter()
@@ -405,12 +681,16 @@ pub fn json_report(files: &[FileReport], totals: &Totals) -> Json {
                 "events": r.events,
                 "divergences": r.divergences,
                 "unmet": r.unmet,
+                "findings_kept": r.findings.len(),
                 "error": r.error,
                 "findings": r.findings.iter().map(finding_json).collect::<Vec<_>>(),
             })
         })
         .collect();
     json!({
+        "format": REPORT_FORMAT,
+        "version": REPORT_VERSION,
+        "command": totals.command,
         "files": files,
         "summary": {
             "files": totals.files,
@@ -419,6 +699,7 @@ pub fn json_report(files: &[FileReport], totals: &Totals) -> Json {
             "divergences": totals.divergences,
             "unmet": totals.unmet,
             "bad_input": totals.bad,
+            "verdict": totals.verdict(),
             "exit_code": totals.exit_code(),
         }
     })
@@ -426,7 +707,8 @@ pub fn json_report(files: &[FileReport], totals: &Totals) -> Json {
 
 /// A whole run as JUnit XML: one test case per file.
 pub fn junit_report(files: &[FileReport], totals: &Totals) -> String {
-    let failures = files.iter().filter(|r| r.error.is_none() && !r.passed()).count();
+    // A file fails when it has findings, and is in error when its input is bad.
+    let failures = files.iter().filter(|r| r.divergences + r.unmet > 0).count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -450,17 +732,53 @@ pub fn junit_report(files: &[FileReport], totals: &Totals) -> String {
             continue;
         }
         out.push_str(">\n");
-        let body = xml_escape(&file_text(r));
-        if let Some(e) = &r.error {
-            let _ = writeln!(out, "      <error message=\"{}\">{body}</error>", xml_escape(e));
-        } else {
-            let message = format!("{} divergences, {} unmet expectations", r.divergences, r.unmet);
-            let _ = writeln!(out, "      <failure message=\"{message}\">{body}</failure>");
+        for f in &r.findings {
+            let (kind, message) = junit_failure(f);
+            let body = xml_escape(&finding_text(&r.path, f));
+            let _ = writeln!(
+                out,
+                "      <failure type=\"{kind}\" message=\"{}\">{body}</failure>",
+                xml_escape(&message)
+            );
         }
+        if let Some(e) = &r.error {
+            let _ = writeln!(
+                out,
+                "      <error type=\"bad-input\" message=\"{}\"/>",
+                xml_escape(&text::message(e))
+            );
+        }
+        let summary = xml_escape(&file_footer(r));
+        let _ = writeln!(out, "      <system-out>{summary}</system-out>");
         out.push_str("    </testcase>\n");
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
+}
+
+/// A finding's JUnit failure type (the deciding rule ID, or `unmet-expectation`)
+/// and its one-line message.
+fn junit_failure(f: &Finding) -> (String, String) {
+    match &f.kind {
+        FindingKind::Divergence(d) => (
+            d.rule().to_string(),
+            format!(
+                "line {}: {} divergence, allowed by {}",
+                f.line,
+                text::outcome(&d.observed, bytes_difference(d)),
+                rule_label(d.rule())
+            ),
+        ),
+        FindingKind::Unmet { expected, observed } => (
+            "unmet-expectation".to_string(),
+            format!(
+                "line {}: expected {}, observed {}",
+                f.line,
+                text::clip(&expected.to_string()),
+                text::outcome(observed, None)
+            ),
+        ),
+    }
 }
 
 /// Escapes text for XML attributes and content, dropping characters XML 1.0

@@ -3,7 +3,7 @@
 //! bind the result, write the event out. One event in memory at a time.
 
 use super::coverage::Coverage;
-use super::report::{FileReport, Finding, FindingKind};
+use super::report::{text::clip, FileReport, Finding, FindingKind};
 use super::{Judgement, Oracle};
 use crate::call::Outcome;
 use crate::error::{Error, TraceError};
@@ -58,20 +58,23 @@ pub struct Options {
     /// The most bytes of memory contents the models of this process may hold
     /// at once (`--max-contents`); a trace that stores more stops, as bad input.
     pub max_contents: u64,
+    /// The findings kept per file (`--max-findings`; later ones are counted).
+    pub max_findings: usize,
 }
 
 /// The default contents budget: 256 MiB of stored pages.
 pub const DEFAULT_MAX_CONTENTS: u64 = 256 << 20;
 
 impl Options {
-    /// Judging in `mode`, with the header's profile, not strict, and the
-    /// default contents budget.
+    /// Judging in `mode`, with the header's profile, not strict, the default
+    /// contents budget and the default number of findings kept.
     pub fn new(mode: Mode) -> Options {
         Options {
             mode,
             profile: None,
             strict: false,
             max_contents: DEFAULT_MAX_CONTENTS,
+            max_findings: super::report::MAX_FINDINGS,
         }
     }
 }
@@ -128,7 +131,10 @@ pub fn judge<R: BufRead, W: Write>(
             Mode::Run(b) if b != Backend::Model => Some(b.start(profile)?),
             _ => None,
         },
-        report: FileReport::new(name, profile),
+        report: FileReport {
+            max_findings: opts.max_findings,
+            ..FileReport::new(name, profile)
+        },
         mode: opts.mode,
         trace_index: 0,
     };
@@ -252,6 +258,7 @@ impl FileRun {
                 line: event.line,
                 pid: event.pid,
                 call: describe(),
+                resolved: event.call.clone(),
                 kind: FindingKind::Divergence(d),
             }),
         }
@@ -260,8 +267,9 @@ impl FileRun {
                 line: event.line,
                 pid: event.pid,
                 call: describe(),
+                resolved: event.call.clone(),
                 kind: FindingKind::Unmet {
-                    expected: expect.to_string(),
+                    expected: expect.clone(),
                     observed: observed.clone(),
                 },
             });
@@ -298,19 +306,20 @@ impl FileRun {
 }
 
 /// The call as written, with each expression followed by its value:
-/// `mmap(addr=$a+4096=0x40001000, len=4096, ...)`.
+/// `mmap(addr=$a+4096=0x40001000, len=4096, ...)`. Long arguments (a 1 MiB
+/// store's data, a huge expression) are clipped with their length given.
 pub fn describe(raw: &RawEvent, env: &Bindings) -> String {
     let args: Vec<String> = raw
         .args
         .iter()
         .map(|f| match f.value.as_str() {
             Some(s) if crate::trace::value::is_expression(s) => match env.eval(s) {
-                Ok(v) if v < 0 => format!("{}={s}={v}", f.name),
-                Ok(v) => format!("{}={s}={v:#x}", f.name),
-                Err(_) => format!("{}={s}", f.name),
+                Ok(v) if v < 0 => format!("{}={}={v}", f.name, clip(s)),
+                Ok(v) => format!("{}={}={v:#x}", f.name, clip(s)),
+                Err(_) => format!("{}={}", f.name, clip(s)),
             },
-            Some(s) => format!("{}={s}", f.name),
-            None => format!("{}={}", f.name, f.value),
+            Some(s) => format!("{}={}", f.name, clip(s)),
+            None => format!("{}={}", f.name, clip(&f.value.to_string())),
         })
         .collect();
     format!("{}({})", raw.call.value.as_str().unwrap_or("?"), args.join(", "))

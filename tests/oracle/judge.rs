@@ -244,9 +244,11 @@ fn reports_render_as_json_and_junit() {
         xml.contains(r#"<testsuite name="mmoracle" tests="3" failures="1" errors="1">"#),
         "{xml}"
     );
+    // One failure per finding, typed by the rule that decided the model's outcome.
     assert!(
-        xml.contains("<failure message=\"1 divergences, 0 unmet expectations\">"),
+        xml.contains("<failure type=\"MMAP-OK-1\" message=\"line 2: error EACCES divergence, allowed by [MMAP-OK-1] "),
         "{xml}"
     );
+    assert!(xml.contains("<error type=\"bad-input\""), "{xml}");
     assert!(xml.contains("&lt;") || !xml.contains("<0x"), "escaped");
 }
