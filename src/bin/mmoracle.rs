@@ -112,7 +112,7 @@ enum Command {
 enum BackendArg {
     /// The model itself.
     Model,
-    /// Real Linux system calls (not available yet).
+    /// Real Linux system calls in worker processes (the linux profile only).
     Linux,
 }
 
@@ -131,6 +131,9 @@ fn parse_profile(s: &str) -> Result<ProfileName, String> {
 }
 
 fn main() -> ExitCode {
+    // A worker of the real backend: this binary re-executed in worker mode.
+    #[cfg(target_os = "linux")]
+    mmoracle::backend::linux::worker::run_if_worker();
     let cli = Cli::parse();
     match execute(cli) {
         Ok(code) => ExitCode::from(code),
@@ -152,10 +155,7 @@ fn execute(cli: Cli) -> Result<u8> {
         } => {
             let backend = match backend {
                 BackendArg::Model => Backend::Model,
-                BackendArg::Linux => bail!(
-                    "the linux backend is not available in this build of mmoracle yet; \
-                     only `--backend model` can execute scripts"
-                ),
+                BackendArg::Linux => Backend::Linux,
             };
             let opts = Options {
                 mode: Mode::Run(backend),

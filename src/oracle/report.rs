@@ -48,6 +48,15 @@ pub enum FindingKind {
         /// What happened.
         observed: Outcome,
     },
+    /// What a real backend reported about the call: a skipped call (not a
+    /// failure, counted as skipped), a lost worker or a counter divergence
+    /// (failures, counted as divergences).
+    Backend {
+        /// What happened.
+        note: String,
+        /// Whether it fails the file.
+        failure: bool,
+    },
 }
 
 /// The result of one trace or script.
@@ -67,6 +76,10 @@ pub struct FileReport {
     pub findings: Vec<Finding>,
     /// Why the file could not be read to the end (bad input).
     pub error: Option<String>,
+    /// Calls the backend skipped (they are neither passed nor failed).
+    pub skipped: u64,
+    /// The script was written for a profile the backend does not stand for; not run.
+    pub not_applicable: bool,
 }
 
 impl FileReport {
@@ -80,6 +93,8 @@ impl FileReport {
             unmet: 0,
             findings: Vec::new(),
             error: None,
+            skipped: 0,
+            not_applicable: false,
         }
     }
 
@@ -88,6 +103,8 @@ impl FileReport {
         match finding.kind {
             FindingKind::Divergence(_) => self.divergences += 1,
             FindingKind::Unmet { .. } => self.unmet += 1,
+            FindingKind::Backend { failure: true, .. } => self.divergences += 1,
+            FindingKind::Backend { failure: false, .. } => self.skipped += 1,
         }
         if self.findings.len() < MAX_FINDINGS {
             self.findings.push(finding);
@@ -283,6 +300,11 @@ pub fn finding_text(path: &str, f: &Finding) -> String {
             let _ = writeln!(out, "  expected: {expected}");
             let _ = writeln!(out, "  observed: {observed}");
         }
+        FindingKind::Backend { note, failure } => {
+            let kind = if *failure { "backend" } else { "skipped" };
+            let _ = writeln!(out, "{path}:{}: {kind}: pid {} {}", f.line, f.pid, f.call);
+            let _ = writeln!(out, "  {note}");
+        }
     }
     out
 }
@@ -334,6 +356,10 @@ pub struct Totals {
     pub unmet: u64,
     /// Files with bad input.
     pub bad: u64,
+    /// Calls a backend skipped.
+    pub skipped: u64,
+    /// Scripts not run: written for another profile than the backend's.
+    pub not_applicable: u64,
 }
 
 impl Totals {
@@ -345,6 +371,8 @@ impl Totals {
         self.divergences += r.divergences;
         self.unmet += r.unmet;
         self.bad += u64::from(r.error.is_some());
+        self.skipped += r.skipped;
+        self.not_applicable += u64::from(r.not_applicable);
     }
 
     /// The exit status: 2 bad input, 1 a divergence or unmet expectation, 0 conforms.
@@ -360,10 +388,23 @@ impl Totals {
 
     /// The closing line of a text report.
     pub fn text(&self) -> String {
-        format!(
+        let mut out = format!(
             "{} files ({} passed), {} events, {} divergences, {} unmet expectations, {} with bad input\n",
             self.files, self.passed, self.events, self.divergences, self.unmet, self.bad
-        )
+        );
+        if self.not_applicable > 0 {
+            out.push_str(&format!(
+                "NOT APPLICABLE: {} scripts written for another profile than the backend's were not run\n",
+                self.not_applicable
+            ));
+        }
+        if self.skipped > 0 {
+            out.push_str(&format!(
+                "SKIPPED: {} calls the backend could not run here (see the findings); they neither passed nor failed\n",
+                self.skipped
+            ));
+        }
+        out
     }
 }
 
@@ -390,6 +431,13 @@ fn finding_json(f: &Finding) -> Json {
             "expected": expected,
             "observed": observed.to_string(),
         }),
+        FindingKind::Backend { note, failure } => json!({
+            "line": f.line,
+            "kind": if *failure { "backend" } else { "skipped" },
+            "pid": f.pid.0,
+            "call": f.call,
+            "note": note,
+        }),
     }
 }
 
@@ -406,6 +454,8 @@ pub fn json_report(files: &[FileReport], totals: &Totals) -> Json {
                 "divergences": r.divergences,
                 "unmet": r.unmet,
                 "error": r.error,
+                "skipped": r.skipped,
+                "not_applicable": r.not_applicable,
                 "findings": r.findings.iter().map(finding_json).collect::<Vec<_>>(),
             })
         })
@@ -419,6 +469,8 @@ pub fn json_report(files: &[FileReport], totals: &Totals) -> Json {
             "divergences": totals.divergences,
             "unmet": totals.unmet,
             "bad_input": totals.bad,
+            "skipped": totals.skipped,
+            "not_applicable": totals.not_applicable,
             "exit_code": totals.exit_code(),
         }
     })

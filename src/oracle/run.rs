@@ -7,7 +7,7 @@ use super::report::{FileReport, Finding, FindingKind};
 use super::{Judgement, Oracle};
 use crate::call::Outcome;
 use crate::error::{Error, TraceError};
-use crate::manager::MemoryManager;
+use crate::manager::{Incident, MemoryManager};
 use crate::model::Model;
 use crate::profile::ProfileName;
 use crate::trace::{Bindings, Event, Header, Item, RawEvent, Reader, Writer};
@@ -30,7 +30,7 @@ pub enum Mode {
 pub enum Backend {
     /// The model itself.
     Model,
-    /// Real Linux system calls in worker processes (not in this build).
+    /// Real Linux system calls in worker processes (src/backend/linux).
     Linux,
 }
 
@@ -39,9 +39,20 @@ impl Backend {
     pub fn start(self, profile: ProfileName) -> Result<Box<dyn MemoryManager>, Error> {
         match self {
             Backend::Model => Ok(Box::new(Model::new(profile))),
-            Backend::Linux => Err(Error::Usage(
-                "the linux backend is not available in this build of mmoracle yet; use --backend model".into(),
-            )),
+            #[cfg(target_os = "linux")]
+            Backend::Linux => crate::backend::linux::LinuxBackend::start(profile, Default::default())
+                .map(|b| Box::new(b) as Box<dyn MemoryManager>)
+                .map_err(|e| Error::Usage(e.to_string())),
+            #[cfg(not(target_os = "linux"))]
+            Backend::Linux => Err(Error::Usage("the linux backend runs on Linux only".into())),
+        }
+    }
+
+    /// The one profile this backend stands for, if it is not every profile.
+    pub fn only_profile(self) -> Option<ProfileName> {
+        match self {
+            Backend::Model => None,
+            Backend::Linux => Some(ProfileName::Linux),
         }
     }
 }
@@ -100,6 +111,14 @@ pub fn judge<R: BufRead, W: Write>(
         .profile
         .or(reader.header().profile)
         .unwrap_or(ProfileName::Neutrino);
+    if let Mode::Run(b) = opts.mode {
+        let written_for = reader.header().profile.unwrap_or(ProfileName::Neutrino);
+        if b.only_profile().is_some_and(|p| p != written_for) {
+            let mut r = FileReport::new(name, written_for);
+            r.not_applicable = true;
+            return Ok(r);
+        }
+    }
     let mut run = FileRun {
         oracle: Oracle::new(profile, opts.strict),
         env: Bindings::new(profile.profile()),
@@ -110,6 +129,7 @@ pub fn judge<R: BufRead, W: Write>(
         report: FileReport::new(name, profile),
         mode: opts.mode,
         trace_index: 0,
+        stopped: false,
     };
     let mut coverage = coverage;
     if let Some(c) = coverage.as_deref_mut() {
@@ -155,6 +175,9 @@ pub fn judge<R: BufRead, W: Write>(
         if let Some(Err(e)) = written {
             return Err(io_error(name.to_string(), e));
         }
+        if run.stopped {
+            break;
+        }
     }
     if let Some(w) = out {
         w.flush().map_err(|e| io_error(name.to_string(), e))?;
@@ -183,6 +206,8 @@ struct FileRun {
     report: FileReport,
     mode: Mode,
     trace_index: u32,
+    /// A backend's worker was lost: the rest of the file cannot run.
+    stopped: bool,
 }
 
 impl FileRun {
@@ -194,8 +219,26 @@ impl FileRun {
         coverage: Option<&mut Coverage>,
     ) -> Result<Outcome, TraceError> {
         let event = reader.resolve(raw, &self.env)?;
-        let observed = self.observe(reader, &event)?;
+        let mut observed = self.observe(reader, &event)?;
+        let incident = self.backend.as_mut().and_then(|b| b.take_incident());
+        if let Some(incident) = &incident {
+            // Not run (or not to the end): the model's own outcome keeps the run in step.
+            observed = self.oracle.model().evaluate(event.pid, &event.call).outcome;
+            self.stopped = matches!(incident, Incident::WorkerLost(_));
+            self.report.add(Finding {
+                line: event.line,
+                pid: event.pid,
+                call: describe(raw, &self.env),
+                kind: FindingKind::Backend {
+                    note: incident.to_string(),
+                    failure: self.stopped,
+                },
+            });
+        }
         let judgement = self.oracle.judge(event.pid, &event.call, &observed);
+        if incident.is_none() {
+            self.compare_counters(event.pid, event.line, raw);
+        }
         let describe = || describe(raw, &self.env);
         match judgement {
             Judgement::Allowed { rule, .. } => {
@@ -210,7 +253,8 @@ impl FileRun {
                 kind: FindingKind::Divergence(d),
             }),
         }
-        if let Some(expect) = event.expect.as_ref().filter(|x| !x.met_by(&observed)) {
+        let skipped = matches!(incident, Some(Incident::Skipped(_)));
+        if let Some(expect) = event.expect.as_ref().filter(|x| !skipped && !x.met_by(&observed)) {
             self.report.add(Finding {
                 line: event.line,
                 pid: event.pid,
@@ -226,6 +270,31 @@ impl FileRun {
         }
         self.report.events += 1;
         Ok(observed)
+    }
+
+    /// Reports a difference between the backend's measured counters and the
+    /// model's, after the call (like an outcome divergence).
+    fn compare_counters(&mut self, pid: crate::types::Pid, line: u64, raw: &RawEvent) {
+        let Some(real) = self.backend.as_ref().and_then(|b| b.counters(pid)) else {
+            return;
+        };
+        let Some(model) = self.oracle.model().process(pid).map(|p| p.space.counters()) else {
+            return;
+        };
+        if real == model {
+            return;
+        }
+        let note = format!(
+            "counters after the call: the kernel has VmSize {:#x}, VmData {:#x}, VmLck {:#x} \
+             (start-up usage subtracted); the model has total {:#x}, data {:#x}, locked {:#x}",
+            real.total, real.data, real.locked, model.total, model.data, model.locked
+        );
+        self.report.add(Finding {
+            line,
+            pid,
+            call: describe(raw, &self.env),
+            kind: FindingKind::Backend { note, failure: true },
+        });
     }
 
     fn observe<R: BufRead>(&mut self, reader: &Reader<R>, event: &Event) -> Result<Outcome, TraceError> {
