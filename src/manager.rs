@@ -43,6 +43,10 @@ pub enum Incident {
     /// kernel cannot do it); the run goes on with the model's own outcome,
     /// and the call counts as skipped, never as passed.
     Skipped(String),
+    /// The call could not be run faithfully (or not at all) in a way that
+    /// leaves the implementation and the model apart: it counts as skipped,
+    /// and so does every later call of the same process in the file.
+    OutOfStep(String),
     /// The worker process crashed or missed its deadline and is gone; the
     /// file cannot go on.
     WorkerLost(String),
@@ -52,6 +56,7 @@ impl std::fmt::Display for Incident {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Incident::Skipped(why) => write!(f, "skipped: {why}"),
+            Incident::OutOfStep(why) => write!(f, "skipped: {why}; later calls of this process are not judged"),
             Incident::WorkerLost(why) => write!(f, "worker lost: {why}"),
         }
     }

@@ -53,7 +53,6 @@ struct HandleState {
 #[derive(Clone, Debug, Default)]
 pub struct Memobj {
     handles: BTreeMap<u64, HandleState>,
-    next_handle: u64,
     next_name: u64,
     preferred: Option<u64>,
 }
@@ -87,16 +86,14 @@ pub fn mmap_error(errno: Errno, no_peer_call: bool) -> Verdict {
 }
 
 impl Memobj {
+    /// A new handle: the preferred one (adopted from an implementation), else
+    /// the lowest free one, as a freed pointer is handed out again. Lowest
+    /// free, not a counter, so that judging a call (on a copy, then adopting
+    /// its handle) and running it over a backend leave the same numbering.
     fn new_handle(&mut self, state: HandleState, rule: RuleId) -> Verdict {
         let id = match self.preferred.take() {
             Some(h) if h != 0 && !self.handles.contains_key(&h) => h,
-            _ => {
-                self.next_handle += 1;
-                while self.handles.contains_key(&self.next_handle) {
-                    self.next_handle += 1;
-                }
-                self.next_handle
-            }
+            _ => (1..).find(|h| !self.handles.contains_key(h)).expect("a free handle"),
         };
         self.handles.insert(id, state);
         Verdict::ok(Value::Handle(Handle(id)), rule)

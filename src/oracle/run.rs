@@ -130,6 +130,8 @@ pub fn judge<R: BufRead, W: Write>(
         mode: opts.mode,
         trace_index: 0,
         stopped: false,
+        out_of_step: Default::default(),
+        quiet: Default::default(),
     };
     let mut coverage = coverage;
     if let Some(c) = coverage.as_deref_mut() {
@@ -208,6 +210,10 @@ struct FileRun {
     trace_index: u32,
     /// A backend's worker was lost: the rest of the file cannot run.
     stopped: bool,
+    /// Processes whose kernel state went apart from the model's, and the line where.
+    out_of_step: std::collections::BTreeMap<crate::types::Pid, u64>,
+    /// Out-of-step processes whose "not judged" finding has been reported once.
+    quiet: std::collections::BTreeSet<crate::types::Pid>,
 }
 
 impl FileRun {
@@ -220,7 +226,28 @@ impl FileRun {
     ) -> Result<Outcome, TraceError> {
         let event = reader.resolve(raw, &self.env)?;
         let mut observed = self.observe(reader, &event)?;
-        let incident = self.backend.as_mut().and_then(|b| b.take_incident());
+        let mut incident = self.backend.as_mut().and_then(|b| b.take_incident());
+        if let (None, Some(since)) = (&incident, self.out_of_step.get(&event.pid)) {
+            // The kernel and the model went apart for this process earlier.
+            incident = Some(Incident::Skipped(format!(
+                "pid {} is out of step with the model since line {since}: not judged",
+                event.pid
+            )));
+            if self.quiet.contains(&event.pid) {
+                observed = self.oracle.model().evaluate(event.pid, &event.call).outcome;
+                self.report.skipped += 1;
+                self.oracle.judge(event.pid, &event.call, &observed);
+                self.report.events += 1;
+                if let Some(name) = &event.bind {
+                    self.env.bind(name, event.call.value_kind(), &observed, event.line);
+                }
+                return Ok(observed);
+            }
+            self.quiet.insert(event.pid);
+        }
+        if let Some(Incident::OutOfStep(_)) = &incident {
+            self.out_of_step.entry(event.pid).or_insert(event.line);
+        }
         if let Some(incident) = &incident {
             // Not run (or not to the end): the model's own outcome keeps the run in step.
             observed = self.oracle.model().evaluate(event.pid, &event.call).outcome;
@@ -253,7 +280,7 @@ impl FileRun {
                 kind: FindingKind::Divergence(d),
             }),
         }
-        let skipped = matches!(incident, Some(Incident::Skipped(_)));
+        let skipped = matches!(incident, Some(Incident::Skipped(_) | Incident::OutOfStep(_)));
         if let Some(expect) = event.expect.as_ref().filter(|x| !skipped && !x.met_by(&observed)) {
             self.report.add(Finding {
                 line: event.line,

@@ -80,6 +80,13 @@ struct Worker {
     /// Whether an mlockall(MCL_CURRENT) locked the worker's own memory too
     /// (until munlockall): VmLck then counts it.
     own_locked: bool,
+    /// The bytes of the worker's own memory mlockall(MCL_CURRENT) locks
+    /// (everything but the kernel's special mappings).
+    own_lockable: u64,
+    /// Whether the process holds CAP_IPC_LOCK (as its cred calls left it).
+    cap_ipc_lock: bool,
+    /// Whether mlockall(MCL_FUTURE) is in force.
+    mcl_future: bool,
     touched: u64,
     last: Counters,
 }
@@ -95,6 +102,8 @@ pub struct LinuxBackend {
     libs: Libraries,
     incident: Option<Incident>,
     payload: Vec<u8>,
+    /// vm.max_map_count.
+    max_map_count: u64,
     /// Files made for resmgr_file calls that asked for a read-only mount.
     read_only: std::collections::BTreeSet<PathBuf>,
 }
@@ -149,6 +158,10 @@ impl LinuxBackend {
             incident: None,
             payload: vec![0; proto::MAX_PAYLOAD],
             read_only: Default::default(),
+            max_map_count: std::fs::read_to_string("/proc/sys/vm/max_map_count")
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(65530),
         };
         let w = backend.hello(ours).map_err(fail)?;
         backend.workers.insert(Pid(1), w);
@@ -163,7 +176,7 @@ impl LinuxBackend {
             vm_size: w.last.vm_size.saturating_sub(w.baseline.vm_size),
             vm_data: w.last.vm_data.saturating_sub(w.baseline.vm_data),
             vm_lck: w.last.vm_lck.saturating_sub(if w.own_locked {
-                w.baseline.vm_size
+                w.own_lockable
             } else {
                 w.baseline.vm_lck
             }),
@@ -222,11 +235,22 @@ impl LinuxBackend {
             own,
             guard,
             own_locked: false,
+            own_lockable: lockable_size(&maps),
+            cap_ipc_lock: true,
+            mcl_future: false,
             touched: 0,
             last: reply.counters,
         })
     }
 
+    /// Reports a call that could not be run faithfully and left the kernel
+    /// and the model apart (the caller's later calls cannot be judged).
+    fn apart(&mut self, why: impl Into<String>) -> Outcome {
+        self.incident = Some(Incident::OutOfStep(why.into()));
+        Outcome::Err(Errno::ENOSYS)
+    }
+
+    /// Reports a call that was not run and changes nothing the model tracks.
     fn skip(&mut self, why: impl Into<String>) -> Outcome {
         self.incident = Some(Incident::Skipped(why.into()));
         Outcome::Err(Errno::ENOSYS)
@@ -284,7 +308,7 @@ impl LinuxBackend {
     fn errno(&mut self, raw: i32) -> Outcome {
         match Errno::from_linux(raw) {
             Some(e) => Outcome::Err(e),
-            None => self.skip(format!(
+            None => self.apart(format!(
                 "the kernel returned errno {raw}, which the model does not know"
             )),
         }
@@ -370,12 +394,13 @@ impl LinuxBackend {
             Err(o) => return o,
         };
         let base = self.limit_base(whose, resource);
-        let shift = |v: u64| {
-            if v == RLIM_INFINITY {
-                v
-            } else {
-                v.saturating_add(base).min(RLIM_INFINITY - 1)
-            }
+        // RLIMIT_DATA's soft limit 0 means "the hard limit" to Linux (the
+        // Valgrind exception, MMAP-ENOMEM-1), so 0 stays 0.
+        let zero_stays = resource == Resource::RLIMIT_DATA;
+        let shift = |v: u64| match v {
+            RLIM_INFINITY => v,
+            0 if zero_stays => 0,
+            v => v.saturating_add(base).min(RLIM_INFINITY - 1),
         };
         let unshift = |v: u64| if v == RLIM_INFINITY { v } else { v.saturating_sub(base) };
         let (flag, cur, max) = match set {
@@ -401,10 +426,14 @@ impl LinuxBackend {
     }
 
     fn spawn(&mut self, pid: Pid) -> Outcome {
+        if self.workers.len() >= self.profile.max_procs {
+            return Outcome::Err(Errno::EAGAIN); // PROC-EAGAIN-1: the worker pool's bound
+        }
         match self.call(pid, Op::Spawn, [0; 6], &[]) {
             Ok((reply, fd)) => match (reply.status, fd) {
                 (Status::Ok, Some(fd)) => match self.hello(UnixStream::from(fd)) {
-                    Ok(w) => {
+                    Ok(mut w) => {
+                        w.cap_ipc_lock = self.workers.get(&pid).is_some_and(|p| p.cap_ipc_lock);
                         let child = Pid(self.next_pid);
                         self.next_pid += 1;
                         self.workers.insert(child, w);
@@ -423,7 +452,7 @@ impl LinuxBackend {
                     )));
                     Outcome::Err(Errno::EAGAIN)
                 }
-                _ => self.skip("spawn replied without a socket"),
+                _ => self.apart("spawn replied without a socket"),
             },
             Err(o) => o,
         }
@@ -439,11 +468,18 @@ impl LinuxBackend {
     fn mmap(&mut self, pid: Pid, addr: Addr, len: Len, prot: Prot, flags: MapFlags, fd: Fd, off: u64) -> Outcome {
         let fixed = flags.intersects(MapFlags::FIXED | MapFlags::FIXED_NOREPLACE);
         if fixed && self.touches_own(pid, addr.0, len.0) {
-            return self.skip("a MAP_FIXED mapping over the worker's own memory");
+            return self.apart("a MAP_FIXED mapping over the worker's own memory");
         }
-        let populates = flags.intersects(MapFlags::POPULATE | MapFlags::LOCKED);
+        let w = &self.workers[&pid];
+        let populates = flags.intersects(MapFlags::POPULATE | MapFlags::LOCKED) || (w.mcl_future && w.cap_ipc_lock);
+        let locks = flags.contains(MapFlags::LOCKED) || w.mcl_future;
+        let room = w
+            .guard
+            .map_or(TASK_SIZE, |g| g.0)
+            .saturating_sub(self.profile.user_start);
         if populates && !self.spend(pid, len.0) {
-            return self.skip("MAP_POPULATE/MAP_LOCKED over the touch budget");
+            return self
+                .apart("a mapping that is populated (MAP_POPULATE, MAP_LOCKED, MCL_FUTURE) over the touch budget");
         }
         let a = [
             addr.0,
@@ -453,7 +489,41 @@ impl LinuxBackend {
             fd.0 as i64 as u64,
             off,
         ];
-        self.simple(pid, Op::Mmap, a, &[], |v| Value::Addr(Addr(v)))
+        let out = self.simple(pid, Op::Mmap, a, &[], |v| Value::Addr(Addr(v)));
+        if out == Outcome::Err(Errno::ENOMEM) && !fixed && len.0 > room {
+            return self.apart("no room for this mapping beside the worker's own memory");
+        }
+        if locks && out == Outcome::Err(Errno::EAGAIN) {
+            return self.own_lock_effect(pid, out);
+        }
+        self.map_count_effect(pid, out)
+    }
+
+    /// A lock-limit failure that the worker's own locked memory may have
+    /// caused (it counts in the kernel, not in the model) is skipped.
+    fn own_lock_effect(&mut self, pid: Pid, out: Outcome) -> Outcome {
+        let w = &self.workers[&pid];
+        if !w.cap_ipc_lock && w.own_locked {
+            return self
+                .apart("the worker's own memory, locked by mlockall(MCL_CURRENT), counts against the lock limit here");
+        }
+        out
+    }
+
+    /// An ENOMEM that the worker's own mappings may have caused by counting
+    /// against vm.max_map_count is skipped.
+    fn map_count_effect(&mut self, pid: Pid, out: Outcome) -> Outcome {
+        if out != Outcome::Err(Errno::ENOMEM) {
+            return out;
+        }
+        let own = self.workers[&pid].own.len() as u64;
+        match self.call(pid, Op::MapCount, [0; 6], &[]) {
+            Ok((reply, _)) if reply.value + own + 2 >= self.max_map_count => {
+                self.apart("the worker's own mappings count against vm.max_map_count here")
+            }
+            Ok(_) => out,
+            Err(o) => o,
+        }
     }
 
     /// munmap, leaving out the worker's own memory: unmapping a range that
@@ -464,7 +534,8 @@ impl LinuxBackend {
             && crate::types::align_up(len.0, PAGE)
                 .is_some_and(|l| addr.0.checked_add(l).is_some_and(|e| e <= TASK_SIZE));
         if !valid || !self.touches_own(pid, addr.0, len.0) {
-            return self.simple(pid, Op::Munmap, [addr.0, len.0, 0, 0, 0, 0], &[], |_| Value::Unit);
+            let out = self.simple(pid, Op::Munmap, [addr.0, len.0, 0, 0, 0, 0], &[], |_| Value::Unit);
+            return self.map_count_effect(pid, out);
         }
         let end = addr.0 + crate::types::align_up(len.0, PAGE).expect("checked");
         let own = self.workers[&pid].own.clone();
@@ -486,51 +557,56 @@ impl LinuxBackend {
 
     fn ranged(&mut self, pid: Pid, op: Op, addr: Addr, len: Len, arg: u64) -> Outcome {
         if self.touches_own(pid, addr.0, len.0) {
-            return self.skip(format!("{op:?} over the worker's own memory"));
+            return self.apart(format!("{op:?} over the worker's own memory"));
         }
         // mlock can lock no more than is mapped.
         let mapped = self.worker_counters(pid).map_or(0, |c| c.vm_size);
         if op == Op::Mlock && !self.spend(pid, len.0.min(mapped)) {
-            return self.skip("mlock over the touch budget");
+            return self.apart("mlock over the touch budget");
         }
-        self.simple(pid, op, [addr.0, len.0, arg, 0, 0, 0], &[], |_| Value::Unit)
+        let out = self.simple(pid, op, [addr.0, len.0, arg, 0, 0, 0], &[], |_| Value::Unit);
+        let out = if op == Op::Mlock && out == Outcome::Err(Errno::ENOMEM) {
+            self.own_lock_effect(pid, out)
+        } else {
+            out
+        };
+        if self.incident.is_some() {
+            return out;
+        }
+        self.map_count_effect(pid, out)
     }
 
-    /// The real name for a trace's shm name, as glibc's shm_open strips it:
-    /// the run's prefix before the name, or the name itself when it is too
-    /// long to be valid anyway (so the kernel refuses it as it would).
-    fn shm_name(&self, name: &str) -> Result<String, String> {
-        let bare = name.trim_start_matches('/');
+    /// The real name for a trace's shm name. A name glibc or the kernel
+    /// refuses (empty, an inner slash, `.` or `..`, longer than NAME_MAX) is
+    /// passed as it is, so it fails as it would, creating nothing. A valid
+    /// one gets the run's prefix; when the prefix would make it too long, the
+    /// prefix and a hash of the name stand for it (the name was valid, so
+    /// the object must be creatable).
+    fn shm_name(&self, name: &str) -> String {
         const NAME_MAX: usize = 255;
-        if bare.len() > NAME_MAX {
-            return Ok(name.to_string());
+        let bare = name.trim_start_matches('/');
+        let refused = bare.is_empty() || bare.contains('/') || bare == "." || bare == ".." || bare.len() > NAME_MAX;
+        if refused {
+            return name.to_string();
         }
-        if bare.is_empty() || bare.contains('/') || bare == "." || bare == ".." {
-            return Ok(name.to_string());
+        let prefix = self.run.prefix();
+        if bare.len() + prefix.len() <= NAME_MAX {
+            return format!("/{prefix}{bare}");
         }
-        if bare.len() + self.run.prefix().len() > NAME_MAX {
-            return Err(format!(
-                "shm name of {} bytes: with the run prefix it would be too long for the kernel",
-                bare.len()
-            ));
-        }
-        Ok(format!("/{}{bare}", self.run.prefix()))
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        bare.hash(&mut h);
+        format!("/{prefix}~{:016x}", h.finish())
     }
 
     fn shm_open(&mut self, pid: Pid, name: &str, oflag: crate::types::OFlags, mode: u32) -> Outcome {
-        let real = match self.shm_name(name) {
-            Ok(n) => n,
-            Err(why) => return self.skip(why),
-        };
+        let real = self.shm_name(name);
         let a = [linux_oflags(oflag), u64::from(mode), 0, 0, 0, 0];
         self.simple(pid, Op::ShmOpen, a, real.as_bytes(), |v| Value::Fd(Fd(v as i32)))
     }
 
     fn shm_unlink(&mut self, pid: Pid, name: &str) -> Outcome {
-        let real = match self.shm_name(name) {
-            Ok(n) => n,
-            Err(why) => return self.skip(why),
-        };
+        let real = self.shm_name(name);
         self.simple(pid, Op::ShmUnlink, [0; 6], real.as_bytes(), |_| Value::Unit)
     }
 
@@ -581,10 +657,10 @@ impl LinuxBackend {
             return Outcome::Err(Errno::EINVAL);
         }
         if self.access_touches_own(pid, addr.0, data.len() as u64) {
-            return self.skip("a store into the worker's own memory");
+            return self.apart("a store into the worker's own memory");
         }
         if !self.spend(pid, data.len() as u64) {
-            return self.skip("a store over the touch budget");
+            return self.apart("a store over the touch budget");
         }
         self.simple(pid, Op::Store, [addr.0, 0, 0, 0, 0, 0], data, |_| Value::Unit)
     }
@@ -666,6 +742,18 @@ fn own_ranges(maps: &str) -> Vec<OwnRange> {
         .collect()
 }
 
+/// The bytes of the worker's mappings that mlockall locks: all but the
+/// kernel's special mappings (VM_SPECIAL: [vvar], [vdso]).
+fn lockable_size(maps: &str) -> u64 {
+    maps.lines()
+        .filter(|l| !(l.contains("[vvar") || l.contains("[vdso]") || l.contains("[vsyscall]")))
+        .filter_map(|l| {
+            let (s, e) = l.split_whitespace().next()?.split_once('-')?;
+            Some(u64::from_str_radix(e, 16).ok()? - u64::from_str_radix(s, 16).ok()?)
+        })
+        .sum()
+}
+
 /// The worker's guard: the lowest of its ranges, PROT_NONE and [`worker::GUARD`] long.
 fn guard_range(maps: &str) -> Option<OwnRange> {
     maps.lines()
@@ -674,7 +762,7 @@ fn guard_range(maps: &str) -> Option<OwnRange> {
             let (s, e) = l.split_whitespace().next()?.split_once('-')?;
             Some((u64::from_str_radix(s, 16).ok()?, u64::from_str_radix(e, 16).ok()?))
         })
-        .filter(|&(s, e)| e - s == worker::GUARD)
+        .filter(|&(s, e)| e - s >= worker::GUARD)
         .min()
 }
 
@@ -808,13 +896,14 @@ impl MemoryManager for LinuxBackend {
         match call {
             Call::Spawn {} => self.spawn(pid),
             Call::Exit {} => self.exit(pid),
-            Call::Cred { euid, cap_ipc_lock } => self.simple(
-                pid,
-                Op::Cred,
-                [u64::from(*euid), u64::from(*cap_ipc_lock), 0, 0, 0, 0],
-                &[],
-                unit,
-            ),
+            Call::Cred { euid, cap_ipc_lock } => {
+                let a = [u64::from(*euid), u64::from(*cap_ipc_lock), 0, 0, 0, 0];
+                let out = self.simple(pid, Op::Cred, a, &[], unit);
+                if let (true, Some(w)) = (out.is_ok(), self.workers.get_mut(&pid)) {
+                    w.cap_ipc_lock = *cap_ipc_lock;
+                }
+                out
+            }
             Call::Getrlimit { resource, target } => self.rlimit(pid, *resource, None, *target),
             Call::Setrlimit {
                 resource,
@@ -838,12 +927,19 @@ impl MemoryManager for LinuxBackend {
             Call::Mlockall { flags } => {
                 let size = self.worker_counters(pid).map_or(0, |c| c.vm_size);
                 if flags.contains(crate::types::MclFlags::CURRENT) && !self.spend(pid, size) {
-                    return self.skip("mlockall(MCL_CURRENT) over the touch budget");
+                    return self.apart("mlockall(MCL_CURRENT) over the touch budget");
                 }
                 let a = [u64::from(linux::mcl(*flags)), 0, 0, 0, 0, 0];
                 let out = self.simple(pid, Op::Mlockall, a, &[], unit);
-                if out.is_ok() && flags.contains(crate::types::MclFlags::CURRENT) {
-                    self.set_own_locked(pid, true);
+                let current = flags.contains(crate::types::MclFlags::CURRENT);
+                if out.is_ok() {
+                    if let Some(w) = self.workers.get_mut(&pid) {
+                        w.own_locked |= current;
+                        w.mcl_future = flags.contains(crate::types::MclFlags::FUTURE);
+                    }
+                } else if current && out == Outcome::Err(Errno::ENOMEM) && !self.workers[&pid].cap_ipc_lock {
+                    return self
+                        .apart("mlockall(MCL_CURRENT) under a lock limit: the kernel counts the worker's own memory");
                 }
                 out
             }
@@ -851,6 +947,9 @@ impl MemoryManager for LinuxBackend {
                 let out = self.simple(pid, Op::Munlockall, [0; 6], &[], unit);
                 if out.is_ok() {
                     self.set_own_locked(pid, false);
+                    if let Some(w) = self.workers.get_mut(&pid) {
+                        w.mcl_future = false;
+                    }
                 }
                 out
             }

@@ -67,10 +67,12 @@ pub enum Op {
     Fstat,
     /// Only report the counters.
     Counters,
+    /// The number of mappings (lines of /proc/self/maps) in the value.
+    MapCount,
 }
 
 impl Op {
-    const ALL: [Op; 22] = [
+    const ALL: [Op; 23] = [
         Op::Spawn,
         Op::Exit,
         Op::Cred,
@@ -93,6 +95,7 @@ impl Op {
         Op::Dup,
         Op::Fstat,
         Op::Counters,
+        Op::MapCount,
     ];
 
     /// The op with this number.

@@ -27,8 +27,16 @@ const RLIMIT_NOFILE: i32 = 7;
 /// Bytes of stack touched at start-up, so that the stack does not grow
 /// (and change VmSize) while calls run.
 const STACK_PREGROW: usize = 256 * 1024;
-/// Bytes of PROT_NONE guard below the worker's own memory.
+/// The least PROT_NONE guard below the worker's own memory, in bytes.
 pub const GUARD: u64 = 16 << 20;
+/// Every worker's start-up VmSize is a multiple of this.
+const SIZE_ROUND: u64 = 64 << 20;
+/// Every worker's start-up VmData is a multiple of this.
+const DATA_ROUND: u64 = 4 << 20;
+
+fn round_up(v: u64, to: u64) -> u64 {
+    v.div_ceil(to) * to
+}
 
 /// Runs the worker if this process was started as one; returns otherwise.
 /// Call it first thing in `main`.
@@ -50,6 +58,7 @@ struct Worker {
     ctrl: UnixStream,
     err: OwnedFd,
     status: OwnedFd,
+    maps: OwnedFd,
     request: Vec<u8>,
     reply: Vec<u8>,
 }
@@ -85,15 +94,25 @@ impl Worker {
             let _ = sys::sys_close(status_fd);
             high
         };
-        // SAFETY: the three fds were just created above and nothing else owns them.
-        let (ctrl, err, status) = unsafe {
+        let maps_fd = sys::sys_open(b"/proc/self/maps\0", 0, 0).map_err(|e| io_err("/proc/self/maps", e))? as i32;
+        let maps_fd = {
+            let high = sys::sys_dup_at_least(maps_fd, base).map_err(|e| io_err("moving the maps fd", e))? as i32;
+            let _ = sys::sys_close(maps_fd);
+            high
+        };
+        // SAFETY: the four fds were just created above and nothing else owns them.
+        let (ctrl, err, status, maps) = unsafe {
             (
                 UnixStream::from_raw_fd(ctrl_fd),
                 OwnedFd::from_raw_fd(err_fd),
                 OwnedFd::from_raw_fd(status_fd),
+                OwnedFd::from_raw_fd(maps_fd),
             )
         };
-        close_others(&[ctrl.as_raw_fd(), err.as_raw_fd(), status.as_raw_fd()]);
+        close_others(&[ctrl.as_raw_fd(), err.as_raw_fd(), status.as_raw_fd(), maps.as_raw_fd()]);
+        if std::env::var(WORKER_ENV).is_ok_and(|v| v == "first") && rustix::process::geteuid().is_root() {
+            drop_unmodelled_capabilities().map_err(|e| io_err("dropping capabilities", e))?;
+        }
         sys::install_fault_handler().map_err(|e| io_err("signal handlers", e))?;
         sys::ignore_sigchld().map_err(|e| io_err("SIGCHLD", e))?;
         pregrow_stack();
@@ -101,14 +120,24 @@ impl Worker {
             ctrl,
             err,
             status,
+            maps,
             request: vec![0; MAX_PAYLOAD + 4096],
             reply: vec![0; MAX_PAYLOAD],
         };
+        // Pads make every worker's start-up usage the same round numbers, so
+        // a limit inherited from the parent (shifted by the parent's usage)
+        // means the same in the child. The data pad is private and writable
+        // (counted in VmData) but never touched.
+        let c = worker.counters();
+        let data_pad = round_up(c.vm_data + 1, DATA_ROUND) - c.vm_data;
+        sys::sys_mmap(0, data_pad, 3, 0x22 | 0x4000, -1, 0).map_err(|e| io_err("the data pad", e))?;
         // The guard: PROT_NONE below everything the worker mapped, so the
         // kernel's top-down placement puts the trace's mappings below it and
         // an access past a mapping's end faults as it does past a model
         // region, instead of reading the worker's own memory.
-        sys::sys_mmap(0, GUARD, 0, 0x22 | 0x4000, -1, 0).map_err(|e| io_err("the guard", e))?;
+        let size = worker.counters().vm_size;
+        let guard = round_up(size + GUARD, SIZE_ROUND) - size;
+        sys::sys_mmap(0, guard, 0, 0x22 | 0x4000, -1, 0).map_err(|e| io_err("the guard", e))?;
         Ok(worker)
     }
 
@@ -208,6 +237,7 @@ impl Worker {
                 sig => return self.reply_signal(req, sig),
             },
             Op::Counters => Ok(0),
+            Op::MapCount => Ok(self.map_count()),
         };
         let reply = Reply {
             status: match status {
@@ -259,6 +289,21 @@ impl Worker {
         }
         debug_assert_eq!(sent, REPLY_LEN);
         (&self.ctrl).write_all(payload)
+    }
+
+    /// The lines of /proc/self/maps, read in pieces into a stack buffer.
+    fn map_count(&self) -> u64 {
+        let mut buf = [0u8; 4096];
+        let mut at = 0u64;
+        let mut lines = 0u64;
+        while let Ok(n) = rustix::io::pread(&self.maps, &mut buf, at) {
+            if n == 0 {
+                break;
+            }
+            lines += buf[..n].iter().filter(|b| **b == b'\n').count() as u64;
+            at += n as u64;
+        }
+        lines
     }
 
     /// VmSize, VmData and VmLck from /proc/self/status, read into a stack buffer.
@@ -371,6 +416,40 @@ fn cred(euid: u32, keep_lock: bool) -> sys::SysResult {
         t::configure_capability_in_ambient_set(CapabilitySet::IPC_LOCK, true).map_err(errno)?;
     }
     Ok(0)
+}
+
+/// The capabilities the model's root has: changing credentials (cred),
+/// overriding file permissions and ownership (shm_open and shm_unlink of
+/// other users' objects), locking memory, and dropping capabilities. Every
+/// other one (CAP_SYS_RAWIO, which lets root map below mmap_min_addr, among
+/// them) is dropped from the bounding set too, so no child regains it.
+fn drop_unmodelled_capabilities() -> Result<(), i32> {
+    use rustix::thread::{self as t, CapabilitySet, CapabilitySets};
+    let errno = |e: rustix::io::Errno| e.raw_os_error();
+    let keep = CapabilitySet::SETUID
+        | CapabilitySet::SETGID
+        | CapabilitySet::DAC_OVERRIDE
+        | CapabilitySet::DAC_READ_SEARCH
+        | CapabilitySet::FOWNER
+        | CapabilitySet::IPC_LOCK
+        | CapabilitySet::SETPCAP;
+    for bit in 0..64 {
+        let cap = CapabilitySet::from_bits_retain(1 << bit);
+        if keep.contains(cap) || !t::capability_is_in_bounding_set(cap).unwrap_or(false) {
+            continue;
+        }
+        t::remove_capability_from_bounding_set(cap).map_err(errno)?;
+    }
+    let now = t::capabilities(None).map_err(errno)?;
+    t::set_capabilities(
+        None,
+        CapabilitySets {
+            effective: now.effective & keep,
+            permitted: now.permitted & keep,
+            inheritable: CapabilitySet::empty(),
+        },
+    )
+    .map_err(errno)
 }
 
 /// Runs `f` on `bytes` with a NUL appended in place (the payload buffer has room).
