@@ -93,6 +93,29 @@ enum Command {
         #[arg(long, value_parser = parse_profile, default_value = "neutrino")]
         profile: ProfileName,
     },
+    /// Differential test: random scripts on the real kernel (the linux backend),
+    /// judged strictly under the linux profile; failures are shrunk and written
+    /// to traces/regressions/.
+    #[command(after_help = "Examples:
+  mmoracle diff --cases 300 --steps 30
+  mmoracle diff --seed 7 --cases 1 --steps 200 --procs 4")]
+    Diff {
+        /// The number of random scripts.
+        #[arg(long, default_value_t = 100)]
+        cases: u64,
+        /// Events per script.
+        #[arg(long, default_value_t = 30)]
+        steps: u64,
+        /// The seed of the first script (default: from the clock); script i uses seed + i.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The largest number of processes alive at once.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+        procs: u32,
+        /// Where shrunk failures are written.
+        #[arg(long, default_value = "traces/regressions")]
+        regressions: PathBuf,
+    },
     /// List the rules of spec/, and which traces exercise them.
     #[command(after_help = "Examples:
   mmoracle spec
@@ -196,6 +219,39 @@ fn execute(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Spec { coverage, format } => spec(&coverage, format),
+        #[cfg(target_os = "linux")]
+        Command::Diff {
+            cases,
+            steps,
+            seed,
+            procs,
+            regressions,
+        } => {
+            use mmoracle::backend::linux::diff::{run_diff, DiffOptions};
+            let opts = DiffOptions {
+                cases,
+                steps,
+                seed: seed.unwrap_or_else(clock_seed),
+                procs,
+                regressions,
+            };
+            eprintln!(
+                "mmoracle diff: seeds {} to {}",
+                opts.seed,
+                opts.seed.wrapping_add(cases.saturating_sub(1))
+            );
+            let progress = Progress::new();
+            let summary = run_diff(&opts, &mut |done, s| {
+                if progress.on {
+                    eprint!("\r\x1b[K[{done}/{cases}] {} failed", s.failures.len());
+                }
+            });
+            progress.clear();
+            print!("{}", summary.text());
+            Ok(u8::from(!summary.failures.is_empty()))
+        }
+        #[cfg(not(target_os = "linux"))]
+        Command::Diff { .. } => bail!("`diff` needs the linux backend, which runs on Linux only"),
     }
 }
 

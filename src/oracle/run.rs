@@ -245,12 +245,16 @@ impl FileRun {
             }
             self.quiet.insert(event.pid);
         }
-        if let Some(Incident::OutOfStep(_)) = &incident {
-            self.out_of_step.entry(event.pid).or_insert(event.line);
-        }
         if let Some(incident) = &incident {
             // Not run (or not to the end): the model's own outcome keeps the run in step.
             observed = self.oracle.model().evaluate(event.pid, &event.call).outcome;
+            if let Incident::OutOfStep(_) = incident {
+                self.out_of_step.entry(event.pid).or_insert(event.line);
+                // A process the model made and the implementation did not.
+                if let Outcome::Ok(crate::call::Value::Pid(child)) = &observed {
+                    self.out_of_step.entry(*child).or_insert(event.line);
+                }
+            }
             self.stopped = matches!(incident, Incident::WorkerLost(_));
             self.report.add(Finding {
                 line: event.line,

@@ -388,3 +388,38 @@ fn a_valid_shm_name_too_long_for_the_run_prefix_still_works() {
     drop(b);
     assert_eq!(shm_names(), before);
 }
+
+/// Every shrunk failure `mmoracle diff` wrote stays in the suite: each one
+/// runs on the kernel and is judged strictly under the linux profile.
+#[test]
+fn the_regressions_pass_strictly_on_the_kernel() {
+    if skip_unless_root("the_regressions_pass_strictly_on_the_kernel") {
+        return;
+    }
+    let _lock = SHM.lock().unwrap_or_else(|e| e.into_inner());
+    mmoracle::backend::linux::use_worker_exe(env!("CARGO_BIN_EXE_mmoracle"));
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("traces/regressions");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("traces/regressions")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    let opts = mmoracle::oracle::run::Options {
+        mode: mmoracle::oracle::run::Mode::Run(mmoracle::oracle::run::Backend::Linux),
+        profile: Some(ProfileName::Linux),
+        strict: true,
+    };
+    for f in files {
+        let text = std::fs::read(&f).expect("readable");
+        let name = f.display().to_string();
+        let (report, _) = mmoracle::oracle::run::judge_text(&text, &name, &opts, None);
+        assert!(
+            report.passed() && report.events > 0,
+            "{}",
+            mmoracle::oracle::report::file_text(&report)
+        );
+    }
+}

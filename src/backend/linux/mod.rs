@@ -15,6 +15,7 @@
 //! [`Incident`] (skipped, loudly), as is a worker that crashed or missed its
 //! deadline.
 
+pub mod diff;
 pub mod proto;
 pub mod rundir;
 mod sys;
@@ -49,10 +50,22 @@ pub struct Config {
     pub touch_budget: u64,
 }
 
+/// The worker binary a program chose with [`use_worker_exe`].
+static WORKER_EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Makes every later default [`Config`] start this binary as the worker (a
+/// test harness is not the mmoracle binary, so it names it here). The first
+/// call wins.
+pub fn use_worker_exe(path: impl Into<PathBuf>) {
+    let _ = WORKER_EXE.set(path.into());
+}
+
 impl Default for Config {
     fn default() -> Config {
-        let worker_exe = std::env::var_os("MMORACLE_WORKER_EXE")
-            .map(PathBuf::from)
+        let worker_exe = WORKER_EXE
+            .get()
+            .cloned()
+            .or_else(|| std::env::var_os("MMORACLE_WORKER_EXE").map(PathBuf::from))
             .or_else(|| std::env::current_exe().ok())
             .unwrap_or_else(|| PathBuf::from("mmoracle"));
         Config {
@@ -128,6 +141,8 @@ pub enum StartError {
 }
 
 const TASK_SIZE: u64 = 0x7FFF_FFFF_F000;
+/// Linux's MAP_DROPPABLE share type (6.11).
+const DROPPABLE: u32 = 0x8;
 const PAGE: u64 = 4096;
 
 impl LinuxBackend {
@@ -447,10 +462,11 @@ impl LinuxBackend {
                     }
                 },
                 (Status::Errno(e), _) => {
-                    self.incident = Some(Incident::Skipped(format!(
-                        "the worker could not start a child worker (errno {e})"
-                    )));
-                    Outcome::Err(Errno::EAGAIN)
+                    // The model's spawn took the next pid; keep the numbering in step.
+                    self.next_pid += 1;
+                    self.apart(format!(
+                    "the worker could not start a child worker (errno {e}; under its limits or its MCL_FUTURE lock limit)"
+                    ))
                 }
                 _ => self.apart("spawn replied without a socket"),
             },
@@ -466,6 +482,9 @@ impl LinuxBackend {
 
     #[allow(clippy::too_many_arguments)]
     fn mmap(&mut self, pid: Pid, addr: Addr, len: Len, prot: Prot, flags: MapFlags, fd: Fd, off: u64) -> Outcome {
+        if flags.share_type() == DROPPABLE {
+            return self.skip("share type 8 is Linux's MAP_DROPPABLE, which the model does not know");
+        }
         let fixed = flags.intersects(MapFlags::FIXED | MapFlags::FIXED_NOREPLACE);
         if fixed && self.touches_own(pid, addr.0, len.0) {
             return self.apart("a MAP_FIXED mapping over the worker's own memory");
@@ -557,7 +576,10 @@ impl LinuxBackend {
 
     fn ranged(&mut self, pid: Pid, op: Op, addr: Addr, len: Len, arg: u64) -> Outcome {
         if self.touches_own(pid, addr.0, len.0) {
-            return self.apart(format!("{op:?} over the worker's own memory"));
+            return match self.below_guard(pid, addr.0) {
+                Some(room) => self.up_to_guard(pid, op, addr, room, arg),
+                None => self.apart(format!("{op:?} over the worker's own memory")),
+            };
         }
         // mlock can lock no more than is mapped.
         let mapped = self.worker_counters(pid).map_or(0, |c| c.vm_size);
@@ -574,6 +596,28 @@ impl LinuxBackend {
             return out;
         }
         self.map_count_effect(pid, out)
+    }
+
+    /// The bytes from `addr` up to the worker's guard when the guard is the
+    /// first of the worker's memory at or after `addr` (and `addr` is below it).
+    fn below_guard(&self, pid: Pid, addr: u64) -> Option<u64> {
+        let w = self.workers.get(&pid)?;
+        let guard = w.guard?;
+        let first_own = w.own.iter().filter(|r| r.1 > addr).min_by_key(|r| r.0)?;
+        (*first_own == guard && addr < guard.0).then(|| guard.0 - (addr & !(PAGE - 1)))
+    }
+
+    /// A ranged call that runs into the guard: the model sees unmapped memory
+    /// there, so the call runs on the part below the guard and a success
+    /// becomes the ENOMEM of a hole (Linux changes the mapped part before a
+    /// hole, and so does the linux profile: mprotect_partial_on_hole).
+    fn up_to_guard(&mut self, pid: Pid, op: Op, addr: Addr, room: u64, arg: u64) -> Outcome {
+        let out = self.simple(pid, op, [addr.0, room, arg, 0, 0, 0], &[], |_| Value::Unit);
+        if out.is_ok() {
+            Outcome::Err(Errno::ENOMEM)
+        } else {
+            out
+        }
     }
 
     /// The real name for a trace's shm name. A name glibc or the kernel
@@ -614,6 +658,8 @@ impl LinuxBackend {
         let real = match path {
             "/dev/zero" | "/dev/null" => PathBuf::from(path),
             "/dev/mem" => return Outcome::Err(Errno::ENOENT), // never opened; absent on this kernel
+            // A device path that does not exist fails as it would (ENOENT).
+            p if p.starts_with("/dev/") && !std::path::Path::new(p).exists() => PathBuf::from(p),
             p if p.starts_with("/dev/") || p == "/dev" => {
                 return self.skip(format!("{p}: the backend opens no device but /dev/zero and /dev/null"))
             }

@@ -19,9 +19,20 @@ use std::process::{Command, Stdio};
 /// The environment variable that starts the binary as a worker ("first" for
 /// the first process of a run, "child" for a spawned one).
 pub const WORKER_ENV: &str = "MMORACLE_WORKER";
-/// A child worker's RLIMIT_NOFILE soft limit, restored at start-up (the
-/// parent raised it to create the child's socket).
-const NOFILE_ENV: &str = "MMORACLE_NOFILE_CUR";
+/// A child worker's soft limits (`resource=value,...`), put back at the end
+/// of its start-up (the parent raised them to start it).
+const SOFT_ENV: &str = "MMORACLE_SOFT_LIMITS";
+/// The limits a spawn raises: Linux RLIMIT_AS, RLIMIT_DATA, RLIMIT_NOFILE, RLIMIT_MEMLOCK.
+const RAISED: [i32; 4] = [9, 2, 7, 8];
+
+fn parse_soft(text: &str) -> Vec<(i32, u64)> {
+    text.split(',')
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            Some((k.parse().ok()?, v.parse().ok()?))
+        })
+        .collect()
+}
 /// Linux RLIMIT_NOFILE.
 const RLIMIT_NOFILE: i32 = 7;
 /// Bytes of stack touched at start-up, so that the stack does not grow
@@ -76,15 +87,10 @@ fn own_fd_base() -> i32 {
 
 impl Worker {
     fn start() -> std::io::Result<Worker> {
-        if let Some(cur) = std::env::var(NOFILE_ENV).ok().and_then(|v| v.parse::<u64>().ok()) {
-            let (_, max) = sys::sys_prlimit(0, RLIMIT_NOFILE, None).map_err(|e| io_err("getrlimit", e))?;
-            sys::sys_prlimit(
-                0,
-                RLIMIT_NOFILE,
-                Some((cur.max(own_fd_base() as u64 + 16).min(max), max)),
-            )
-            .map_err(|e| io_err("setrlimit", e))?;
-        }
+        // A child starts with its parent's soft limits raised to the hard
+        // ones (so that starting it needs no room under them); it puts the
+        // parent's values back once it is set up.
+        let soft = std::env::var(SOFT_ENV).ok().map(|v| parse_soft(&v));
         let base = own_fd_base();
         let ctrl_fd = sys::sys_dup_at_least(0, base).map_err(|e| io_err("moving the socket", e))? as i32;
         let err_fd = sys::sys_dup_at_least(2, base).map_err(|e| io_err("moving stderr", e))? as i32;
@@ -124,6 +130,7 @@ impl Worker {
             request: vec![0; MAX_PAYLOAD + 4096],
             reply: vec![0; MAX_PAYLOAD],
         };
+        fill_gaps().map_err(|e| io_err("filling the gaps between the worker's own mappings", e))?;
         // Pads make every worker's start-up usage the same round numbers, so
         // a limit inherited from the parent (shifted by the parent's usage)
         // means the same in the child. The data pad is private and writable
@@ -138,6 +145,10 @@ impl Worker {
         let size = worker.counters().vm_size;
         let guard = round_up(size + GUARD, SIZE_ROUND) - size;
         sys::sys_mmap(0, guard, 0, 0x22 | 0x4000, -1, 0).map_err(|e| io_err("the guard", e))?;
+        for (resource, cur) in soft.into_iter().flatten() {
+            let (_, max) = sys::sys_prlimit(0, resource, None).map_err(|e| io_err("getrlimit", e))?;
+            sys::sys_prlimit(0, resource, Some((cur.min(max), max))).map_err(|e| io_err("setrlimit", e))?;
+        }
         Ok(worker)
     }
 
@@ -323,22 +334,29 @@ impl Worker {
     /// limits as it does for any program. The soft fd limit is raised for
     /// the socket and the exec and restored in the child.
     fn spawn(&mut self) -> Result<(u64, OwnedFd), i32> {
-        let (cur, max) = sys::sys_prlimit(0, RLIMIT_NOFILE, None)?;
-        sys::sys_prlimit(0, RLIMIT_NOFILE, Some((max, max)))?;
-        let started = self.start_child(cur);
-        let restored = sys::sys_prlimit(0, RLIMIT_NOFILE, Some((cur, max)));
-        let child = started?;
-        restored?;
-        Ok(child)
+        let mut old = [(0i32, 0u64, 0u64); 4];
+        for (slot, resource) in old.iter_mut().zip(RAISED) {
+            let (cur, max) = sys::sys_prlimit(0, resource, None)?;
+            *slot = (resource, cur, max);
+        }
+        for &(resource, _, max) in &old {
+            sys::sys_prlimit(0, resource, Some((max, max)))?;
+        }
+        let started = self.start_child(&old);
+        for &(resource, cur, max) in &old {
+            sys::sys_prlimit(0, resource, Some((cur, max)))?;
+        }
+        started
     }
 
-    fn start_child(&self, nofile_cur: u64) -> Result<(u64, OwnedFd), i32> {
+    fn start_child(&self, old: &[(i32, u64, u64); 4]) -> Result<(u64, OwnedFd), i32> {
+        let soft: Vec<String> = old.iter().map(|(r, cur, _)| format!("{r}={cur}")).collect();
         let errno = |e: std::io::Error| e.raw_os_error().unwrap_or(5);
         let (ours, theirs) = UnixStream::pair().map_err(errno)?;
         let err = self.err.try_clone().map_err(errno)?;
         let child = Command::new("/proc/self/exe")
             .env(WORKER_ENV, "child")
-            .env(NOFILE_ENV, nofile_cur.to_string())
+            .env(SOFT_ENV, soft.join(","))
             .stdin(Stdio::from(OwnedFd::from(theirs)))
             .stdout(Stdio::null())
             .stderr(Stdio::from(err))
@@ -360,6 +378,46 @@ fn close_others(keep: &[i32]) {
             let _ = sys::sys_close(fd);
         }
     }
+}
+
+/// The largest gap between the worker's own mappings that is filled.
+const FILL_MAX: u64 = 1 << 30;
+
+/// Maps PROT_NONE into the gaps between the worker's own mappings near the
+/// top of the address space (between libraries, below the stack), so the
+/// kernel's top-down placement can put no trace mapping among them: every
+/// trace mapping then lies below the guard, with nothing of the worker's
+/// beside it but the guard. The walk goes down from the highest mapping
+/// below the stack and stops at the first gap of [`FILL_MAX`] or more (the
+/// free space the trace's mappings and `$ARENA` live in).
+fn fill_gaps() -> Result<(), i32> {
+    let maps = std::fs::read_to_string("/proc/self/maps").map_err(|e| e.raw_os_error().unwrap_or(5))?;
+    let stack = maps
+        .lines()
+        .find(|l| l.ends_with("[stack]"))
+        .and_then(|l| u64::from_str_radix(l.split('-').next()?, 16).ok())
+        .unwrap_or(u64::MAX);
+    let mut ranges: Vec<(u64, u64)> = maps
+        .lines()
+        .filter_map(|l| {
+            let (s, e) = l.split_whitespace().next()?.split_once('-')?;
+            Some((u64::from_str_radix(s, 16).ok()?, u64::from_str_radix(e, 16).ok()?))
+        })
+        .filter(|&(s, _)| s < stack)
+        .collect();
+    ranges.sort_unstable();
+    for pair in ranges.windows(2).rev() {
+        let (below, above) = (pair[0], pair[1]);
+        let gap = above.0.saturating_sub(below.1);
+        if gap >= FILL_MAX {
+            break;
+        }
+        if gap > 0 {
+            // MAP_FIXED_NOREPLACE: only the free gap, never anything of ours.
+            sys::sys_mmap(below.1, gap, 0, 0x22 | 0x4000 | 0x10_0000, -1, 0)?;
+        }
+    }
+    Ok(())
 }
 
 /// Touches [`STACK_PREGROW`] bytes of stack, so the stack VMA has its final size.
