@@ -132,6 +132,7 @@ pub fn judge<R: BufRead, W: Write>(
         stopped: false,
         out_of_step: Default::default(),
         quiet: Default::default(),
+        not_observed: None,
     };
     let mut coverage = coverage;
     if let Some(c) = coverage.as_deref_mut() {
@@ -171,7 +172,17 @@ pub fn judge<R: BufRead, W: Write>(
                 if run.report.events % PROGRESS_EVERY == 0 {
                     progress(run.report.events);
                 }
-                out.as_deref_mut().map(|w| w.event(&raw, Some(&observed)))
+                let note = run.not_observed.take();
+                out.as_deref_mut().map(|w| {
+                    // A `ret` the backend did not produce says so, in a comment before it.
+                    if let Some(note) = note {
+                        let text = note.replace(['\n', '\r'], " ");
+                        w.comment(&format!(
+                            "# not observed: the backend {text}; ret is the model's outcome"
+                        ))?;
+                    }
+                    w.event(&raw, Some(&observed))
+                })
             }
         };
         if let Some(Err(e)) = written {
@@ -214,6 +225,8 @@ struct FileRun {
     out_of_step: std::collections::BTreeMap<crate::types::Pid, u64>,
     /// Out-of-step processes whose "not judged" finding has been reported once.
     quiet: std::collections::BTreeSet<crate::types::Pid>,
+    /// Why the last event's outcome is the model's, not the backend's.
+    not_observed: Option<String>,
 }
 
 impl FileRun {
@@ -234,6 +247,7 @@ impl FileRun {
                 event.pid
             )));
             if self.quiet.contains(&event.pid) {
+                self.not_observed = incident.as_ref().map(|i| i.to_string());
                 observed = self.oracle.model().evaluate(event.pid, &event.call).outcome;
                 self.report.skipped += 1;
                 self.oracle.judge(event.pid, &event.call, &observed);
@@ -248,6 +262,7 @@ impl FileRun {
         if let Some(incident) = &incident {
             // Not run (or not to the end): the model's own outcome keeps the run in step.
             observed = self.oracle.model().evaluate(event.pid, &event.call).outcome;
+            self.not_observed = Some(incident.to_string());
             if let Incident::OutOfStep(_) = incident {
                 self.out_of_step.entry(event.pid).or_insert(event.line);
                 // A process the model made and the implementation did not.

@@ -423,3 +423,66 @@ fn the_regressions_pass_strictly_on_the_kernel() {
         );
     }
 }
+
+/// The recorded suite (traces/recorded, made by `mmoracle run
+/// traces/spec/*-linux.jsonl --backend linux --profile linux -o
+/// traces/recorded/`) still matches what the kernel does: each script is
+/// recorded afresh and compared event by event, addresses the kernel chose
+/// aside (they are free choices, different in every run).
+#[test]
+fn a_fresh_recording_matches_the_recorded_suite() {
+    if skip_unless_root("a_fresh_recording_matches_the_recorded_suite") {
+        return;
+    }
+    let _lock = SHM.lock().unwrap_or_else(|e| e.into_inner());
+    mmoracle::backend::linux::use_worker_exe(env!("CARGO_BIN_EXE_mmoracle"));
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut recorded = Vec::new();
+    let mut stack = vec![root.join("traces/recorded")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("traces/recorded").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "jsonl") {
+                recorded.push(p);
+            }
+        }
+    }
+    assert_eq!(recorded.len(), 24, "one recorded trace per linux script");
+    let opts = mmoracle::oracle::run::Options {
+        mode: mmoracle::oracle::run::Mode::Run(mmoracle::oracle::run::Backend::Linux),
+        profile: Some(ProfileName::Linux),
+        strict: false,
+    };
+    for rec in recorded {
+        let script = root.join("traces/spec").join(rec.file_name().expect("a name"));
+        let text = std::fs::read(&script).expect("the script of a recorded trace");
+        let (report, fresh) = mmoracle::oracle::run::judge_text(&text, &script.display().to_string(), &opts, None);
+        assert!(report.passed(), "{}", mmoracle::oracle::report::file_text(&report));
+        let old = std::fs::read_to_string(&rec).expect("readable");
+        let (old, fresh) = (normalised(&old), normalised(&fresh));
+        assert_eq!(old.len(), fresh.len(), "{}: line count", rec.display());
+        for (i, (a, b)) in old.iter().zip(&fresh).enumerate() {
+            assert_eq!(a, b, "{}:{}: recorded vs fresh", rec.display(), i + 1);
+        }
+    }
+}
+
+/// The lines of a trace with every address a call returned replaced by `ADDR`.
+fn normalised(trace: &str) -> Vec<String> {
+    trace
+        .lines()
+        .map(|l| {
+            let Ok(mut v) = serde_json::from_str::<serde_json::Value>(l) else {
+                return l.to_string();
+            };
+            if let Some(ok) = v.pointer_mut("/ret/ok") {
+                if ok.as_str().is_some_and(|s| s.starts_with("0x")) {
+                    *ok = serde_json::Value::from("ADDR");
+                }
+            }
+            v.to_string()
+        })
+        .collect()
+}

@@ -615,6 +615,8 @@ impl LinuxBackend {
         let out = self.simple(pid, op, [addr.0, room, arg, 0, 0, 0], &[], |_| Value::Unit);
         if out.is_ok() {
             Outcome::Err(Errno::ENOMEM)
+        } else if op == Op::Mlock && out == Outcome::Err(Errno::ENOMEM) {
+            self.own_lock_effect(pid, out)
         } else {
             out
         }

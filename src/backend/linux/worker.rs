@@ -438,6 +438,16 @@ fn cred(euid: u32, keep_lock: bool) -> sys::SysResult {
     use rustix::thread::{self as t, CapabilitySet, CapabilitySets};
     let errno = |e: rustix::io::Errno| e.raw_os_error();
     let was_root = rustix::process::geteuid().is_root();
+    // Nothing changes when the call must fail (PROC-EPERM-1): asking for
+    // CAP_IPC_LOCK without holding it is refused before the uid changes.
+    if keep_lock
+        && !t::capabilities(None)
+            .map_err(errno)?
+            .permitted
+            .contains(CapabilitySet::IPC_LOCK)
+    {
+        return Err(rustix::io::Errno::PERM.raw_os_error());
+    }
     if euid != rustix::process::geteuid().as_raw() {
         if keep_lock {
             t::set_keep_capabilities(true).map_err(errno)?;
