@@ -486,3 +486,47 @@ fn normalised(trace: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// A run interrupted by SIGTERM or SIGINT leaves no shared-memory object behind.
+#[test]
+fn an_interrupted_run_leaves_dev_shm_as_it_was() {
+    if skip_unless_root("an_interrupted_run_leaves_dev_shm_as_it_was") {
+        return;
+    }
+    let _lock = SHM.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::env::temp_dir().join(format!("mmoracle-test-term-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("long.jsonl");
+    let mut text = String::from("{\"format\":\"mmoracle-trace\",\"version\":1,\"profile\":\"linux\"}\n");
+    text.push_str("{\"pid\":1,\"call\":\"shm_open\",\"name\":\"/held\",\"oflag\":\"O_RDWR|O_CREAT\",\"mode\":384}\n");
+    for _ in 0..200_000 {
+        text.push_str("{\"pid\":1,\"call\":\"munlockall\"}\n");
+    }
+    std::fs::write(&script, text).unwrap();
+    let before = shm_names();
+    for sig in [rustix::process::Signal::TERM, rustix::process::Signal::INT] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mmoracle"))
+            .args(["run", script.to_str().unwrap(), "--backend", "linux"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starts");
+        let ours = format!("mmoracle-{}.", child.id());
+        // Wait until the run's object exists, then interrupt it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !shm_names().iter().any(|n| n.starts_with(&ours)) {
+            assert!(std::time::Instant::now() < deadline, "the run never created its object");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+        rustix::process::kill_process(pid, sig).unwrap();
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "{sig:?} ended the run");
+        assert!(
+            !shm_names().iter().any(|n| n.starts_with(&ours)),
+            "{sig:?}: objects left"
+        );
+    }
+    assert_eq!(shm_names(), before);
+    let _ = std::fs::remove_dir_all(&dir);
+}

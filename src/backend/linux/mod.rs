@@ -151,6 +151,8 @@ impl LinuxBackend {
         if profile != ProfileName::Linux {
             return Err(StartError::Profile(profile));
         }
+        static CLEANUP: std::sync::Once = std::sync::Once::new();
+        CLEANUP.call_once(sys::clean_shm_on_termination);
         let run = RunDir::create()?;
         let exe = config.worker_exe.display().to_string();
         let fail = |why: String| StartError::Worker { exe: exe.clone(), why };

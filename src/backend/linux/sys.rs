@@ -244,6 +244,98 @@ pub fn ignore_sigchld() -> SysResult {
     int_result(unsafe { sigaction(17, &act, std::ptr::null_mut()) })
 }
 
+/// Makes SIGINT and SIGTERM, where they still have their default action,
+/// first unlink this process's shared-memory names (those starting with
+/// `tag` followed by the pid and a dot: every run's prefix), then end the
+/// process as the signal would. The run directory is left to the next run's
+/// stale-run cleanup.
+pub fn clean_shm_on_termination() {
+    for sig in [2, 15] {
+        let mut old = SigAction {
+            handler: SIG_DFL,
+            mask: [0; 16],
+            flags: 0,
+            restorer: 0,
+        };
+        // SAFETY: reading the current action into a valid struct.
+        if unsafe { sigaction(sig, std::ptr::null(), &mut old) } != 0 || old.handler != SIG_DFL {
+            continue; // the program handles it itself
+        }
+        let act = SigAction {
+            handler: on_terminate as *const () as usize,
+            mask: [0; 16],
+            flags: 0,
+            restorer: 0,
+        };
+        // SAFETY: `act` names a plain handler that only makes async-signal-safe system calls.
+        unsafe { sigaction(sig, &act, std::ptr::null_mut()) };
+    }
+}
+
+extern "C" {
+    fn raise(sig: c_int) -> c_int;
+}
+
+/// The SIGINT/SIGTERM handler: system calls only, no allocation, no locks.
+extern "C" fn on_terminate(sig: c_int) {
+    remove_own_shm_names();
+    let dfl = SigAction {
+        handler: SIG_DFL,
+        mask: [0; 16],
+        flags: 0,
+        restorer: 0,
+    };
+    // SAFETY: restoring the default action, then raising the signal again:
+    // both are async-signal-safe, and the signal is delivered on return.
+    unsafe {
+        sigaction(sig, &dfl, std::ptr::null_mut());
+        raise(sig);
+    }
+}
+
+/// Unlinks `/dev/shm/mmoracle-<pid>.*`, reading the directory into a stack buffer.
+fn remove_own_shm_names() {
+    use rustix::fs::{AtFlags, Mode, OFlags, RawDir};
+    let mut prefix = [0u8; 32];
+    let tag = b"mmoracle-";
+    prefix[..tag.len()].copy_from_slice(tag);
+    let mut len = tag.len();
+    let pid = rustix::process::getpid().as_raw_nonzero().get() as u32;
+    let mut digits = [0u8; 10];
+    let mut n = 0;
+    let mut v = pid;
+    loop {
+        digits[n] = b'0' + (v % 10) as u8;
+        n += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for d in digits[..n].iter().rev() {
+        prefix[len] = *d;
+        len += 1;
+    }
+    prefix[len] = b'.';
+    len += 1;
+    let prefix = &prefix[..len];
+    let Ok(dir) = rustix::fs::open(
+        c"/dev/shm",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return;
+    };
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+    let mut entries = RawDir::new(&dir, &mut buf);
+    while let Some(Ok(entry)) = entries.next() {
+        let name = entry.file_name();
+        if name.to_bytes().starts_with(prefix) {
+            let _ = rustix::fs::unlinkat(&dir, name, AtFlags::empty());
+        }
+    }
+}
+
 pub use fault::{access, install_fault_handler};
 
 #[cfg(target_arch = "x86_64")]
