@@ -249,6 +249,10 @@ pub struct Profile {
     pub nofile_below_usage_einval: bool,
     /// The largest size ftruncate can give a shared-memory object.
     pub shm_max_size: u64,
+    /// Whether growing a shared-memory object keeps the bytes a store through
+    /// a mapping wrote past the old end in its last page (Linux tmpfs), rather
+    /// than showing zeros there (POSIX, and Linux disk file systems).
+    pub shm_grow_keeps_tail: bool,
 }
 
 const INF: Rlimit = Rlimit::INFINITE;
@@ -314,6 +318,7 @@ const NEUTRINO_FIELDS: Profile = Profile {
     trunc_needs_write_permission: false,
     nofile_below_usage_einval: true,
     shm_max_size: u32::MAX as u64,
+    shm_grow_keeps_tail: false,
 };
 
 /// Linux 6.x on x86_64, as probed on this project's machines.
@@ -327,7 +332,10 @@ pub static LINUX: Profile = Profile {
     placement: Placement::TopDown,
     last_paddr: 0xFFFF_FFFF,
     max_object_offset: (1 << 63) - 1,
-    ram_bytes: 24 << 30,
+    // This machine's MemTotal (totalram_pages), which the kernel's
+    // heuristic overcommit compares a request with: machine-dependent
+    // (spec/profiles.md, ram_bytes); 24 GiB of RAM less the kernel's own.
+    ram_bytes: 24_684_084 << 10,
     commit_cumulative: false,
     commit_objects: false,
     max_regions: 65530,
@@ -367,6 +375,7 @@ pub static LINUX: Profile = Profile {
     trunc_needs_write_permission: true,
     nofile_below_usage_einval: false,
     shm_max_size: i64::MAX as u64,
+    shm_grow_keeps_tail: true,
 };
 
 impl Profile {

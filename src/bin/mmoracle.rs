@@ -113,6 +113,29 @@ enum Command {
         #[arg(long, value_parser = profile_parser(), default_value = "neutrino")]
         profile: ProfileName,
     },
+    /// Differential test: random scripts on the real kernel (the linux backend),
+    /// judged strictly under the linux profile; failures are shrunk and written
+    /// to traces/regressions/.
+    #[command(after_help = "Examples:
+  mmoracle diff --cases 300 --steps 30
+  mmoracle diff --seed 7 --cases 1 --steps 200 --procs 4")]
+    Diff {
+        /// The number of random scripts.
+        #[arg(long, default_value_t = 100)]
+        cases: u64,
+        /// Events per script.
+        #[arg(long, default_value_t = 30)]
+        steps: u64,
+        /// The seed of the first script (default: from the clock); script i uses seed + i.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The largest number of processes alive at once.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+        procs: u32,
+        /// Where shrunk failures are written.
+        #[arg(long, default_value = "traces/regressions")]
+        regressions: PathBuf,
+    },
     /// List the rules of spec/, or show one, and which traces exercise them.
     #[command(after_help = "Examples:
   mmoracle spec
@@ -212,7 +235,7 @@ enum SpecFormat {
 enum BackendArg {
     /// The model itself.
     Model,
-    /// Real Linux system calls (not available yet).
+    /// Real Linux system calls in worker processes (the linux profile only).
     Linux,
 }
 
@@ -234,6 +257,9 @@ fn profile_parser() -> impl clap::builder::TypedValueParser<Value = ProfileName>
 }
 
 fn main() -> ExitCode {
+    // A worker of the real backend: this binary re-executed in worker mode.
+    #[cfg(target_os = "linux")]
+    mmoracle::backend::linux::worker::run_if_worker();
     let cli = Cli::parse();
     match execute(cli) {
         Ok(code) => ExitCode::from(code),
@@ -268,10 +294,7 @@ fn execute(cli: Cli) -> Result<u8> {
         } => {
             let backend = match backend {
                 BackendArg::Model => Backend::Model,
-                BackendArg::Linux => bail!(
-                    "the linux backend is not available in this build of mmoracle yet; \
-                     only `--backend model` can execute scripts"
-                ),
+                BackendArg::Linux => Backend::Linux,
             };
             let opts = Options {
                 profile,
@@ -342,6 +365,38 @@ fn execute(cli: Cli) -> Result<u8> {
             format,
         } => spec(&coverage, format),
         Command::Explain { rule, traces } => explain(&rule, &traces),
+        #[cfg(target_os = "linux")]
+        Command::Diff {
+            cases,
+            steps,
+            seed,
+            procs,
+            regressions,
+        } => {
+            use mmoracle::backend::linux::diff::{run_diff, DiffOptions};
+            let opts = DiffOptions {
+                cases,
+                steps,
+                seed: seed.unwrap_or_else(clock_seed),
+                procs,
+                regressions,
+            };
+            eprintln!(
+                "mmoracle diff: seeds {} to {}",
+                opts.seed,
+                opts.seed.wrapping_add(cases.saturating_sub(1))
+            );
+            let mut progress = Progress::new();
+            let summary = run_diff(&opts, &mut |done, s| {
+                let failed = format!("{} failed", s.failures.len());
+                progress.show(done as usize, cases as usize, &failed, 0);
+            });
+            progress.finish();
+            print!("{}", summary.text());
+            Ok(u8::from(!summary.failures.is_empty()))
+        }
+        #[cfg(not(target_os = "linux"))]
+        Command::Diff { .. } => bail!("`diff` needs the linux backend, which runs on Linux only"),
     }
 }
 

@@ -373,9 +373,12 @@ impl Model {
             && Self::counts_as_data(region, prot)
     }
 
-    /// Linux's is_data_mapping(): private, writable, not a stack.
+    /// Linux's is_data_mapping(): private, writable, not VM_GROWSDOWN. The
+    /// model has no MAP_GROWSDOWN, and MAP_STACK is not VM_GROWSDOWN (it is
+    /// VM_NOHUGEPAGE), so it does not exempt: the same predicate as mmap's
+    /// (MPROT-ENOMEM-3; found by `mmoracle diff`).
     fn counts_as_data(region: &Region, prot: Prot) -> bool {
-        !region.shared && prot.contains(Prot::WRITE) && !region.flags.contains(MapFlags::STACK)
+        !region.shared && prot.contains(Prot::WRITE)
     }
 
     /// Linux mprotect_fixup(): `!may_expand_vm(new) && may_expand_vm(old)`.

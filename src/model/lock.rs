@@ -27,6 +27,7 @@
 
 use super::ctrl::{changed_by, linux_range, page_align_wrapping, Stop};
 use super::process::Process;
+use super::region::{Backing, Region};
 use super::Model;
 use crate::call::{Outcome, Value};
 use crate::profile::{CtrlOrder, LockPrivilege};
@@ -162,10 +163,13 @@ impl Model {
                 done: next,
             });
         }
-        let no_access = proc
-            .space
-            .overlapping(range)
-            .find(|r| !r.prot.intersects(Prot::READ | Prot::WRITE | Prot::EXEC))?;
+        // Linux populates after locking; a page past the end of the object a
+        // region maps cannot be faulted in either (LOCK-ENOMEM-5).
+        let populates_late = self.profile.ctrl_order == CtrlOrder::Linux;
+        let no_access = proc.space.overlapping(range).find(|r| {
+            !r.prot.intersects(Prot::READ | Prot::WRITE | Prot::EXEC)
+                || (populates_late && self.past_object_end(r, range))
+        })?;
         let done = match self.profile.ctrl_order {
             CtrlOrder::Procnto => no_access.range.start().max(range.start()),
             CtrlOrder::Linux => range.end(),
@@ -175,6 +179,18 @@ impl Model {
             errno: Errno::ENOMEM,
             done,
         })
+    }
+
+    /// Whether the part of `r` inside `range` reaches past the end of the
+    /// object `r` maps (its last page there is not inside the object).
+    fn past_object_end(&self, r: &Region, range: AddrRange) -> bool {
+        let Backing::Object(id) = r.backing else { return false };
+        let Some(part) = r.range.intersect(&range) else {
+            return false;
+        };
+        let page = self.profile.page_size;
+        let last = Addr(part.end().0 - page);
+        !self.objects.expect(id).page_inside(r.offset_of(last) / page, page)
     }
 
     // --------------------------------------------------------------- munlock

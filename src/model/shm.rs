@@ -26,8 +26,11 @@ use crate::types::{Addr, Errno, Fd, OFlags, ObjId, Pid, Resource};
 
 /// The longest path procnto accepts (PATH_MAX 1024, less the NUL).
 const QNX_PATH_MAX: usize = 1023;
-/// glibc's NAME_MAX: a name whose length plus its NUL reaches it is EINVAL.
-const GLIBC_NAME_MAX: usize = 255;
+/// The kernel's NAME_MAX: a longer file name in /dev/shm is ENAMETOOLONG.
+const NAME_MAX: usize = 255;
+/// glibc 2.36's name buffer: a name of this many bytes or more does not fit
+/// ("/dev/shm/" + name + NUL) and is EINVAL (ENOENT for shm_unlink).
+const GLIBC_NAME_BUFFER: usize = 260;
 /// Where QNX keeps shared-memory objects.
 const DEV_SHMEM: &str = "/dev/shmem/";
 /// Where glibc keeps them.
@@ -58,13 +61,23 @@ fn is_component(name: &str) -> bool {
 }
 
 impl Model {
-    /// The path a shm name stands for, by the profile's naming rule.
-    fn shm_path(&self, name: &str) -> Result<String, Refusal> {
+    /// The path a shm name stands for, by the profile's naming rule, for
+    /// shm_open or (`unlink`) shm_unlink.
+    /// spec: SHM-EINVAL-1, SHM-ENOENT-4, SHM-ENAMETOOLONG-1.
+    fn shm_path(&self, name: &str, unlink: bool) -> Result<String, Refusal> {
         match self.profile.shm_names {
             ShmNames::Glibc => {
                 let bare = name.trim_start_matches('/');
-                if !is_component(bare) || bare.len() + 1 >= GLIBC_NAME_MAX {
-                    return Err(("SHM-EINVAL-1", Errno::EINVAL));
+                if !is_component(bare) || bare.len() >= GLIBC_NAME_BUFFER {
+                    // glibc's shm_unlink reports a name it refuses as ENOENT.
+                    return Err(if unlink {
+                        ("SHM-ENOENT-4", Errno::ENOENT)
+                    } else {
+                        ("SHM-EINVAL-1", Errno::EINVAL)
+                    });
+                }
+                if bare.len() > NAME_MAX {
+                    return Err(("SHM-ENAMETOOLONG-1", Errno::ENAMETOOLONG));
                 }
                 Ok(format!("{DEV_SHM}{bare}"))
             }
@@ -121,7 +134,7 @@ impl Model {
 
     /// Judges shm_open.
     pub(super) fn plan_shm_open(&self, pid: Pid, name: &str, oflag: OFlags, _mode: u32) -> Verdict {
-        let path = match self.shm_path(name) {
+        let path = match self.shm_path(name, false) {
             Ok(path) => path,
             Err(refusal) => return refused(refusal),
         };
@@ -168,7 +181,7 @@ impl Model {
         };
         let fd = self.adoptable_fd(pid, value)?;
         let path = self
-            .shm_path(name)
+            .shm_path(name, false)
             .map_err(|(rule, _)| format!("shm_open({name:?}) cannot succeed ({rule})"))?;
         let id = if self.is_physical(&path) {
             self.phys
@@ -228,7 +241,7 @@ impl Model {
 
     /// Judges shm_unlink.
     pub(super) fn plan_shm_unlink(&self, pid: Pid, name: &str) -> Verdict {
-        let path = match self.shm_path(name) {
+        let path = match self.shm_path(name, true) {
             Ok(path) => path,
             Err(refusal) => return refused(refusal),
         };
@@ -260,7 +273,11 @@ impl Model {
         if !outcome.is_ok() {
             return;
         }
-        let Some(id) = self.shm_path(name).ok().and_then(|path| self.objects.by_name(&path)) else {
+        let Some(id) = self
+            .shm_path(name, true)
+            .ok()
+            .and_then(|path| self.objects.by_name(&path))
+        else {
             return;
         };
         self.objects.unlink(id);
@@ -373,9 +390,11 @@ impl Model {
         let old_size = obj.size;
         obj.size = size;
         obj.truncate_contents(page);
-        if size > old_size {
-            // POSIX: the extension reads as zeros, even where a store
-            // through a mapping wrote past the old end in its last page.
+        // POSIX: the extension reads as zeros, even where a store through a
+        // mapping wrote past the old end in its last page; Linux tmpfs keeps
+        // those bytes (TRUNC-OK-1, profile knob shm_grow_keeps_tail).
+        let keeps = self.profile.shm_grow_keeps_tail && matches!(obj.kind, ObjKind::Shm { .. });
+        if size > old_size && !keeps {
             zero_page_tail(obj, old_size, page);
         }
         let after = self.object_charge(self.objects.expect(id));

@@ -64,6 +64,15 @@ pub enum FindingKind {
         /// What happened.
         observed: Outcome,
     },
+    /// What a real backend reported about the call: a skipped call (not a
+    /// failure, counted as skipped), a lost worker or a counter divergence
+    /// (failures, counted as divergences).
+    Backend {
+        /// What happened.
+        note: String,
+        /// Whether it fails the file.
+        failure: bool,
+    },
 }
 
 /// The result of one trace or script.
@@ -85,6 +94,10 @@ pub struct FileReport {
     pub max_findings: usize,
     /// Why the file could not be read to the end (bad input).
     pub error: Option<String>,
+    /// Calls the backend skipped (they are neither passed nor failed).
+    pub skipped: u64,
+    /// The script was written for a profile the backend does not stand for; not run.
+    pub not_applicable: bool,
 }
 
 impl FileReport {
@@ -99,6 +112,8 @@ impl FileReport {
             findings: Vec::new(),
             max_findings: MAX_FINDINGS,
             error: None,
+            skipped: 0,
+            not_applicable: false,
         }
     }
 
@@ -107,6 +122,8 @@ impl FileReport {
         match finding.kind {
             FindingKind::Divergence(_) => self.divergences += 1,
             FindingKind::Unmet { .. } => self.unmet += 1,
+            FindingKind::Backend { failure: true, .. } => self.divergences += 1,
+            FindingKind::Backend { failure: false, .. } => self.skipped += 1,
         }
         if self.findings.len() < self.max_findings {
             self.findings.push(finding);
@@ -477,6 +494,11 @@ pub fn finding_text(path: &str, f: &Finding) -> String {
             let _ = writeln!(out, "  expected: {}", text::clip(&expected.to_string()));
             let _ = writeln!(out, "  observed: {}", text::outcome(observed, None));
         }
+        FindingKind::Backend { note, failure } => {
+            let kind = if *failure { "backend" } else { "skipped" };
+            let _ = writeln!(out, "{path}:{}: {kind}: pid {} {}", f.line, f.pid, f.call);
+            let _ = writeln!(out, "  {note}");
+        }
     }
     out
 }
@@ -540,6 +562,10 @@ pub struct Totals {
     pub unmet: u64,
     /// Files with bad input.
     pub bad: u64,
+    /// Calls a backend skipped.
+    pub skipped: u64,
+    /// Scripts not run: written for another profile than the backend's.
+    pub not_applicable: u64,
 }
 
 impl Totals {
@@ -559,6 +585,8 @@ impl Totals {
         self.divergences += r.divergences;
         self.unmet += r.unmet;
         self.bad += u64::from(r.error.is_some());
+        self.skipped += r.skipped;
+        self.not_applicable += u64::from(r.not_applicable);
     }
 
     /// The exit status: 2 bad input, 1 a divergence or unmet expectation, 0 conforms.
@@ -584,12 +612,26 @@ impl Totals {
     /// The closing line of a text report, the verdict last:
     /// `check: 3 files (2 passed), ..., 0 with bad input: diverges`.
     pub fn text(&self) -> String {
+        // What was skipped or not applicable comes first: the verdict is the last line.
+        let mut out = String::new();
+        if self.not_applicable > 0 {
+            out.push_str(&format!(
+                "NOT APPLICABLE: {} scripts written for another profile than the backend's were not run\n",
+                self.not_applicable
+            ));
+        }
+        if self.skipped > 0 {
+            out.push_str(&format!(
+                "SKIPPED: {} calls the backend could not run here (see the findings); they neither passed nor failed\n",
+                self.skipped
+            ));
+        }
         let who = if self.command.is_empty() {
             String::new()
         } else {
             format!("{}: ", self.command)
         };
-        format!(
+        out.push_str(&format!(
             "{who}{} files ({} passed), {} events, {} divergences, {} unmet expectations, {} with bad input: {}\n",
             self.files,
             self.passed,
@@ -598,7 +640,8 @@ impl Totals {
             self.unmet,
             self.bad,
             self.verdict()
-        )
+        ));
+        out
     }
 }
 
@@ -665,6 +708,13 @@ fn finding_json(f: &Finding) -> Json {
             "expected": expect_json(expected),
             "observed": outcome_json(observed),
         }),
+        FindingKind::Backend { note, failure } => json!({
+            "line": f.line,
+            "kind": if *failure { "backend" } else { "skipped" },
+            "pid": f.pid.0,
+            "call": f.call,
+            "note": note,
+        }),
     }
 }
 
@@ -683,6 +733,8 @@ pub fn json_report(files: &[FileReport], totals: &Totals) -> Json {
                 "unmet": r.unmet,
                 "findings_kept": r.findings.len(),
                 "error": r.error,
+                "skipped": r.skipped,
+                "not_applicable": r.not_applicable,
                 "findings": r.findings.iter().map(finding_json).collect::<Vec<_>>(),
             })
         })
@@ -700,6 +752,8 @@ pub fn json_report(files: &[FileReport], totals: &Totals) -> Json {
             "unmet": totals.unmet,
             "bad_input": totals.bad,
             "verdict": totals.verdict(),
+            "skipped": totals.skipped,
+            "not_applicable": totals.not_applicable,
             "exit_code": totals.exit_code(),
         }
     })
@@ -735,9 +789,14 @@ pub fn junit_report(files: &[FileReport], totals: &Totals) -> String {
         for f in &r.findings {
             let (kind, message) = junit_failure(f);
             let body = xml_escape(&finding_text(&r.path, f));
+            // A call the backend could not run here neither passed nor failed.
+            let tag = match f.kind {
+                FindingKind::Backend { failure: false, .. } => "skipped",
+                _ => "failure",
+            };
             let _ = writeln!(
                 out,
-                "      <failure type=\"{kind}\" message=\"{}\">{body}</failure>",
+                "      <{tag} type=\"{kind}\" message=\"{}\">{body}</{tag}>",
                 xml_escape(&message)
             );
         }
@@ -777,6 +836,10 @@ fn junit_failure(f: &Finding) -> (String, String) {
                 text::clip(&expected.to_string()),
                 text::outcome(observed, None)
             ),
+        ),
+        FindingKind::Backend { note, failure } => (
+            if *failure { "backend" } else { "skipped" }.to_string(),
+            format!("line {}: {}", f.line, text::clip(note)),
         ),
     }
 }

@@ -7,7 +7,7 @@ use super::report::{text::clip, FileReport, Finding, FindingKind};
 use super::{Judgement, Oracle};
 use crate::call::Outcome;
 use crate::error::{Error, TraceError};
-use crate::manager::MemoryManager;
+use crate::manager::{Incident, MemoryManager};
 use crate::model::Model;
 use crate::profile::ProfileName;
 use crate::trace::{Bindings, Event, Header, Item, RawEvent, Reader, Writer};
@@ -30,7 +30,7 @@ pub enum Mode {
 pub enum Backend {
     /// The model itself.
     Model,
-    /// Real Linux system calls in worker processes (not in this build).
+    /// Real Linux system calls in worker processes (src/backend/linux).
     Linux,
 }
 
@@ -39,9 +39,20 @@ impl Backend {
     pub fn start(self, profile: ProfileName) -> Result<Box<dyn MemoryManager>, Error> {
         match self {
             Backend::Model => Ok(Box::new(Model::new(profile))),
-            Backend::Linux => Err(Error::Usage(
-                "the linux backend is not available in this build of mmoracle yet; use --backend model".into(),
-            )),
+            #[cfg(target_os = "linux")]
+            Backend::Linux => crate::backend::linux::LinuxBackend::start(profile, Default::default())
+                .map(|b| Box::new(b) as Box<dyn MemoryManager>)
+                .map_err(|e| Error::Usage(e.to_string())),
+            #[cfg(not(target_os = "linux"))]
+            Backend::Linux => Err(Error::Usage("the linux backend runs on Linux only".into())),
+        }
+    }
+
+    /// The one profile this backend stands for, if it is not every profile.
+    pub fn only_profile(self) -> Option<ProfileName> {
+        match self {
+            Backend::Model => None,
+            Backend::Linux => Some(ProfileName::Linux),
         }
     }
 }
@@ -122,6 +133,14 @@ pub fn judge<R: BufRead, W: Write>(
         .profile
         .or(reader.header().profile)
         .unwrap_or(ProfileName::Neutrino);
+    if let Mode::Run(b) = opts.mode {
+        let written_for = reader.header().profile.unwrap_or(ProfileName::Neutrino);
+        if b.only_profile().is_some_and(|p| p != written_for) {
+            let mut r = FileReport::new(name, written_for);
+            r.not_applicable = true;
+            return Ok(r);
+        }
+    }
     let mut run = FileRun {
         oracle: Oracle::new(profile, opts.strict),
         env: Bindings::new(profile.profile()),
@@ -137,6 +156,10 @@ pub fn judge<R: BufRead, W: Write>(
         },
         mode: opts.mode,
         trace_index: 0,
+        stopped: false,
+        out_of_step: Default::default(),
+        quiet: Default::default(),
+        not_observed: None,
     };
     let mut coverage = coverage;
     if let Some(c) = coverage.as_deref_mut() {
@@ -180,11 +203,24 @@ pub fn judge<R: BufRead, W: Write>(
                     run.report.error = Some(e.to_string());
                     break;
                 }
-                out.as_deref_mut().map(|w| w.event(&raw, Some(&observed)))
+                let note = run.not_observed.take();
+                out.as_deref_mut().map(|w| {
+                    // A `ret` the backend did not produce says so, in a comment before it.
+                    if let Some(note) = note {
+                        let text = note.replace(['\n', '\r'], " ");
+                        w.comment(&format!(
+                            "# not observed: the backend {text}; ret is the model's outcome"
+                        ))?;
+                    }
+                    w.event(&raw, Some(&observed))
+                })
             }
         };
         if let Some(Err(e)) = written {
             return Err(io_error(name.to_string(), e));
+        }
+        if run.stopped {
+            break;
         }
     }
     if let Some(w) = out {
@@ -229,6 +265,14 @@ struct FileRun {
     report: FileReport,
     mode: Mode,
     trace_index: u32,
+    /// A backend's worker was lost: the rest of the file cannot run.
+    stopped: bool,
+    /// Processes whose kernel state went apart from the model's, and the line where.
+    out_of_step: std::collections::BTreeMap<crate::types::Pid, u64>,
+    /// Out-of-step processes whose "not judged" finding has been reported once.
+    quiet: std::collections::BTreeSet<crate::types::Pid>,
+    /// Why the last event's outcome is the model's, not the backend's.
+    not_observed: Option<String>,
 }
 
 impl FileRun {
@@ -240,13 +284,73 @@ impl FileRun {
         coverage: Option<&mut Coverage>,
     ) -> Result<Outcome, TraceError> {
         let event = reader.resolve(raw, &self.env)?;
-        let (observed, judgement) = if self.model_is_the_implementation(&event) {
-            self.oracle.step_own(event.pid, &event.call)
-        } else {
-            let observed = self.observe(reader, &event)?;
-            let judgement = self.oracle.judge(event.pid, &event.call, &observed);
-            (observed, judgement)
-        };
+        if self.model_is_the_implementation(&event) {
+            let (observed, judgement) = self.oracle.step_own(event.pid, &event.call);
+            return Ok(self.record(raw, &event, observed, judgement, false, coverage));
+        }
+        let mut observed = self.observe(reader, &event)?;
+        let mut incident = self.backend.as_mut().and_then(|b| b.take_incident());
+        if let (None, Some(since)) = (&incident, self.out_of_step.get(&event.pid)) {
+            // The kernel and the model went apart for this process earlier.
+            incident = Some(Incident::Skipped(format!(
+                "pid {} is out of step with the model since line {since}: not judged",
+                event.pid
+            )));
+            if self.quiet.contains(&event.pid) {
+                self.not_observed = incident.as_ref().map(|i| i.to_string());
+                observed = self.oracle.model().evaluate(event.pid, &event.call).outcome;
+                self.report.skipped += 1;
+                self.oracle.judge(event.pid, &event.call, &observed);
+                self.report.events += 1;
+                if let Some(name) = &event.bind {
+                    self.env.bind(name, event.call.value_kind(), &observed, event.line);
+                }
+                return Ok(observed);
+            }
+            self.quiet.insert(event.pid);
+        }
+        if let Some(incident) = &incident {
+            // Not run (or not to the end): the model's own outcome keeps the run in step.
+            observed = self.oracle.model().evaluate(event.pid, &event.call).outcome;
+            self.not_observed = Some(incident.to_string());
+            if let Incident::OutOfStep(_) = incident {
+                self.out_of_step.entry(event.pid).or_insert(event.line);
+                // A process the model made and the implementation did not.
+                if let Outcome::Ok(crate::call::Value::Pid(child)) = &observed {
+                    self.out_of_step.entry(*child).or_insert(event.line);
+                }
+            }
+            self.stopped = matches!(incident, Incident::WorkerLost(_));
+            self.report.add(Finding {
+                line: event.line,
+                pid: event.pid,
+                call: describe(raw, &self.env),
+                resolved: event.call.clone(),
+                kind: FindingKind::Backend {
+                    note: incident.to_string(),
+                    failure: self.stopped,
+                },
+            });
+        }
+        let judgement = self.oracle.judge(event.pid, &event.call, &observed);
+        if incident.is_none() {
+            self.compare_counters(&event, raw);
+        }
+        let skipped = matches!(incident, Some(Incident::Skipped(_) | Incident::OutOfStep(_)));
+        Ok(self.record(raw, &event, observed, judgement, skipped, coverage))
+    }
+
+    /// Records an event's judgement, checks its `expect` (unless the backend
+    /// skipped it) and binds its result; returns the observed outcome.
+    fn record(
+        &mut self,
+        raw: &RawEvent,
+        event: &Event,
+        observed: Outcome,
+        judgement: Judgement,
+        skipped: bool,
+        coverage: Option<&mut Coverage>,
+    ) -> Outcome {
         let describe = || describe(raw, &self.env);
         match judgement {
             Judgement::Allowed { rule, .. } => {
@@ -262,7 +366,7 @@ impl FileRun {
                 kind: FindingKind::Divergence(d),
             }),
         }
-        if let Some(expect) = event.expect.as_ref().filter(|x| !x.met_by(&observed)) {
+        if let Some(expect) = event.expect.as_ref().filter(|x| !skipped && !x.met_by(&observed)) {
             self.report.add(Finding {
                 line: event.line,
                 pid: event.pid,
@@ -278,7 +382,7 @@ impl FileRun {
             self.env.bind(name, event.call.value_kind(), &observed, event.line);
         }
         self.report.events += 1;
-        Ok(observed)
+        observed
     }
 
     /// Whether the outcome is the model's own: `run` on the model, or a
@@ -290,6 +394,33 @@ impl FileRun {
             Mode::Auto => event.ret.is_none(),
             Mode::Check => false,
         }
+    }
+
+    /// Reports a difference between the backend's measured counters and the
+    /// model's, after the call (like an outcome divergence).
+    fn compare_counters(&mut self, event: &Event, raw: &RawEvent) {
+        let (pid, line) = (event.pid, event.line);
+        let Some(real) = self.backend.as_ref().and_then(|b| b.counters(pid)) else {
+            return;
+        };
+        let Some(model) = self.oracle.model().process(pid).map(|p| p.space.counters()) else {
+            return;
+        };
+        if real == model {
+            return;
+        }
+        let note = format!(
+            "counters after the call: the kernel has VmSize {:#x}, VmData {:#x}, VmLck {:#x} \
+             (start-up usage subtracted); the model has total {:#x}, data {:#x}, locked {:#x}",
+            real.total, real.data, real.locked, model.total, model.data, model.locked
+        );
+        self.report.add(Finding {
+            line,
+            pid,
+            call: describe(raw, &self.env),
+            resolved: event.call.clone(),
+            kind: FindingKind::Backend { note, failure: true },
+        });
     }
 
     fn observe<R: BufRead>(&mut self, reader: &Reader<R>, event: &Event) -> Result<Outcome, TraceError> {

@@ -592,6 +592,23 @@ fn mprot_enomem_3_rlimit_data_when_a_private_mapping_becomes_writable() {
     assert_err(&mut m, P1, &mprotect(a, 3 * PAGE, rw), Errno::ENOMEM, "MPROT-ENOMEM-3");
     assert_eq!((prot_at(&m, a), prot_at(&m, a + PAGE)), (Some(rw), Some(Prot::READ)));
     assert_eq!(counters(&m).data, PAGE);
+
+    // MAP_STACK is not VM_GROWSDOWN: made writable, it counts as data too.
+    let mut m = model(LINUX);
+    let s = mapped(
+        &mut m,
+        P1,
+        &mmap(
+            0,
+            PAGE,
+            Prot::READ,
+            MapFlags::PRIVATE | MapFlags::ANON | MapFlags::STACK,
+            -1,
+            0,
+        ),
+    );
+    assert_ok(&mut m, P1, &mprotect(s, PAGE, Prot::WRITE), "MPROT-OK-1");
+    assert_eq!(counters(&m).data, PAGE);
 }
 
 #[test]

@@ -1061,6 +1061,28 @@ fn mmap_einval_13_fixed_addr_not_aligned() {
 }
 
 #[test]
+fn mmap_erraddr_1_a_fixed_address_that_reads_as_an_errno() {
+    let mut m = model(Linux);
+    // MAP_FAILED (-1) used as an address: the kernel's IS_ERR_VALUE test makes it EPERM (1).
+    assert_err(&mut m, P1, &anon_fixed(u64::MAX, PAGE), Errno::EPERM, "MMAP-ERRADDR-1");
+    assert_err(
+        &mut m,
+        P1,
+        &anon_fixed(u64::MAX - 11, PAGE),
+        Errno::ENOMEM,
+        "MMAP-ERRADDR-1",
+    );
+    // An aligned address past the end is MMAP-ENOMEM-5, as on every profile.
+    assert_err(
+        &mut m,
+        P1,
+        &anon_fixed(u64::MAX - 4095, PAGE),
+        Errno::ENOMEM,
+        "MMAP-ENOMEM-5",
+    );
+}
+
+#[test]
 fn mmap_eperm_4_fixed_below_mmap_min_addr() {
     let mut m = model(Linux);
     assert_err(&mut m, P1, &anon_fixed(0, PAGE), Errno::EPERM, "MMAP-EPERM-4");
@@ -1514,5 +1536,5 @@ fn mmap_check_order_in_spec_matches_the_code() {
     assert_eq!(spec_procnto, doc_procnto);
     assert_eq!(spec_linux, doc_linux);
     assert_eq!(spec_procnto.len(), 30);
-    assert_eq!(spec_linux.len(), 23);
+    assert_eq!(spec_linux.len(), 24);
 }

@@ -1,0 +1,1044 @@
+//! The real Linux backend: every call executed by real system calls in a
+//! worker process per logical process (see DESIGN.md, "The real backend").
+//!
+//! [`LinuxBackend`] is the driver. It starts the first worker (this crate's
+//! binary re-executed in worker mode, [`worker`]), asks it to spawn the
+//! others, and translates at the boundary: QNX flag numbers to Linux ones,
+//! logical pids to real ones, shm names to the run's prefixed names, trace
+//! paths to files in the run's directory, and RLIMIT_AS / RLIMIT_DATA values
+//! by the worker's own start-up usage (its baseline), so a limit means in the
+//! worker what it means in the model's empty process.
+//!
+//! What it cannot do faithfully it does not do: a call that would touch the
+//! worker's own memory, a resource-manager feature Linux has no counterpart
+//! for, a call over the touch budget. Such a call is reported as an
+//! [`Incident`] (skipped, loudly), as is a worker that crashed or missed its
+//! deadline.
+
+pub mod diff;
+pub mod proto;
+pub mod rundir;
+mod sys;
+pub mod worker;
+
+use crate::api::Libraries;
+use crate::call::{Call, Outcome, Value, MAX_ACCESS};
+use crate::manager::{Incident, MemoryManager};
+use crate::profile::{Profile, ProfileName};
+use crate::types::linux;
+use crate::types::{Addr, Errno, Fd, Len, MapFlags, Pid, Prot, Resource, Rlimit, Signal, RLIM_INFINITY};
+use proto::{Counters, Op, Reply, Request, Status, REPLY_LEN};
+use rundir::RunDir;
+use rustix::fd::OwnedFd;
+use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+use std::collections::BTreeMap;
+use std::io::{IoSlice, IoSliceMut, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// How the backend runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The binary started in worker mode (default: `MMORACLE_WORKER_EXE`, else this executable).
+    pub worker_exe: PathBuf,
+    /// How long a worker may take over one call before it is reported hung and killed.
+    pub deadline: Duration,
+    /// The bytes of mappings a worker may touch (stores, locking, MAP_POPULATE)
+    /// before further such calls are skipped.
+    pub touch_budget: u64,
+}
+
+/// The worker binary a program chose with [`use_worker_exe`].
+static WORKER_EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Makes every later default [`Config`] start this binary as the worker (a
+/// test harness is not the mmoracle binary, so it names it here). The first
+/// call wins.
+pub fn use_worker_exe(path: impl Into<PathBuf>) {
+    let _ = WORKER_EXE.set(path.into());
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        let worker_exe = WORKER_EXE
+            .get()
+            .cloned()
+            .or_else(|| std::env::var_os("MMORACLE_WORKER_EXE").map(PathBuf::from))
+            .or_else(|| std::env::current_exe().ok())
+            .unwrap_or_else(|| PathBuf::from("mmoracle"));
+        Config {
+            worker_exe,
+            deadline: Duration::from_secs(2),
+            touch_budget: 1 << 30,
+        }
+    }
+}
+
+/// The counters the model keeps, as a worker reports them (its baseline subtracted).
+pub type WorkerCounters = Counters;
+
+/// A half-open range of the worker's own memory.
+type OwnRange = (u64, u64);
+
+struct Worker {
+    sock: UnixStream,
+    real_pid: i32,
+    baseline: Counters,
+    own: Vec<OwnRange>,
+    /// The PROT_NONE guard below the worker's memory: an access to it faults
+    /// as an access to unmapped memory does, so loads and stores may reach it.
+    guard: Option<OwnRange>,
+    /// Whether an mlockall(MCL_CURRENT) locked the worker's own memory too
+    /// (until munlockall): VmLck then counts it.
+    own_locked: bool,
+    /// The bytes of the worker's own memory mlockall(MCL_CURRENT) locks
+    /// (everything but the kernel's special mappings).
+    own_lockable: u64,
+    /// Whether the process holds CAP_IPC_LOCK (as its cred calls left it).
+    cap_ipc_lock: bool,
+    /// Whether mlockall(MCL_FUTURE) is in force.
+    mcl_future: bool,
+    touched: u64,
+    last: Counters,
+}
+
+/// The Linux backend.
+pub struct LinuxBackend {
+    profile: &'static Profile,
+    config: Config,
+    run: RunDir,
+    first: Option<Child>,
+    workers: BTreeMap<Pid, Worker>,
+    next_pid: u32,
+    libs: Libraries,
+    incident: Option<Incident>,
+    payload: Vec<u8>,
+    /// vm.max_map_count.
+    max_map_count: u64,
+    /// Files made for resmgr_file calls that asked for a read-only mount.
+    read_only: std::collections::BTreeSet<PathBuf>,
+}
+
+/// Why the backend could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Only the linux profile describes this kernel.
+    #[error("the linux backend runs the linux profile only, not {0}")]
+    Profile(ProfileName),
+    /// The worker could not be started or did not say hello.
+    #[error("cannot start a worker ({exe}): {why}")]
+    Worker {
+        /// The binary.
+        exe: String,
+        /// What went wrong.
+        why: String,
+    },
+    /// The run directory could not be made.
+    #[error("cannot create the run directory: {0}")]
+    RunDir(#[from] std::io::Error),
+}
+
+const TASK_SIZE: u64 = 0x7FFF_FFFF_F000;
+/// Linux's MAP_DROPPABLE share type (6.11).
+const DROPPABLE: u32 = 0x8;
+const PAGE: u64 = 4096;
+
+impl LinuxBackend {
+    /// Starts the first worker: root as this process is, with the profile's initial limits.
+    pub fn start(profile: ProfileName, config: Config) -> Result<LinuxBackend, StartError> {
+        if profile != ProfileName::Linux {
+            return Err(StartError::Profile(profile));
+        }
+        static CLEANUP: std::sync::Once = std::sync::Once::new();
+        CLEANUP.call_once(sys::clean_shm_on_termination);
+        let run = RunDir::create()?;
+        let exe = config.worker_exe.display().to_string();
+        let fail = |why: String| StartError::Worker { exe: exe.clone(), why };
+        let (ours, theirs) = UnixStream::pair().map_err(|e| fail(e.to_string()))?;
+        let child = Command::new(&config.worker_exe)
+            .env(worker::WORKER_ENV, "first")
+            .stdin(Stdio::from(OwnedFd::from(theirs)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| fail(e.to_string()))?;
+        let mut backend = LinuxBackend {
+            profile: profile.profile(),
+            config,
+            run,
+            first: Some(child),
+            workers: BTreeMap::new(),
+            next_pid: 2,
+            libs: Libraries::default(),
+            incident: None,
+            payload: vec![0; proto::MAX_PAYLOAD],
+            read_only: Default::default(),
+            max_map_count: std::fs::read_to_string("/proc/sys/vm/max_map_count")
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(65530),
+        };
+        let w = backend.hello(ours).map_err(fail)?;
+        backend.workers.insert(Pid(1), w);
+        backend.initial_limits().map_err(fail)?;
+        Ok(backend)
+    }
+
+    /// The counters of `pid`'s worker after its last call, baseline subtracted.
+    pub fn worker_counters(&self, pid: Pid) -> Option<WorkerCounters> {
+        let w = self.workers.get(&pid)?;
+        Some(Counters {
+            vm_size: w.last.vm_size.saturating_sub(w.baseline.vm_size),
+            vm_data: w.last.vm_data.saturating_sub(w.baseline.vm_data),
+            vm_lck: w.last.vm_lck.saturating_sub(if w.own_locked {
+                w.own_lockable
+            } else {
+                w.baseline.vm_lck
+            }),
+        })
+    }
+
+    /// The real pid of `pid`'s worker.
+    pub fn real_pid(&self, pid: Pid) -> Option<i32> {
+        self.workers.get(&pid).map(|w| w.real_pid)
+    }
+
+    /// The run's shared-memory name prefix.
+    pub fn shm_prefix(&self) -> &str {
+        self.run.prefix()
+    }
+
+    fn initial_limits(&mut self) -> Result<(), String> {
+        for r in Resource::ALL {
+            let Rlimit { cur, max } = self.profile.initial_limits[r.index()];
+            let got = self.execute(
+                Pid(1),
+                &Call::Setrlimit {
+                    resource: r,
+                    cur,
+                    max,
+                    target: None,
+                },
+            );
+            if got != Outcome::UNIT {
+                return Err(format!(
+                    "this machine cannot give the first process the linux profile's {r} {}/{} ({got}); \
+                     run as root with at least those hard limits",
+                    crate::call::limit_text(cur),
+                    crate::call::limit_text(max)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn hello(&mut self, sock: UnixStream) -> Result<Worker, String> {
+        sock.set_read_timeout(Some(self.config.deadline))
+            .map_err(|e| e.to_string())?;
+        let (reply, _) = receive(&sock, &mut self.payload).map_err(|e| format!("no hello: {e}"))?;
+        let maps = String::from_utf8_lossy(&self.payload[..reply.payload as usize]);
+        let own = own_ranges(&maps);
+        let guard = guard_range(&maps);
+        let arena = self.profile.arena;
+        if own.iter().any(|&(s, e)| s < arena + (1 << 40) && e > arena) {
+            return Err(format!("$ARENA ({arena:#x}) is not free in the worker"));
+        }
+        Ok(Worker {
+            sock,
+            real_pid: reply.value as i32,
+            baseline: reply.counters,
+            own,
+            guard,
+            own_locked: false,
+            own_lockable: lockable_size(&maps),
+            cap_ipc_lock: true,
+            mcl_future: false,
+            touched: 0,
+            last: reply.counters,
+        })
+    }
+
+    /// Reports a call that could not be run faithfully and left the kernel
+    /// and the model apart (the caller's later calls cannot be judged).
+    fn apart(&mut self, why: impl Into<String>) -> Outcome {
+        self.incident = Some(Incident::OutOfStep(why.into()));
+        Outcome::Err(Errno::ENOSYS)
+    }
+
+    /// Reports a call that was not run and changes nothing the model tracks.
+    fn skip(&mut self, why: impl Into<String>) -> Outcome {
+        self.incident = Some(Incident::Skipped(why.into()));
+        Outcome::Err(Errno::ENOSYS)
+    }
+
+    /// Sends one request to `pid`'s worker and waits for the reply.
+    fn call(&mut self, pid: Pid, op: Op, a: [u64; 6], payload: &[u8]) -> Result<(Reply, Option<OwnedFd>), Outcome> {
+        let Some(w) = self.workers.get_mut(&pid) else {
+            return Err(Outcome::Err(Errno::ESRCH));
+        };
+        let req = Request {
+            op,
+            counters: true,
+            a,
+            payload: payload.len() as u64,
+        };
+        let header = req.encode();
+        let sent = (&w.sock).write_all_vectored_compat(&header, payload);
+        let got = sent.and_then(|()| receive(&w.sock, &mut self.payload));
+        match got {
+            Ok((reply, fd)) => {
+                w.last = reply.counters;
+                Ok((reply, fd))
+            }
+            Err(e) => {
+                let w = self.workers.remove(&pid).expect("looked up above");
+                if let Some(p) = rustix::process::Pid::from_raw(w.real_pid) {
+                    let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+                }
+                let what = if e.kind() == std::io::ErrorKind::WouldBlock {
+                    format!("no reply within {:?}; killed", self.config.deadline)
+                } else {
+                    format!("it died ({e})")
+                };
+                self.incident = Some(Incident::WorkerLost(format!(
+                    "the worker of pid {pid} (real pid {}) during {op:?}: {what}",
+                    w.real_pid
+                )));
+                Err(Outcome::Err(Errno::ESRCH))
+            }
+        }
+    }
+
+    fn simple(&mut self, pid: Pid, op: Op, a: [u64; 6], payload: &[u8], ok: impl FnOnce(u64) -> Value) -> Outcome {
+        match self.call(pid, op, a, payload) {
+            Ok((reply, _)) => match reply.status {
+                Status::Ok => Outcome::Ok(ok(reply.value)),
+                Status::Errno(e) => self.errno(e),
+                Status::Signal(s) => self.signal(s),
+            },
+            Err(o) => o,
+        }
+    }
+
+    fn errno(&mut self, raw: i32) -> Outcome {
+        match Errno::from_linux(raw) {
+            Some(e) => Outcome::Err(e),
+            None => self.apart(format!(
+                "the kernel returned errno {raw}, which the model does not know"
+            )),
+        }
+    }
+
+    fn signal(&mut self, raw: i32) -> Outcome {
+        match raw {
+            11 => Outcome::Fault(Signal::SIGSEGV),
+            7 => Outcome::Fault(Signal::SIGBUS),
+            _ => self.skip(format!("loads and stores are not supported here (signal {raw})")),
+        }
+    }
+
+    /// Whether `[addr, addr+len)` (page-rounded) touches `pid`'s worker's own memory.
+    fn touches_own(&self, pid: Pid, addr: u64, len: u64) -> bool {
+        self.touches(pid, addr, len, true)
+    }
+
+    /// Whether an access to `[addr, addr+len)` could reach the worker's own
+    /// memory other than its guard: the first non-guard own range after addr
+    /// starts before the end.
+    fn access_touches_own(&self, pid: Pid, addr: u64, len: u64) -> bool {
+        self.touches(pid, addr, len, false)
+    }
+
+    fn touches(&self, pid: Pid, addr: u64, len: u64, guard_too: bool) -> bool {
+        let Some(w) = self.workers.get(&pid) else { return false };
+        let start = addr & !(PAGE - 1);
+        // A range whose page-rounded end wraps past 2^64 is refused (or
+        // rounded to nothing) by the kernel before it touches anything.
+        let Some(end) = addr
+            .checked_add(len.max(1))
+            .and_then(|e| crate::types::align_up(e, PAGE))
+        else {
+            return false;
+        };
+        w.own
+            .iter()
+            .filter(|r| guard_too || Some(**r) != w.guard)
+            .any(|&(s, e)| s < end && e > start)
+    }
+
+    fn set_own_locked(&mut self, pid: Pid, on: bool) {
+        if let Some(w) = self.workers.get_mut(&pid) {
+            w.own_locked = on;
+        }
+    }
+
+    fn spend(&mut self, pid: Pid, bytes: u64) -> bool {
+        let budget = self.config.touch_budget;
+        match self.workers.get_mut(&pid) {
+            Some(w) if w.touched.saturating_add(bytes) <= budget => {
+                w.touched += bytes;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The usage a limit on `resource` is shifted by in `pid`'s worker.
+    fn limit_base(&self, pid: Pid, resource: Resource) -> u64 {
+        let Some(w) = self.workers.get(&pid) else { return 0 };
+        match resource {
+            Resource::RLIMIT_AS => w.baseline.vm_size,
+            Resource::RLIMIT_DATA => w.baseline.vm_data,
+            Resource::RLIMIT_MEMLOCK | Resource::RLIMIT_NOFILE => 0,
+        }
+    }
+
+    fn target(&self, pid: Pid, target: Option<Pid>) -> Result<(Pid, u64), Outcome> {
+        match target.filter(|t| t.0 != 0 && *t != pid) {
+            None => Ok((pid, 0)),
+            Some(t) => match self.workers.get(&t) {
+                Some(w) => Ok((t, w.real_pid as u64)),
+                None => Err(Outcome::Err(Errno::ESRCH)),
+            },
+        }
+    }
+
+    fn rlimit(&mut self, pid: Pid, resource: Resource, set: Option<(u64, u64)>, target: Option<Pid>) -> Outcome {
+        let (whose, real) = match self.target(pid, target) {
+            Ok(t) => t,
+            Err(o) => return o,
+        };
+        let base = self.limit_base(whose, resource);
+        // RLIMIT_DATA's soft limit 0 means "the hard limit" to Linux (the
+        // Valgrind exception, MMAP-ENOMEM-1), so 0 stays 0.
+        let zero_stays = resource == Resource::RLIMIT_DATA;
+        let shift = |v: u64| match v {
+            RLIM_INFINITY => v,
+            0 if zero_stays => 0,
+            v => v.saturating_add(base).min(RLIM_INFINITY - 1),
+        };
+        let unshift = |v: u64| if v == RLIM_INFINITY { v } else { v.saturating_sub(base) };
+        let (flag, cur, max) = match set {
+            Some((c, m)) => (1, shift(c), shift(m)),
+            None => (0, 0, 0),
+        };
+        let a = [real, resource.linux() as u64, flag, cur, max, 0];
+        match self.call(pid, Op::Prlimit, a, &[]) {
+            Ok((reply, _)) => match reply.status {
+                Status::Ok if set.is_some() => Outcome::UNIT,
+                Status::Ok => {
+                    let word = |i: usize| u64::from_le_bytes(self.payload[i..i + 8].try_into().expect("8 bytes"));
+                    Outcome::Ok(Value::Rlimit(Rlimit {
+                        cur: unshift(word(0)),
+                        max: unshift(word(8)),
+                    }))
+                }
+                Status::Errno(e) => self.errno(e),
+                Status::Signal(s) => self.signal(s),
+            },
+            Err(o) => o,
+        }
+    }
+
+    fn spawn(&mut self, pid: Pid) -> Outcome {
+        if self.workers.len() >= self.profile.max_procs {
+            return Outcome::Err(Errno::EAGAIN); // PROC-EAGAIN-1: the worker pool's bound
+        }
+        match self.call(pid, Op::Spawn, [0; 6], &[]) {
+            Ok((reply, fd)) => match (reply.status, fd) {
+                (Status::Ok, Some(fd)) => match self.hello(UnixStream::from(fd)) {
+                    Ok(mut w) => {
+                        w.cap_ipc_lock = self.workers.get(&pid).is_some_and(|p| p.cap_ipc_lock);
+                        let child = Pid(self.next_pid);
+                        self.next_pid += 1;
+                        self.workers.insert(child, w);
+                        Outcome::Ok(Value::Pid(child))
+                    }
+                    Err(why) => {
+                        self.incident = Some(Incident::WorkerLost(format!(
+                            "the child of pid {pid} did not start: {why}"
+                        )));
+                        Outcome::Err(Errno::EAGAIN)
+                    }
+                },
+                (Status::Errno(e), _) => {
+                    // The model's spawn took the next pid; keep the numbering in step.
+                    self.next_pid += 1;
+                    self.apart(format!(
+                    "the worker could not start a child worker (errno {e}; under its limits or its MCL_FUTURE lock limit)"
+                    ))
+                }
+                _ => self.apart("spawn replied without a socket"),
+            },
+            Err(o) => o,
+        }
+    }
+
+    fn exit(&mut self, pid: Pid) -> Outcome {
+        let out = self.simple(pid, Op::Exit, [0; 6], &[], |_| Value::Unit);
+        self.workers.remove(&pid);
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn mmap(&mut self, pid: Pid, addr: Addr, len: Len, prot: Prot, flags: MapFlags, fd: Fd, off: u64) -> Outcome {
+        if flags.share_type() == DROPPABLE {
+            return self.skip("share type 8 is Linux's MAP_DROPPABLE, which the model does not know");
+        }
+        let fixed = flags.intersects(MapFlags::FIXED | MapFlags::FIXED_NOREPLACE);
+        if fixed && self.touches_own(pid, addr.0, len.0) {
+            return self.apart("a MAP_FIXED mapping over the worker's own memory");
+        }
+        let w = &self.workers[&pid];
+        let populates = flags.intersects(MapFlags::POPULATE | MapFlags::LOCKED) || (w.mcl_future && w.cap_ipc_lock);
+        let locks = flags.contains(MapFlags::LOCKED) || w.mcl_future;
+        let room = w
+            .guard
+            .map_or(TASK_SIZE, |g| g.0)
+            .saturating_sub(self.profile.user_start);
+        if populates && !self.spend(pid, len.0) {
+            return self
+                .apart("a mapping that is populated (MAP_POPULATE, MAP_LOCKED, MCL_FUTURE) over the touch budget");
+        }
+        let a = [
+            addr.0,
+            len.0,
+            linux_prot(prot),
+            linux_map_flags(flags),
+            fd.0 as i64 as u64,
+            off,
+        ];
+        let out = self.simple(pid, Op::Mmap, a, &[], |v| Value::Addr(Addr(v)));
+        if out == Outcome::Err(Errno::ENOMEM) && !fixed && len.0 > room {
+            return self.apart("no room for this mapping beside the worker's own memory");
+        }
+        if locks && out == Outcome::Err(Errno::EAGAIN) {
+            return self.own_lock_effect(pid, out);
+        }
+        self.map_count_effect(pid, out)
+    }
+
+    /// A lock-limit failure that the worker's own locked memory may have
+    /// caused (it counts in the kernel, not in the model) is skipped.
+    fn own_lock_effect(&mut self, pid: Pid, out: Outcome) -> Outcome {
+        let w = &self.workers[&pid];
+        if !w.cap_ipc_lock && w.own_locked {
+            return self
+                .apart("the worker's own memory, locked by mlockall(MCL_CURRENT), counts against the lock limit here");
+        }
+        out
+    }
+
+    /// An ENOMEM that the worker's own mappings may have caused by counting
+    /// against vm.max_map_count is skipped.
+    fn map_count_effect(&mut self, pid: Pid, out: Outcome) -> Outcome {
+        if out != Outcome::Err(Errno::ENOMEM) {
+            return out;
+        }
+        let own = self.workers[&pid].own.len() as u64;
+        match self.call(pid, Op::MapCount, [0; 6], &[]) {
+            Ok((reply, _)) if reply.value + own + 2 >= self.max_map_count => {
+                self.apart("the worker's own mappings count against vm.max_map_count here")
+            }
+            Ok(_) => out,
+            Err(o) => o,
+        }
+    }
+
+    /// munmap, leaving out the worker's own memory: unmapping a range that
+    /// covers it unmaps the trace's mappings in the range and nothing else.
+    fn munmap(&mut self, pid: Pid, addr: Addr, len: Len) -> Outcome {
+        let valid = addr.0 % PAGE == 0
+            && len.0 != 0
+            && crate::types::align_up(len.0, PAGE)
+                .is_some_and(|l| addr.0.checked_add(l).is_some_and(|e| e <= TASK_SIZE));
+        if !valid || !self.touches_own(pid, addr.0, len.0) {
+            let out = self.simple(pid, Op::Munmap, [addr.0, len.0, 0, 0, 0, 0], &[], |_| Value::Unit);
+            return self.map_count_effect(pid, out);
+        }
+        let end = addr.0 + crate::types::align_up(len.0, PAGE).expect("checked");
+        let own = self.workers[&pid].own.clone();
+        let mut at = addr.0;
+        for (s, e) in own.into_iter().filter(|&(s, e)| s < end && e > addr.0) {
+            if s > at {
+                let out = self.simple(pid, Op::Munmap, [at, s - at, 0, 0, 0, 0], &[], |_| Value::Unit);
+                if out != Outcome::UNIT {
+                    return out;
+                }
+            }
+            at = at.max(e);
+        }
+        if at < end {
+            return self.simple(pid, Op::Munmap, [at, end - at, 0, 0, 0, 0], &[], |_| Value::Unit);
+        }
+        Outcome::UNIT
+    }
+
+    fn ranged(&mut self, pid: Pid, op: Op, addr: Addr, len: Len, arg: u64) -> Outcome {
+        if self.touches_own(pid, addr.0, len.0) {
+            return match self.below_guard(pid, addr.0) {
+                Some(room) => self.up_to_guard(pid, op, addr, room, arg),
+                None => self.apart(format!("{op:?} over the worker's own memory")),
+            };
+        }
+        // mlock can lock no more than is mapped.
+        let mapped = self.worker_counters(pid).map_or(0, |c| c.vm_size);
+        if op == Op::Mlock && !self.spend(pid, len.0.min(mapped)) {
+            return self.apart("mlock over the touch budget");
+        }
+        let out = self.simple(pid, op, [addr.0, len.0, arg, 0, 0, 0], &[], |_| Value::Unit);
+        let out = if op == Op::Mlock && out == Outcome::Err(Errno::ENOMEM) {
+            self.own_lock_effect(pid, out)
+        } else {
+            out
+        };
+        if self.incident.is_some() {
+            return out;
+        }
+        self.map_count_effect(pid, out)
+    }
+
+    /// The bytes from `addr` up to the worker's guard when the guard is the
+    /// first of the worker's memory at or after `addr` (and `addr` is below it).
+    fn below_guard(&self, pid: Pid, addr: u64) -> Option<u64> {
+        let w = self.workers.get(&pid)?;
+        let guard = w.guard?;
+        let first_own = w.own.iter().filter(|r| r.1 > addr).min_by_key(|r| r.0)?;
+        (*first_own == guard && addr < guard.0).then(|| guard.0 - (addr & !(PAGE - 1)))
+    }
+
+    /// A ranged call that runs into the guard: the model sees unmapped memory
+    /// there, so the call runs on the part below the guard and a success
+    /// becomes the ENOMEM of a hole (Linux changes the mapped part before a
+    /// hole, and so does the linux profile: mprotect_partial_on_hole).
+    fn up_to_guard(&mut self, pid: Pid, op: Op, addr: Addr, room: u64, arg: u64) -> Outcome {
+        let out = self.simple(pid, op, [addr.0, room, arg, 0, 0, 0], &[], |_| Value::Unit);
+        if out.is_ok() {
+            Outcome::Err(Errno::ENOMEM)
+        } else if op == Op::Mlock && out == Outcome::Err(Errno::ENOMEM) {
+            self.own_lock_effect(pid, out)
+        } else {
+            out
+        }
+    }
+
+    /// The real name for a trace's shm name. A name glibc or the kernel
+    /// refuses (empty, an inner slash, `.` or `..`, longer than NAME_MAX) is
+    /// passed as it is, so it fails as it would, creating nothing. A valid
+    /// one gets the run's prefix; when the prefix would make it too long, the
+    /// prefix and a hash of the name stand for it (the name was valid, so
+    /// the object must be creatable).
+    fn shm_name(&self, name: &str) -> String {
+        const NAME_MAX: usize = 255;
+        let bare = name.trim_start_matches('/');
+        let refused = bare.is_empty() || bare.contains('/') || bare == "." || bare == ".." || bare.len() > NAME_MAX;
+        if refused {
+            return name.to_string();
+        }
+        let prefix = self.run.prefix();
+        if bare.len() + prefix.len() <= NAME_MAX {
+            return format!("/{prefix}{bare}");
+        }
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        bare.hash(&mut h);
+        format!("/{prefix}~{:016x}", h.finish())
+    }
+
+    fn shm_open(&mut self, pid: Pid, name: &str, oflag: crate::types::OFlags, mode: u32) -> Outcome {
+        let real = self.shm_name(name);
+        let a = [linux_oflags(oflag), u64::from(mode), 0, 0, 0, 0];
+        self.simple(pid, Op::ShmOpen, a, real.as_bytes(), |v| Value::Fd(Fd(v as i32)))
+    }
+
+    fn shm_unlink(&mut self, pid: Pid, name: &str) -> Outcome {
+        let real = self.shm_name(name);
+        self.simple(pid, Op::ShmUnlink, [0; 6], real.as_bytes(), |_| Value::Unit)
+    }
+
+    fn open(&mut self, pid: Pid, path: &str, oflag: crate::types::OFlags) -> Outcome {
+        let real = match path {
+            "/dev/zero" | "/dev/null" => PathBuf::from(path),
+            "/dev/mem" => return Outcome::Err(Errno::ENOENT), // never opened; absent on this kernel
+            // A device path that does not exist fails as it would (ENOENT).
+            p if p.starts_with("/dev/") && !std::path::Path::new(p).exists() => PathBuf::from(p),
+            p if p.starts_with("/dev/") || p == "/dev" => {
+                return self.skip(format!("{p}: the backend opens no device but /dev/zero and /dev/null"))
+            }
+            p if !p.starts_with('/') => return self.skip(format!("{p}: a relative path")),
+            p => self.run.file(p),
+        };
+        if oflag.writable() && self.read_only.contains(&real) {
+            return self.skip("opening a file of a read-only mount for writing");
+        }
+        let Some(real) = real.to_str().map(str::to_string) else {
+            return self.skip("a path that is not UTF-8");
+        };
+        self.simple(
+            pid,
+            Op::Open,
+            [linux_oflags(oflag), 0, 0, 0, 0, 0],
+            real.as_bytes(),
+            |v| Value::Fd(Fd(v as i32)),
+        )
+    }
+
+    fn load(&mut self, pid: Pid, addr: Addr, len: Len) -> Outcome {
+        if len.0 > MAX_ACCESS {
+            return Outcome::Err(Errno::EINVAL); // ACCESS-EINVAL-1: the trace format's bound
+        }
+        if self.access_touches_own(pid, addr.0, len.0) {
+            return self.skip("a load from the worker's own memory");
+        }
+        match self.call(pid, Op::Load, [addr.0, len.0, 0, 0, 0, 0], &[]) {
+            Ok((reply, _)) => match reply.status {
+                Status::Ok => Outcome::Ok(Value::Bytes(self.payload[..reply.payload as usize].to_vec())),
+                Status::Errno(e) => self.errno(e),
+                Status::Signal(s) => self.signal(s),
+            },
+            Err(o) => o,
+        }
+    }
+
+    fn store(&mut self, pid: Pid, addr: Addr, data: &[u8]) -> Outcome {
+        if data.len() as u64 > MAX_ACCESS {
+            return Outcome::Err(Errno::EINVAL);
+        }
+        if self.access_touches_own(pid, addr.0, data.len() as u64) {
+            return self.apart("a store into the worker's own memory");
+        }
+        if !self.spend(pid, data.len() as u64) {
+            return self.apart("a store over the touch budget");
+        }
+        self.simple(pid, Op::Store, [addr.0, 0, 0, 0, 0, 0], data, |_| Value::Unit)
+    }
+
+    /// resmgr_file: a real regular file in the run directory, with the
+    /// data, size, mode and owner asked for. What a Linux file cannot be (a
+    /// read-only mount, mandatory locking, a failing server) is skipped.
+    fn resmgr_file(&mut self, call: &Call) -> Outcome {
+        let Call::ResmgrFile {
+            path,
+            mode,
+            uid,
+            data,
+            size,
+            readonly,
+            mandatory_lock,
+            ocb_alloc_fails,
+            mmap,
+        } = call
+        else {
+            unreachable!("resmgr_file")
+        };
+        // RESMGR-EINVAL-1, as the model checks it: these are the setup's own rules.
+        let known_handler = mmap == "iofunc" || mmap == "none" || Errno::ALL.iter().any(|e| e.name() == mmap);
+        let bad = !path.starts_with('/')
+            || path.starts_with("/dev/")
+            || path.len() >= 1024
+            || *size > self.profile.max_object_offset
+            || !known_handler;
+        if bad {
+            return Outcome::Err(Errno::EINVAL);
+        }
+        let real = self.run.file(path);
+        let made = match write_file(&real, *mode, *uid, data, *size) {
+            Ok(()) => Outcome::UNIT,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Outcome::Err(Errno::EEXIST),
+            Err(e) => return self.skip(format!("creating {}: {e}", real.display())),
+        };
+        if *readonly {
+            // The file exists (writable); opens for writing are skipped, so
+            // reading it runs for real and fds stay in step with the model.
+            self.read_only.insert(real);
+            return self.skip("a file on a read-only mount: this backend has no private mount namespace; opens for writing are skipped");
+        }
+        if *mandatory_lock || *ocb_alloc_fails || mmap != "iofunc" {
+            return self.skip("a server file feature Linux has no counterpart for (mandatory lock, OCB failure, own mmap handler); the file is a plain one");
+        }
+        made
+    }
+}
+
+fn write_file(path: &std::path::Path, mode: u32, uid: u32, data: &[u8], size: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(data)?;
+    f.set_len(size.max(data.len() as u64))?;
+    std::os::unix::fs::fchown(&f, Some(uid), None)?;
+    f.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))?;
+    Ok(())
+}
+
+/// The worker's own ranges from its /proc/self/maps.
+fn own_ranges(maps: &str) -> Vec<OwnRange> {
+    maps.lines()
+        .filter_map(|l| {
+            let range = l.split_whitespace().next()?;
+            let (s, e) = range.split_once('-')?;
+            Some((u64::from_str_radix(s, 16).ok()?, u64::from_str_radix(e, 16).ok()?))
+        })
+        .filter(|&(s, _)| s < TASK_SIZE)
+        .collect()
+}
+
+/// The bytes of the worker's mappings that mlockall locks: all but the
+/// kernel's special mappings (VM_SPECIAL: [vvar], [vdso]).
+fn lockable_size(maps: &str) -> u64 {
+    maps.lines()
+        .filter(|l| !(l.contains("[vvar") || l.contains("[vdso]") || l.contains("[vsyscall]")))
+        .filter_map(|l| {
+            let (s, e) = l.split_whitespace().next()?.split_once('-')?;
+            Some(u64::from_str_radix(e, 16).ok()? - u64::from_str_radix(s, 16).ok()?)
+        })
+        .sum()
+}
+
+/// The worker's guard: the lowest of its ranges, PROT_NONE and [`worker::GUARD`] long.
+fn guard_range(maps: &str) -> Option<OwnRange> {
+    maps.lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("---p"))
+        .filter_map(|l| {
+            let (s, e) = l.split_whitespace().next()?.split_once('-')?;
+            Some((u64::from_str_radix(s, 16).ok()?, u64::from_str_radix(e, 16).ok()?))
+        })
+        .filter(|&(s, e)| e - s >= worker::GUARD)
+        .min()
+}
+
+/// QNX-numbered bits with no Linux meaning become a bit Linux does not know
+/// either, so the kernel treats them as the unknown bits they are.
+const UNKNOWN_PROT: u32 = 0x100;
+const UNKNOWN_MAP: u32 = 0x40_0000;
+const UNKNOWN_MSYNC: u32 = 0x8;
+
+fn linux_prot(p: Prot) -> u64 {
+    let known = Prot::READ | Prot::WRITE | Prot::EXEC;
+    let extra = if p.bits() & !known.bits() != 0 { UNKNOWN_PROT } else { 0 };
+    u64::from(linux::prot(p & known).expect("known bits convert") | extra)
+}
+
+fn linux_map_flags(f: MapFlags) -> u64 {
+    let table = MapFlags::SHARED
+        | MapFlags::PRIVATE
+        | MapFlags::FIXED
+        | MapFlags::ANON
+        | MapFlags::STACK
+        | MapFlags::NORESERVE
+        | MapFlags::POPULATE
+        | MapFlags::LOCKED
+        | MapFlags::FIXED_NOREPLACE;
+    let share = f.bits() & MapFlags::TYPE_MASK;
+    let rest = MapFlags::from_bits_retain(f.bits() & !MapFlags::TYPE_MASK);
+    let known = rest & table;
+    let extra = if rest.bits() & !table.bits() != 0 {
+        UNKNOWN_MAP
+    } else {
+        0
+    };
+    u64::from(share | linux::map_flags(known).expect("known bits convert") | extra)
+}
+
+fn linux_oflags(f: crate::types::OFlags) -> u64 {
+    let known = crate::types::OFlags::from_bits_truncate(f.bits());
+    u64::from(linux::oflags(known).expect("known bits convert"))
+}
+
+fn linux_msync(f: crate::types::MsyncFlags) -> u64 {
+    use crate::types::MsyncFlags as M;
+    let table = M::ASYNC | M::SYNC | M::INVALIDATE;
+    let extra = if f.bits() & !table.bits() != 0 {
+        UNKNOWN_MSYNC
+    } else {
+        0
+    };
+    u64::from(linux::msync(f & table).expect("known bits convert") | extra)
+}
+
+/// Writes a header and its payload.
+trait WriteBoth {
+    fn write_all_vectored_compat(self, header: &[u8], payload: &[u8]) -> std::io::Result<()>;
+}
+
+impl WriteBoth for &UnixStream {
+    fn write_all_vectored_compat(mut self, header: &[u8], payload: &[u8]) -> std::io::Result<()> {
+        let n = self.write_vectored(&[IoSlice::new(header), IoSlice::new(payload)])?;
+        let total = header.len() + payload.len();
+        if n < total {
+            let rest_header = &header[n.min(header.len())..];
+            self.write_all(rest_header)?;
+            let from = n.saturating_sub(header.len());
+            self.write_all(&payload[from..])?;
+        }
+        Ok(())
+    }
+}
+
+/// Receives one reply: the header (with a passed fd, if any) and its payload into `payload`.
+fn receive(sock: &UnixStream, payload: &mut [u8]) -> std::io::Result<(Reply, Option<OwnedFd>)> {
+    let mut header = [0u8; REPLY_LEN];
+    let mut space = [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let got = {
+        let mut iov = [IoSliceMut::new(&mut header)];
+        rustix::net::recvmsg(sock, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC)?.bytes
+    };
+    if got == 0 {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    let mut fd = None;
+    for msg in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(mut fds) = msg {
+            fd = fds.next();
+        }
+    }
+    let mut reader = sock;
+    reader.read_exact(&mut header[got..])?;
+    let reply = Reply::decode(&header).ok_or_else(|| std::io::Error::other("a malformed reply"))?;
+    let len = reply.payload as usize;
+    if len > payload.len() {
+        return Err(std::io::Error::other("a reply payload too large"));
+    }
+    reader.read_exact(&mut payload[..len])?;
+    Ok((reply, fd))
+}
+
+impl MemoryManager for LinuxBackend {
+    fn profile_name(&self) -> ProfileName {
+        self.profile.name
+    }
+
+    fn take_incident(&mut self) -> Option<Incident> {
+        self.incident.take()
+    }
+
+    fn counters(&self, pid: Pid) -> Option<crate::model::space::Counters> {
+        let c = self.worker_counters(pid)?;
+        Some(crate::model::space::Counters {
+            total: c.vm_size,
+            data: c.vm_data,
+            locked: c.vm_lck,
+        })
+    }
+
+    fn execute(&mut self, pid: Pid, call: &Call) -> Outcome {
+        self.incident = None;
+        if call.is_library() {
+            let mut libs = std::mem::take(&mut self.libs);
+            let verdict = libs.execute(self, pid, call).expect("a library call");
+            self.libs = libs;
+            return verdict.outcome;
+        }
+        if !self.workers.contains_key(&pid) {
+            return Outcome::Err(Errno::ESRCH);
+        }
+        let unit = |_| Value::Unit;
+        match call {
+            Call::Spawn {} => self.spawn(pid),
+            Call::Exit {} => self.exit(pid),
+            Call::Cred { euid, cap_ipc_lock } => {
+                let a = [u64::from(*euid), u64::from(*cap_ipc_lock), 0, 0, 0, 0];
+                let out = self.simple(pid, Op::Cred, a, &[], unit);
+                if let (true, Some(w)) = (out.is_ok(), self.workers.get_mut(&pid)) {
+                    w.cap_ipc_lock = *cap_ipc_lock;
+                }
+                out
+            }
+            Call::Getrlimit { resource, target } => self.rlimit(pid, *resource, None, *target),
+            Call::Setrlimit {
+                resource,
+                cur,
+                max,
+                target,
+            } => self.rlimit(pid, *resource, Some((*cur, *max)), *target),
+            Call::Mmap {
+                addr,
+                len,
+                prot,
+                flags,
+                fd,
+                off,
+            } => self.mmap(pid, *addr, *len, *prot, *flags, *fd, *off),
+            Call::Munmap { addr, len } => self.munmap(pid, *addr, *len),
+            Call::Mprotect { addr, len, prot } => self.ranged(pid, Op::Mprotect, *addr, *len, linux_prot(*prot)),
+            Call::Mlock { addr, len } => self.ranged(pid, Op::Mlock, *addr, *len, 0),
+            Call::Munlock { addr, len } => self.ranged(pid, Op::Munlock, *addr, *len, 0),
+            Call::Msync { addr, len, flags } => self.ranged(pid, Op::Msync, *addr, *len, linux_msync(*flags)),
+            Call::Mlockall { flags } => {
+                let size = self.worker_counters(pid).map_or(0, |c| c.vm_size);
+                if flags.contains(crate::types::MclFlags::CURRENT) && !self.spend(pid, size) {
+                    return self.apart("mlockall(MCL_CURRENT) over the touch budget");
+                }
+                let a = [u64::from(linux::mcl(*flags)), 0, 0, 0, 0, 0];
+                let out = self.simple(pid, Op::Mlockall, a, &[], unit);
+                let current = flags.contains(crate::types::MclFlags::CURRENT);
+                if out.is_ok() {
+                    if let Some(w) = self.workers.get_mut(&pid) {
+                        w.own_locked |= current;
+                        w.mcl_future = flags.contains(crate::types::MclFlags::FUTURE);
+                    }
+                } else if current && out == Outcome::Err(Errno::ENOMEM) && !self.workers[&pid].cap_ipc_lock {
+                    return self
+                        .apart("mlockall(MCL_CURRENT) under a lock limit: the kernel counts the worker's own memory");
+                }
+                out
+            }
+            Call::Munlockall {} => {
+                let out = self.simple(pid, Op::Munlockall, [0; 6], &[], unit);
+                if out.is_ok() {
+                    self.set_own_locked(pid, false);
+                    if let Some(w) = self.workers.get_mut(&pid) {
+                        w.mcl_future = false;
+                    }
+                }
+                out
+            }
+            Call::ShmOpen { name, oflag, mode } => self.shm_open(pid, name, *oflag, *mode),
+            Call::ShmUnlink { name } => self.shm_unlink(pid, name),
+            Call::Open { path, oflag } => self.open(pid, path, *oflag),
+            Call::Ftruncate { fd, len } => self.simple(
+                pid,
+                Op::Ftruncate,
+                [fd.0 as i64 as u64, *len as u64, 0, 0, 0, 0],
+                &[],
+                unit,
+            ),
+            Call::Close { fd } => self.simple(pid, Op::Close, [fd.0 as i64 as u64, 0, 0, 0, 0, 0], &[], unit),
+            Call::Dup { fd } => self.simple(pid, Op::Dup, [fd.0 as i64 as u64, 0, 0, 0, 0, 0], &[], |v| {
+                Value::Fd(Fd(v as i32))
+            }),
+            Call::Fstat { fd } => self.simple(pid, Op::Fstat, [fd.0 as i64 as u64, 0, 0, 0, 0, 0], &[], Value::Size),
+            Call::Load { addr, len } => self.load(pid, *addr, *len),
+            Call::Store { addr, data } => self.store(pid, *addr, data),
+            // Linux has no call that maps into another process.
+            Call::MmapPeer { .. } | Call::MunmapPeer { .. } => Outcome::Err(Errno::ENOSYS),
+            Call::ResmgrFile { .. } => self.resmgr_file(call),
+            Call::IoMmap { .. } => self.skip("io_mmap drives a QNX resource manager's handler; Linux has none"),
+            _ => unreachable!("library calls are handled above"),
+        }
+    }
+}
+
+impl Drop for LinuxBackend {
+    fn drop(&mut self) {
+        for (_, w) in std::mem::take(&mut self.workers) {
+            if let Some(p) = rustix::process::Pid::from_raw(w.real_pid) {
+                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+            }
+        }
+        if let Some(mut c) = self.first.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
