@@ -295,7 +295,8 @@ impl AddressSpace {
     fn gaps_insert(&mut self, range: AddrRange) {
         let (before, after) = (self.end_before(range.start()), self.start_from(range.end()));
         if let (Some(b), Some(_)) = (before, after) {
-            self.gaps.remove(b);
+            let found = self.gaps.remove(b);
+            debug_assert!(found, "the gap index holds the gap at {b}");
         }
         let low = before.and_then(|b| AddrRange::from_bounds(b, range.start()));
         let high = after.and_then(|a| AddrRange::from_bounds(range.end(), a));
@@ -309,8 +310,18 @@ impl AddressSpace {
     /// above: the gaps between those two (each starts where the region
     /// before it ended) merge into one.
     fn gaps_remove(&mut self, before: Option<Addr>, after: Option<Addr>, removed: &[Region]) {
-        for start in before.into_iter().chain(removed.iter().map(|r| r.range.end())) {
-            self.gaps.remove(start);
+        // Only gaps that exist are looked for: a search for a missing key
+        // walks the whole depth of the index, a cache miss a level in a
+        // large one.
+        let starts = removed.iter().map(|r| Some(r.range.start())).chain([after]);
+        let ends = std::iter::once(before).chain(removed.iter().map(|r| Some(r.range.end())));
+        for (end, next) in ends.zip(starts) {
+            if let (Some(e), Some(n)) = (end, next) {
+                if e < n {
+                    let found = self.gaps.remove(e);
+                    debug_assert!(found, "the gap index holds the gap at {e}");
+                }
+            }
         }
         if let Some(gap) = before.zip(after).and_then(|(b, a)| AddrRange::from_bounds(b, a)) {
             self.gaps.insert(gap);
