@@ -4,6 +4,12 @@
 //! Counters are kept beside the code that changes regions ([`AddressSpace::insert`]
 //! and [`AddressSpace::remove`]), so no caller can forget one; the invariant
 //! checker recomputes them from the regions.
+//!
+//! Regions live in a B-tree keyed by start address (lookup, split and removal
+//! are O(log n)); the free gaps between them live in a gap index
+//! ([`super::gaps`]) kept by the same two functions, so that placement
+//! (MMAP-OK-1, or MMAP-ENOMEM-3 when nothing fits) is O(log n) too. The
+//! invariant checker recomputes the gaps from the regions.
 
 use super::gaps::Gaps;
 use super::object::Objects;
