@@ -109,9 +109,10 @@ impl AddressSpace {
             .chain(self.regions.range(range.start()..range.end()).map(|(_, r)| r))
     }
 
-    /// Whether no region overlaps `range`.
+    /// Whether no region overlaps `range`. Regions are disjoint and sorted,
+    /// so only the last one that starts below the end can reach into it.
     pub fn is_free(&self, range: AddrRange) -> bool {
-        self.overlapping(range).next().is_none()
+        self.end_before(range.end()).is_none_or(|end| end <= range.start())
     }
 
     /// Whether every address of `range` is mapped.
