@@ -41,6 +41,8 @@ pub struct Gaps {
     unused: Vec<NodeId>,
     root: Link,
     count: usize,
+    /// Scratch space for the path of a removal (kept to save an allocation).
+    path: Vec<NodeId>,
 }
 
 impl fmt::Debug for Gaps {
@@ -71,18 +73,60 @@ impl Gaps {
     }
 
     /// Adds a gap; the caller guarantees it overlaps no gap already present.
+    ///
+    /// The gap goes down while the nodes on its way outrank it (their
+    /// summaries only grow), and where it outranks the subtree below, it
+    /// splits that subtree into its two children.
     pub fn insert(&mut self, gap: AddrRange) {
         let id = self.alloc(gap);
-        self.root = self.insert_below(self.root, id);
+        let (key, priority) = (gap.start(), self.node(id).priority);
+        let mut parent = None;
+        let mut link = self.root;
+        while let Some(at) = link.filter(|at| self.node(*at).priority >= priority) {
+            let n = self.node_mut(at);
+            n.widest = n.widest.max(gap.len());
+            let left = key < n.gap.start();
+            link = if left { n.left } else { n.right };
+            parent = Some((at, left));
+        }
+        let (low, high) = self.split(link, key);
+        let n = self.node_mut(id);
+        (n.left, n.right) = (low, high);
+        self.update(id);
+        self.attach(parent, Some(id));
         self.count += 1;
     }
 
     /// Removes the gap that starts at `start`, if there is one, and says
-    /// whether there was.
+    /// whether there was. Its children merge in its place; the summaries on
+    /// the path to it are recomputed.
     pub fn remove(&mut self, start: Addr) -> bool {
-        let (root, removed) = self.remove_below(self.root, start);
-        self.root = root;
-        removed
+        let mut path = std::mem::take(&mut self.path);
+        path.clear();
+        let mut link = self.root;
+        let mut parent = None;
+        while let Some(at) = link {
+            let n = self.node(at);
+            let key = n.gap.start();
+            if key == start {
+                let (left, right) = (n.left, n.right);
+                let merged = self.merge(left, right);
+                self.attach(parent, merged);
+                self.unused.push(at);
+                self.count -= 1;
+                for &above in path.iter().rev() {
+                    self.update(above);
+                }
+                break;
+            }
+            let left = start < key;
+            link = if left { n.left } else { n.right };
+            parent = Some((at, left));
+            path.push(at);
+        }
+        let found = link.is_some();
+        self.path = path;
+        found
     }
 
     /// The lowest gap that starts at or above `from` and is at least `need` long.
@@ -198,58 +242,14 @@ impl Gaps {
         }
     }
 
-    /// Puts node `id` into the subtree at `link`: it goes down while the
-    /// nodes on its way outrank it (their summaries only grow), and where it
-    /// outranks the subtree it splits that subtree into its two children.
-    fn insert_below(&mut self, link: Link, id: NodeId) -> Link {
-        let Some(at) = link else { return Some(id) };
-        let new = self.node(id);
-        let (key, priority, len) = (new.gap.start(), new.priority, new.gap.len());
-        if priority > self.node(at).priority {
-            let (low, high) = self.split(Some(at), key);
-            let n = self.node_mut(id);
-            (n.left, n.right) = (low, high);
-            self.update(id);
-            return Some(id);
+    /// Hangs `child` where the search ended: under `parent` on the side it
+    /// went, or at the root.
+    fn attach(&mut self, parent: Option<(NodeId, bool)>, child: Link) {
+        match parent {
+            None => self.root = child,
+            Some((p, true)) => self.node_mut(p).left = child,
+            Some((p, false)) => self.node_mut(p).right = child,
         }
-        if key < self.node(at).gap.start() {
-            let left = self.insert_below(self.node(at).left, id);
-            self.node_mut(at).left = left;
-        } else {
-            let right = self.insert_below(self.node(at).right, id);
-            self.node_mut(at).right = right;
-        }
-        let n = self.node_mut(at);
-        n.widest = n.widest.max(len);
-        Some(at)
-    }
-
-    /// Takes the node keyed `start` out of the subtree at `link` (its
-    /// children merge in its place); summaries are recomputed only on the
-    /// path to it, and only when it was found.
-    fn remove_below(&mut self, link: Link, start: Addr) -> (Link, bool) {
-        let Some(at) = link else { return (None, false) };
-        let n = self.node(at);
-        let key = n.gap.start();
-        if key == start {
-            let (left, right) = (n.left, n.right);
-            self.unused.push(at);
-            self.count -= 1;
-            return (self.merge(left, right), true);
-        }
-        let removed = if start < key {
-            let (left, removed) = self.remove_below(n.left, start);
-            self.node_mut(at).left = left;
-            removed
-        } else {
-            let (right, removed) = self.remove_below(n.right, start);
-            self.node_mut(at).right = right;
-            removed
-        };
-        if removed {
-            self.update(at);
-        }
-        (Some(at), removed)
     }
 
     /// Splits a subtree into the gaps that start below `at` and the rest.

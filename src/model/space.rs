@@ -4,6 +4,12 @@
 //! Counters are kept beside the code that changes regions ([`AddressSpace::insert`]
 //! and [`AddressSpace::remove`]), so no caller can forget one; the invariant
 //! checker recomputes them from the regions.
+//!
+//! Regions live in a B-tree keyed by start address (lookup, split and removal
+//! are O(log n)); the free gaps between them live in a gap index
+//! ([`super::gaps`]) kept by the same two functions, so that placement
+//! (MMAP-OK-1, or MMAP-ENOMEM-3 when nothing fits) is O(log n) too. The
+//! invariant checker recomputes the gaps from the regions.
 
 use super::gaps::Gaps;
 use super::object::Objects;
@@ -103,9 +109,10 @@ impl AddressSpace {
             .chain(self.regions.range(range.start()..range.end()).map(|(_, r)| r))
     }
 
-    /// Whether no region overlaps `range`.
+    /// Whether no region overlaps `range`. Regions are disjoint and sorted,
+    /// so only the last one that starts below the end can reach into it.
     pub fn is_free(&self, range: AddrRange) -> bool {
-        self.overlapping(range).next().is_none()
+        self.end_before(range.end()).is_none_or(|end| end <= range.start())
     }
 
     /// Whether every address of `range` is mapped.
@@ -295,7 +302,8 @@ impl AddressSpace {
     fn gaps_insert(&mut self, range: AddrRange) {
         let (before, after) = (self.end_before(range.start()), self.start_from(range.end()));
         if let (Some(b), Some(_)) = (before, after) {
-            self.gaps.remove(b);
+            let found = self.gaps.remove(b);
+            debug_assert!(found, "the gap index holds the gap at {b}");
         }
         let low = before.and_then(|b| AddrRange::from_bounds(b, range.start()));
         let high = after.and_then(|a| AddrRange::from_bounds(range.end(), a));
@@ -309,8 +317,18 @@ impl AddressSpace {
     /// above: the gaps between those two (each starts where the region
     /// before it ended) merge into one.
     fn gaps_remove(&mut self, before: Option<Addr>, after: Option<Addr>, removed: &[Region]) {
-        for start in before.into_iter().chain(removed.iter().map(|r| r.range.end())) {
-            self.gaps.remove(start);
+        // Only gaps that exist are looked for: a search for a missing key
+        // walks the whole depth of the index, a cache miss a level in a
+        // large one.
+        let starts = removed.iter().map(|r| Some(r.range.start())).chain([after]);
+        let ends = std::iter::once(before).chain(removed.iter().map(|r| Some(r.range.end())));
+        for (end, next) in ends.zip(starts) {
+            if let (Some(e), Some(n)) = (end, next) {
+                if e < n {
+                    let found = self.gaps.remove(e);
+                    debug_assert!(found, "the gap index holds the gap at {e}");
+                }
+            }
         }
         if let Some(gap) = before.zip(after).and_then(|(b, a)| AddrRange::from_bounds(b, a)) {
             self.gaps.insert(gap);
