@@ -22,6 +22,11 @@
 //!   generator), per profile.
 //! - `exhaustion`: a million MAP_FIXED mmaps in one process (ENOMEM at the
 //!   region cap) and a million spawns (EAGAIN at the process cap), asserted.
+//! - `library_calls`: a memobj_map and memobj_unmap pair judged by the oracle
+//!   with 20,000 regions present (no copy of the model: it costs what the
+//!   primitive calls inside it cost).
+//! - `check_throughput`: `check` of a generated trace (made once by `run`),
+//!   in events per second (`events`) and bytes per second (`bytes`).
 
 #[path = "../tests/model/state_machine/generate.rs"]
 mod generate;
@@ -337,6 +342,86 @@ fn exhaustion(c: &mut Criterion) {
     g.finish();
 }
 
+/// Regions present for the library-call benchmark.
+const LIBRARY_REGIONS: usize = if cfg!(debug_assertions) { 200 } else { 20_000 };
+
+fn library_calls(c: &mut Criterion) {
+    use mmoracle::call::Handle;
+    use mmoracle::oracle::{Judgement, Oracle};
+    let mut g = c.benchmark_group("library_calls");
+    let mut oracle = Oracle::new(ProfileName::Neutrino, false);
+    let base = oracle.model().profile().map_base;
+    for i in 0..LIBRARY_REGIONS as u64 {
+        let call = anon(base + 2 * i * PAGE, PAGE, true);
+        let own = oracle.model().evaluate(P1, &call).outcome;
+        assert!(matches!(oracle.judge(P1, &call, &own), Judgement::Allowed { .. }));
+    }
+    let create = Call::MemobjCreate { nbytes: PAGE };
+    let Outcome::Ok(Value::Handle(h)) = oracle.step_own(P1, &create).0 else {
+        panic!("memobj_create")
+    };
+    let h: Handle = h;
+    g.throughput(Throughput::Elements(2));
+    g.bench_function(BenchmarkId::new("memobj_map_unmap", LIBRARY_REGIONS), |b| {
+        b.iter(|| {
+            let map = Call::MemobjMap {
+                obj: h,
+                target: Pid(0),
+                prot: Prot::READ,
+                offset: 0,
+                nbytes: 0,
+            };
+            let (addr, _) = oracle.step_own(P1, &map);
+            let Outcome::Ok(Value::Addr(vaddr)) = addr else {
+                panic!("memobj_map: {addr}")
+            };
+            let unmap = Call::MemobjUnmap {
+                obj: h,
+                target: Pid(0),
+                vaddr,
+            };
+            black_box(oracle.judge(P1, &unmap, &Outcome::Ok(Value::Unit)));
+        })
+    });
+    g.finish();
+}
+
+/// Events in the generated trace `check_throughput` judges.
+const CHECK_EVENTS: u64 = if cfg!(debug_assertions) { 500 } else { 50_000 };
+
+fn check_throughput(c: &mut Criterion) {
+    use mmoracle::gen::{generate, GenOptions};
+    use mmoracle::oracle::run::{judge, judge_text, Backend, Mode, Options};
+    let mut script = mmoracle::trace::Writer::new(Vec::new());
+    let opts = GenOptions {
+        seed: 3,
+        steps: CHECK_EVENTS,
+        procs: 2,
+        profile: ProfileName::Neutrino,
+    };
+    generate(&opts, &mut script).expect("a script");
+    let script = script.into_inner();
+    let (report, trace) = judge_text(&script, "gen", &Options::new(Mode::Run(Backend::Model)), None);
+    assert!(report.passed());
+    let check = Options::new(Mode::Check);
+    let mut g = c.benchmark_group("check_throughput");
+    g.sample_size(10);
+    for (name, throughput) in [
+        ("events", Throughput::Elements(report.events)),
+        ("bytes", Throughput::Bytes(trace.len() as u64)),
+    ] {
+        g.throughput(throughput);
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let input = std::io::Cursor::new(trace.as_bytes());
+                let r = judge::<_, std::io::Sink>(input, "t", &check, None, None, &mut |_| {}).expect("judged");
+                assert_eq!(r.events, report.events);
+            })
+        });
+    }
+    g.finish();
+}
+
 /// Short warm-ups: every benchmark runs thousands of calls per iteration
 /// or more.
 fn config() -> Criterion {
@@ -346,6 +431,7 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = mmap_munmap_pair, placement, lookup, mprotect_split, load_max, mixed, exhaustion
+    targets = mmap_munmap_pair, placement, lookup, mprotect_split, load_max, mixed, exhaustion,
+        library_calls, check_throughput
 }
 criterion_main!(benches);
