@@ -4,7 +4,7 @@
 //! (`profile.rlimit_cmp`) and runs the check list the profile names; it never
 //! asks "is this QNX?". See spec/profiles.md for every knob and its source.
 
-use crate::types::{Errno, Rlimit, RLIM_INFINITY};
+use crate::types::{Errno, MapFlags, Prot, Rlimit, RLIM_INFINITY};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -93,8 +93,36 @@ impl LimitCmp {
 pub enum DataScope {
     /// MAP_ANON|MAP_PRIVATE without MAP_STACK/MAP_ELF, whatever the protection.
     AnonPrivate,
-    /// Private writable mappings that are not stacks, file-backed ones included.
+    /// Private writable mappings, file-backed ones included, that do not grow
+    /// down (Linux's MAP_STACK is not VM_GROWSDOWN, so it counts).
     PrivateWritable,
+}
+
+/// What RLIMIT_DATA needs to know about a mapping, at mmap or after mprotect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataFacts {
+    /// Whether the mapping shares changes with its object (MAP_SHARED).
+    pub shared: bool,
+    /// Whether it is anonymous memory (MAP_ANON or /dev/zero).
+    pub anon: bool,
+    /// Its protection now.
+    pub prot: Prot,
+    /// The flags it was mapped with, after normalisation.
+    pub flags: MapFlags,
+}
+
+impl DataScope {
+    /// Whether a mapping counts against RLIMIT_DATA (MMAP-ENOMEM-1,
+    /// MPROT-ENOMEM-3). The one predicate mmap and mprotect both ask, so a
+    /// mapping mprotected back to its first protection counts as it did.
+    pub fn counts(self, m: DataFacts) -> bool {
+        match self {
+            DataScope::AnonPrivate => m.anon && !m.shared && !m.flags.intersects(MapFlags::STACK | MapFlags::ELF),
+            // is_data_mapping(): VM_WRITE without VM_SHARED or VM_STACK; the
+            // model has no VM_GROWSDOWN mapping, and MAP_STACK does not set it.
+            DataScope::PrivateWritable => !m.shared && m.prot.contains(Prot::WRITE),
+        }
+    }
 }
 
 /// Which check list mmap runs.

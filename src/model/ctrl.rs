@@ -28,10 +28,10 @@
 //! system). A failure found before the walk changes nothing.
 
 use super::process::Process;
-use super::region::Region;
+use super::region::{Backing, Region};
 use super::Model;
 use crate::call::{Outcome, Value};
-use crate::profile::{CtrlOrder, DataScope};
+use crate::profile::{CtrlOrder, DataFacts};
 use crate::rules::{Checks, RuleId, Verdict};
 use crate::types::{Addr, AddrRange, Errno, Len, MapFlags, MsyncFlags, Pid, Prot, Resource};
 
@@ -365,17 +365,29 @@ impl Model {
     }
 
     /// Whether `region` starts counting against RLIMIT_DATA under `prot`
-    /// (Linux: a private mapping that becomes writable; the same predicate
-    /// mmap uses).
+    /// (MPROT-ENOMEM-3; under procnto's scope the protection never matters).
     fn becomes_data(&self, region: &Region, prot: Prot) -> bool {
-        self.profile.data_scope == DataScope::PrivateWritable
-            && !region.counts_data
-            && Self::counts_as_data(region, prot)
+        !region.counts_data && self.counts_as_data(region, prot)
     }
 
-    /// Linux's is_data_mapping(): private, writable, not a stack.
-    fn counts_as_data(region: &Region, prot: Prot) -> bool {
-        !region.shared && prot.contains(Prot::WRITE) && !region.flags.contains(MapFlags::STACK)
+    /// RLIMIT_DATA's scope for `region` under `prot`: the predicate mmap asks
+    /// (`DataScope::counts`).
+    fn counts_as_data(&self, region: &Region, prot: Prot) -> bool {
+        self.profile.data_scope.counts(DataFacts {
+            prot,
+            ..Self::data_facts(region)
+        })
+    }
+
+    /// What RLIMIT_DATA's predicate needs of a region as it is.
+    pub(super) fn data_facts(region: &Region) -> DataFacts {
+        DataFacts {
+            shared: region.shared,
+            // Shared anonymous memory has an object, but shared never counts.
+            anon: region.backing == Backing::Zero,
+            prot: region.prot,
+            flags: region.flags,
+        }
     }
 
     /// Linux mprotect_fixup(): `!may_expand_vm(new) && may_expand_vm(old)`.
@@ -416,9 +428,7 @@ impl Model {
         for part in self.parts_to_protect(pid, changed, prot) {
             self.change_regions(pid, part, |region| {
                 region.prot = prot;
-                if scope == DataScope::PrivateWritable {
-                    region.counts_data = Self::counts_as_data(region, prot);
-                }
+                region.counts_data = scope.counts(Self::data_facts(region));
             });
         }
     }

@@ -29,7 +29,7 @@ use super::resmgr::{Exchange, FileAttr};
 use super::space::Counters;
 use super::Model;
 use crate::call::{Call, Outcome, Value};
-use crate::profile::{DataScope, LockPrivilege, MmapOrder};
+use crate::profile::{DataFacts, LockPrivilege, MmapOrder};
 use crate::rules::{Checks, Verdict};
 use crate::types::{Addr, AddrRange, Errno, Fd, Len, MapFlags, ObjId, Pid, Prot, Resource};
 use std::cell::OnceCell;
@@ -533,12 +533,14 @@ impl Model {
         }
     }
 
+    /// RLIMIT_DATA's scope (MMAP-ENOMEM-1), the predicate mprotect asks too.
     fn counts_data(&self, r: &Request) -> bool {
-        match self.profile.data_scope {
-            DataScope::AnonPrivate => r.private_anon() && !r.flags.intersects(MapFlags::STACK | MapFlags::ELF),
-            // Linux's MAP_STACK is not VM_GROWSDOWN, so it does not exempt.
-            DataScope::PrivateWritable => !r.shared && r.writes(),
-        }
+        self.profile.data_scope.counts(DataFacts {
+            shared: r.shared,
+            anon: r.source == Source::Anon,
+            prot: r.prot,
+            flags: r.flags,
+        })
     }
 
     /// Whether `used + add - credit` blows `limit`.
