@@ -187,6 +187,10 @@ pub struct Profile {
     pub page_size: u64,
     /// The lowest user address.
     pub user_start: u64,
+    /// The lowest address mmap chooses by itself, and the lowest a MAP_FIXED
+    /// mapping may take without the raw-I/O privilege (Linux
+    /// `vm.mmap_min_addr`; MMAP-EPERM-4).
+    pub mmap_min_addr: u64,
     /// One past the highest user address.
     pub user_end: u64,
     /// Where placement starts (bottom-up) or ends (top-down).
@@ -304,6 +308,7 @@ const NEUTRINO_FIELDS: Profile = Profile {
     name: ProfileName::Neutrino,
     page_size: PAGE,
     user_start: 0x1000,
+    mmap_min_addr: 0x1000,
     user_end: 0x0000_8000_0000_0000,
     map_base: 0x1000_0000,
     arena: 0x4000_0000,
@@ -348,7 +353,9 @@ const NEUTRINO_FIELDS: Profile = Profile {
 pub static LINUX: Profile = Profile {
     name: ProfileName::Linux,
     page_size: PAGE,
-    user_start: 0x1000,
+    // The address space starts at 0; mmap_min_addr is a permission check.
+    user_start: 0,
+    mmap_min_addr: 0x1000,
     user_end: 0x7FFF_FFFF_F000,
     map_base: 0x7F00_0000_0000,
     arena: 0x2000_0000_0000,
@@ -398,6 +405,12 @@ pub static LINUX: Profile = Profile {
 };
 
 impl Profile {
+    /// The lowest address placement may choose: the user range's start, or
+    /// `mmap_min_addr` where that is higher.
+    pub fn placement_start(&self) -> u64 {
+        self.user_start.max(self.mmap_min_addr)
+    }
+
     /// `len` rounded up to pages, or `None` on wrap.
     pub fn round_up(&self, len: u64) -> Option<u64> {
         crate::types::align_up(len, self.page_size)

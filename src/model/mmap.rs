@@ -255,11 +255,24 @@ impl Model {
                 let source = match e.target {
                     FdTarget::Zero => Source::Anon,
                     FdTarget::Unmappable => Source::Unmappable,
+                    FdTarget::Object(id) if self.file_without_mmap(id) => Source::Unmappable,
                     FdTarget::Object(id) => Source::Object(id),
                 };
                 (source, Some(*e))
             }
         }
+    }
+
+    /// A server's file that the kernel maps itself (no `_IO_MMAP`) and whose
+    /// server has no mmap support: no `f_op->mmap`, so ENODEV like every
+    /// unmappable file (MMAP-ENODEV-1). Where procnto asks the server, the
+    /// exchange answers instead (IOMMAP-ENOSYS-1).
+    fn file_without_mmap(&self, id: ObjId) -> bool {
+        !self.server_answers_mmap()
+            && self
+                .server
+                .file(id)
+                .is_some_and(|f| f.handler == super::resmgr::MmapHandler::Missing)
     }
 
     /// The sub-page offset, the page-rounded size and the stack guard.
@@ -416,12 +429,23 @@ impl Model {
                 Errno::EINVAL,
                 fixed && r.addr % self.profile.page_size != 0,
             )
-            .check("MMAP-EPERM-4", Errno::EPERM, fixed && r.addr < self.profile.user_start)
+            .check(
+                "MMAP-EPERM-4",
+                Errno::EPERM,
+                fixed && self.below_min_addr_refused(proc, r),
+            )
             .check(
                 "MMAP-EEXIST-1",
                 Errno::EEXIST,
                 r.flags.contains(MapFlags::FIXED_NOREPLACE) && overlaps,
             );
+    }
+
+    /// security_mmap_addr(): below `mmap_min_addr` only a caller with the
+    /// raw-I/O privilege (CAP_SYS_RAWIO) may map; the model's root holds it
+    /// (spec/processes.md), so root gets the next check's answer.
+    fn below_min_addr_refused(&self, proc: &Process, r: &Request) -> bool {
+        r.addr < self.profile.mmap_min_addr && !proc.holds_raw_io()
     }
 
     /// MAP_LOCKED's privilege, then mlock_future_ok().
