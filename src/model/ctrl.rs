@@ -301,11 +301,7 @@ impl Model {
     /// The protection bits the profile's mprotect accepts (Linux has no
     /// PROT_NOCACHE).
     fn prot_known(&self, prot: Prot) -> bool {
-        let known = match self.profile.ctrl_order {
-            CtrlOrder::Procnto => Prot::MASK,
-            CtrlOrder::Linux => (Prot::READ | Prot::WRITE | Prot::EXEC).bits(),
-        };
-        prot.bits() & !known == 0
+        prot.bits() & !self.profile.mprotect_prot_bits.bits() == 0
     }
 
     /// Walks the regions of `range` in address order as the kernel changes
@@ -358,7 +354,7 @@ impl Model {
     /// one at each bound inside the region; each split_vma() refuses at
     /// `map_count >= max_map_count`. procnto checks its splits up front.
     fn walk_splits(&self, region: &Region, piece: AddrRange, prot: Prot) -> usize {
-        if self.profile.ctrl_order != CtrlOrder::Linux || region.prot == prot {
+        if !self.profile.mprotect_splits_while_walking || region.prot == prot {
             return 0;
         }
         usize::from(piece.start() > region.range.start()) + usize::from(piece.end() < region.range.end())
@@ -437,7 +433,7 @@ impl Model {
     /// already has the protection alone (no split: mprotect_fixup returns
     /// early); procnto changes the whole range.
     fn parts_to_protect(&self, pid: Pid, range: AddrRange, prot: Prot) -> Vec<AddrRange> {
-        if self.profile.ctrl_order != CtrlOrder::Linux {
+        if !self.profile.mprotect_splits_while_walking {
             return vec![range];
         }
         self.procs[&pid]
@@ -466,7 +462,7 @@ impl Model {
             c.check(
                 "MSYNC-EBUSY-1",
                 Errno::EBUSY,
-                self.profile.ctrl_order == CtrlOrder::Linux
+                self.profile.msync_invalidate_locked_busy
                     && flags.contains(MsyncFlags::INVALIDATE)
                     && proc.space.overlapping(r).any(|reg| reg.locked),
             )
@@ -514,11 +510,7 @@ impl Model {
     }
 
     fn msync_flags_known(&self, flags: MsyncFlags) -> bool {
-        let known = match self.profile.ctrl_order {
-            CtrlOrder::Procnto => MsyncFlags::all(),
-            CtrlOrder::Linux => MsyncFlags::ASYNC | MsyncFlags::SYNC | MsyncFlags::INVALIDATE,
-        };
-        flags.bits() & !known.bits() == 0
+        flags.bits() & !self.profile.msync_flags.bits() == 0
     }
 
     fn sync_and_async(flags: MsyncFlags) -> bool {
