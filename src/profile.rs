@@ -4,7 +4,7 @@
 //! (`profile.rlimit_cmp`) and runs the check list the profile names; it never
 //! asks "is this QNX?". See spec/profiles.md for every knob and its source.
 
-use crate::types::{Errno, Rlimit, RLIM_INFINITY};
+use crate::types::{Errno, MapFlags, MclFlags, MsyncFlags, Prot, Rlimit, RLIM_INFINITY};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -93,8 +93,89 @@ impl LimitCmp {
 pub enum DataScope {
     /// MAP_ANON|MAP_PRIVATE without MAP_STACK/MAP_ELF, whatever the protection.
     AnonPrivate,
-    /// Private writable mappings that are not stacks, file-backed ones included.
+    /// Private writable mappings, file-backed ones included, that do not grow
+    /// down (Linux's MAP_STACK is not VM_GROWSDOWN, so it counts).
     PrivateWritable,
+}
+
+/// What RLIMIT_DATA needs to know about a mapping, at mmap or after mprotect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataFacts {
+    /// Whether the mapping shares changes with its object (MAP_SHARED).
+    pub shared: bool,
+    /// Whether it is anonymous memory (MAP_ANON or /dev/zero).
+    pub anon: bool,
+    /// Its protection now.
+    pub prot: Prot,
+    /// The flags it was mapped with, after normalisation.
+    pub flags: MapFlags,
+}
+
+impl DataScope {
+    /// Whether a mapping counts against RLIMIT_DATA (MMAP-ENOMEM-1,
+    /// MPROT-ENOMEM-3). The one predicate mmap and mprotect both ask, so a
+    /// mapping mprotected back to its first protection counts as it did.
+    pub fn counts(self, m: DataFacts) -> bool {
+        match self {
+            DataScope::AnonPrivate => m.anon && !m.shared && !m.flags.intersects(MapFlags::STACK | MapFlags::ELF),
+            // is_data_mapping(): VM_WRITE without VM_SHARED or VM_STACK; the
+            // model has no VM_GROWSDOWN mapping, and MAP_STACK does not set it.
+            DataScope::PrivateWritable => !m.shared && m.prot.contains(Prot::WRITE),
+        }
+    }
+}
+
+/// How mmap's front end reads its arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MmapArgs {
+    /// procnto's memmgr_map() rewrites them: PROT_NOCACHE among the flags
+    /// moves to prot, share type 0 and 3 and NOFD are translated, and prot
+    /// bits are validated later (MMAP-EINVAL-3).
+    MemmgrRewrite,
+    /// Linux takes them as given: unknown prot bits are ignored, and share
+    /// type 3 is MAP_SHARED_VALIDATE, a shared mapping.
+    KernelAsGiven,
+}
+
+/// What the region-count limit compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegionLimit {
+    /// The count after the mapping (with a stack guard's extra region) may
+    /// not pass the limit.
+    CountAfter,
+    /// The count before the mapping may not pass the limit (do_mmap's
+    /// `map_count > max_map_count`), so one more than the limit fits.
+    CountBefore,
+}
+
+/// Which length RLIMIT_AS and RLIMIT_DATA are tested with at mmap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitLen {
+    /// The length as asked (procnto).
+    Unrounded,
+    /// The page-rounded size (Linux).
+    Pages,
+}
+
+/// Which mappings need memory charged up front at mmap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitScope {
+    /// procnto: shared anonymous memory always; other anonymous memory and
+    /// private copies of objects (not physical memory) unless MAP_LAZY.
+    UnlessLazy,
+    /// Linux accountable_mapping(): private writable mappings and shared
+    /// anonymous memory, unless MAP_NORESERVE.
+    Accountable,
+}
+
+/// What mlockall(MCL_CURRENT) compares with the lock limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockallLimit {
+    /// procnto: ms_lock() on each region in turn, so the bytes not yet
+    /// locked (LOCK-EAGAIN-2).
+    Unlocked,
+    /// Linux sys_mlockall(): the whole address space (LOCK-ENOMEM-4).
+    TotalVm,
 }
 
 /// Which check list mmap runs.
@@ -159,6 +240,10 @@ pub struct Profile {
     pub page_size: u64,
     /// The lowest user address.
     pub user_start: u64,
+    /// The lowest address mmap chooses by itself, and the lowest a MAP_FIXED
+    /// mapping may take without the raw-I/O privilege (Linux
+    /// `vm.mmap_min_addr`; MMAP-EPERM-4).
+    pub mmap_min_addr: u64,
     /// One past the highest user address.
     pub user_end: u64,
     /// Where placement starts (bottom-up) or ends (top-down).
@@ -253,6 +338,64 @@ pub struct Profile {
     /// a mapping wrote past the old end in its last page (Linux tmpfs), rather
     /// than showing zeros there (POSIX, and Linux disk file systems).
     pub shm_grow_keeps_tail: bool,
+    /// Whether the QNX 4 Gamma binding's mmap exists (GAMMA-ENOSYS-1).
+    pub has_gamma: bool,
+    /// How mmap's front end reads its arguments.
+    pub mmap_args: MmapArgs,
+    /// Whether MAP_PHYS without an fd maps physical memory by address
+    /// (procnto), or is an unknown flag and the fd is looked up (Linux).
+    pub map_phys_by_addr: bool,
+    /// Whether MAP_STACK's offset is the size of a guard at the mapping's
+    /// low end (procnto), or MAP_STACK is only a hint (Linux).
+    pub stack_guard: bool,
+    /// Whether a MAP_FIXED private anonymous mapping returns `addr` with its
+    /// sub-page offset (procnto vmm_mmap); otherwise the offset keeps `off`'s.
+    pub fixed_anon_keeps_addr_offset: bool,
+    /// What the region-count limit compares (MMAP-ENOMEM-7).
+    pub region_limit: RegionLimit,
+    /// Whether a soft RLIMIT_DATA of 0 falls back to the hard limit (Linux
+    /// may_expand_vm's exception for Valgrind; MMAP-ENOMEM-1).
+    pub data_zero_soft_uses_hard: bool,
+    /// The length mmap's limit checks use.
+    pub limit_len: LimitLen,
+    /// Which mappings need memory up front (MMAP-ENOMEM-6).
+    pub commit_scope: CommitScope,
+    /// Whether MAP_LOCKED locks the mapping (Linux; MMAP-EPERM-3,
+    /// MMAP-EAGAIN-1).
+    pub map_locked_locks: bool,
+    /// Whether a MAP_FIXED mmap that fails after its range was unmapped
+    /// (allocation, locking) leaves the range empty (procnto vmm_mmap).
+    pub failed_fixed_leaves_hole: bool,
+    /// Whether mmap of a server's file is an `_IO_MMAP` exchange with the
+    /// server (procnto), or the kernel maps the file itself (Linux).
+    pub server_answers_mmap: bool,
+    /// The protection bits mprotect accepts (MPROT-EINVAL-1).
+    pub mprotect_prot_bits: Prot,
+    /// Whether mprotect splits regions as it walks them, each split against
+    /// the region limit, and leaves a region that already has the
+    /// protection alone (Linux mprotect_fixup()); otherwise the splits are
+    /// checked up front and the whole range is changed (procnto).
+    pub mprotect_splits_while_walking: bool,
+    /// The flags msync accepts (MSYNC-EINVAL-1).
+    pub msync_flags: MsyncFlags,
+    /// Whether msync(MS_INVALIDATE) of locked memory is EBUSY (MSYNC-EBUSY-1).
+    pub msync_invalidate_locked_busy: bool,
+    /// Whether mlock locks the whole range before it faults pages in (Linux),
+    /// so a page it cannot fault in (PROT_NONE, or past the end of the object
+    /// a region maps) fails the call with the whole range locked; procnto
+    /// stops at a PROT_NONE region with only the regions before it locked
+    /// (LOCK-ENOMEM-5).
+    pub mlock_locks_before_faulting: bool,
+    /// What mlockall(MCL_CURRENT) compares with the lock limit.
+    pub lockall_limit: LockallLimit,
+    /// The flags mlockall accepts (LOCK-EINVAL-1).
+    pub mlockall_flags: MclFlags,
+    /// Whether mlockall that fails on the lock limit keeps MCL_FUTURE and
+    /// the regions it locked before the limit (procnto).
+    pub lockall_partial_on_limit: bool,
+    /// Whether mlockall replaces MCL_FUTURE (Linux: MCL_CURRENT alone clears
+    /// it) or only ever sets it (procnto).
+    pub mlockall_replaces_future: bool,
 }
 
 const INF: Rlimit = Rlimit::INFINITE;
@@ -272,6 +415,7 @@ pub static QNX4: Profile = Profile {
     phys_fd_range_check: true,
     unmappable_fd: Errno::ENODEV,
     shm_names: ShmNames::FlatDevShmem,
+    has_gamma: true,
     ..NEUTRINO_FIELDS
 };
 
@@ -280,6 +424,7 @@ const NEUTRINO_FIELDS: Profile = Profile {
     name: ProfileName::Neutrino,
     page_size: PAGE,
     user_start: 0x1000,
+    mmap_min_addr: 0x1000,
     user_end: 0x0000_8000_0000_0000,
     map_base: 0x1000_0000,
     arena: 0x4000_0000,
@@ -319,13 +464,36 @@ const NEUTRINO_FIELDS: Profile = Profile {
     nofile_below_usage_einval: true,
     shm_max_size: u32::MAX as u64,
     shm_grow_keeps_tail: false,
+    has_gamma: false,
+    mmap_args: MmapArgs::MemmgrRewrite,
+    map_phys_by_addr: true,
+    stack_guard: true,
+    fixed_anon_keeps_addr_offset: true,
+    region_limit: RegionLimit::CountAfter,
+    data_zero_soft_uses_hard: false,
+    limit_len: LimitLen::Unrounded,
+    commit_scope: CommitScope::UnlessLazy,
+    map_locked_locks: false,
+    failed_fixed_leaves_hole: true,
+    server_answers_mmap: true,
+    mprotect_prot_bits: Prot::from_bits_retain(Prot::MASK),
+    mprotect_splits_while_walking: false,
+    msync_flags: MsyncFlags::all(),
+    msync_invalidate_locked_busy: false,
+    mlock_locks_before_faulting: false,
+    lockall_limit: LockallLimit::Unlocked,
+    mlockall_flags: MclFlags::CURRENT.union(MclFlags::FUTURE),
+    lockall_partial_on_limit: true,
+    mlockall_replaces_future: false,
 };
 
 /// Linux 6.x on x86_64, as probed on this project's machines.
 pub static LINUX: Profile = Profile {
     name: ProfileName::Linux,
     page_size: PAGE,
-    user_start: 0x1000,
+    // The address space starts at 0; mmap_min_addr is a permission check.
+    user_start: 0,
+    mmap_min_addr: 0x1000,
     user_end: 0x7FFF_FFFF_F000,
     map_base: 0x7F00_0000_0000,
     arena: 0x2000_0000_0000,
@@ -376,9 +544,36 @@ pub static LINUX: Profile = Profile {
     nofile_below_usage_einval: false,
     shm_max_size: i64::MAX as u64,
     shm_grow_keeps_tail: true,
+    has_gamma: false,
+    mmap_args: MmapArgs::KernelAsGiven,
+    map_phys_by_addr: false,
+    stack_guard: false,
+    fixed_anon_keeps_addr_offset: false,
+    region_limit: RegionLimit::CountBefore,
+    data_zero_soft_uses_hard: true,
+    limit_len: LimitLen::Pages,
+    commit_scope: CommitScope::Accountable,
+    map_locked_locks: true,
+    failed_fixed_leaves_hole: false,
+    server_answers_mmap: false,
+    mprotect_prot_bits: Prot::READ.union(Prot::WRITE).union(Prot::EXEC),
+    mprotect_splits_while_walking: true,
+    msync_flags: MsyncFlags::ASYNC.union(MsyncFlags::SYNC).union(MsyncFlags::INVALIDATE),
+    msync_invalidate_locked_busy: true,
+    mlock_locks_before_faulting: true,
+    lockall_limit: LockallLimit::TotalVm,
+    mlockall_flags: MclFlags::all(),
+    lockall_partial_on_limit: false,
+    mlockall_replaces_future: true,
 };
 
 impl Profile {
+    /// The lowest address placement may choose: the user range's start, or
+    /// `mmap_min_addr` where that is higher.
+    pub fn placement_start(&self) -> u64 {
+        self.user_start.max(self.mmap_min_addr)
+    }
+
     /// `len` rounded up to pages, or `None` on wrap.
     pub fn round_up(&self, len: u64) -> Option<u64> {
         crate::types::align_up(len, self.page_size)

@@ -10,7 +10,6 @@
 
 use crate::call::{Call, Outcome, Value, MAX_ACCESS};
 use crate::manager::MemoryManager;
-use crate::profile::ProfileName;
 use crate::rules::{RuleId, Verdict};
 use crate::types::{Addr, Errno, Fd, Len, MapFlags, OFlags, Pid, Prot, Signal};
 
@@ -40,7 +39,7 @@ pub fn mmap<M: MemoryManager + ?Sized>(
     shm_file: Fd,
     offset: u64,
 ) -> Verdict {
-    if mm.profile_name() != ProfileName::Qnx4 {
+    if !mm.profile_name().profile().has_gamma {
         return Verdict::only(Outcome::Err(Errno::ENOSYS), "GAMMA-ENOSYS-1");
     }
     if size > MAX_ACCESS {

@@ -232,8 +232,10 @@ impl Memobj {
             Err(v) => return v,
         };
         let target = if target.0 == 0 { pid } else { target };
-        if target != pid {
-            self.forget_if_gone(mm, pid, target);
+        // MEMOBJ-ESRCH-1 in every profile, before a platform without
+        // mmap_peer could say "not supported" (MEMOBJ-EINVAL-5).
+        if target != pid && self.forget_if_gone(mm, pid, target) {
+            return fail(Errno::ESRCH, "MEMOBJ-ESRCH-1");
         }
         if let Some(v) = self.reuse(pid, h, target, offset, len, prot) {
             return v;
@@ -253,18 +255,21 @@ impl Memobj {
     }
 
     /// Forgets every mapping into `target` if that process has gone (its
-    /// pages went with it), so a repeat cannot count a reference to them.
-    /// getrlimit of another process answers ESRCH exactly when it is gone.
-    fn forget_if_gone<M: MemoryManager + ?Sized>(&mut self, mm: &mut M, pid: Pid, target: Pid) {
+    /// pages went with it), so a repeat cannot count a reference to them;
+    /// says whether it has gone. getrlimit of another process answers ESRCH
+    /// exactly when it is gone.
+    fn forget_if_gone<M: MemoryManager + ?Sized>(&mut self, mm: &mut M, pid: Pid, target: Pid) -> bool {
         let probe = Call::Getrlimit {
             resource: Resource::RLIMIT_AS,
             target: Some(target),
         };
-        if mm.execute(pid, &probe) == Outcome::Err(Errno::ESRCH) {
+        let gone = mm.execute(pid, &probe) == Outcome::Err(Errno::ESRCH);
+        if gone {
             for state in self.handles.values_mut() {
                 state.mappings.retain(|m| m.target != target);
             }
         }
+        gone
     }
 
     /// An identical earlier mapping of this handle, reference counted.

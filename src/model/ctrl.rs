@@ -28,10 +28,10 @@
 //! system). A failure found before the walk changes nothing.
 
 use super::process::Process;
-use super::region::Region;
+use super::region::{Backing, Region};
 use super::Model;
 use crate::call::{Outcome, Value};
-use crate::profile::{CtrlOrder, DataScope};
+use crate::profile::{CtrlOrder, DataFacts};
 use crate::rules::{Checks, RuleId, Verdict};
 use crate::types::{Addr, AddrRange, Errno, Len, MapFlags, MsyncFlags, Pid, Prot, Resource};
 
@@ -301,11 +301,7 @@ impl Model {
     /// The protection bits the profile's mprotect accepts (Linux has no
     /// PROT_NOCACHE).
     fn prot_known(&self, prot: Prot) -> bool {
-        let known = match self.profile.ctrl_order {
-            CtrlOrder::Procnto => Prot::MASK,
-            CtrlOrder::Linux => (Prot::READ | Prot::WRITE | Prot::EXEC).bits(),
-        };
-        prot.bits() & !known == 0
+        prot.bits() & !self.profile.mprotect_prot_bits.bits() == 0
     }
 
     /// Walks the regions of `range` in address order as the kernel changes
@@ -358,27 +354,36 @@ impl Model {
     /// one at each bound inside the region; each split_vma() refuses at
     /// `map_count >= max_map_count`. procnto checks its splits up front.
     fn walk_splits(&self, region: &Region, piece: AddrRange, prot: Prot) -> usize {
-        if self.profile.ctrl_order != CtrlOrder::Linux || region.prot == prot {
+        if !self.profile.mprotect_splits_while_walking || region.prot == prot {
             return 0;
         }
         usize::from(piece.start() > region.range.start()) + usize::from(piece.end() < region.range.end())
     }
 
     /// Whether `region` starts counting against RLIMIT_DATA under `prot`
-    /// (Linux: a private mapping that becomes writable; the same predicate
-    /// mmap uses).
+    /// (MPROT-ENOMEM-3; under procnto's scope the protection never matters).
     fn becomes_data(&self, region: &Region, prot: Prot) -> bool {
-        self.profile.data_scope == DataScope::PrivateWritable
-            && !region.counts_data
-            && Self::counts_as_data(region, prot)
+        !region.counts_data && self.counts_as_data(region, prot)
     }
 
-    /// Linux's is_data_mapping(): private, writable, not VM_GROWSDOWN. The
-    /// model has no MAP_GROWSDOWN, and MAP_STACK is not VM_GROWSDOWN (it is
-    /// VM_NOHUGEPAGE), so it does not exempt: the same predicate as mmap's
-    /// (MPROT-ENOMEM-3; found by `mmoracle diff`).
-    fn counts_as_data(region: &Region, prot: Prot) -> bool {
-        !region.shared && prot.contains(Prot::WRITE)
+    /// RLIMIT_DATA's scope for `region` under `prot`: the predicate mmap asks
+    /// (`DataScope::counts`).
+    fn counts_as_data(&self, region: &Region, prot: Prot) -> bool {
+        self.profile.data_scope.counts(DataFacts {
+            prot,
+            ..Self::data_facts(region)
+        })
+    }
+
+    /// What RLIMIT_DATA's predicate needs of a region as it is.
+    pub(super) fn data_facts(region: &Region) -> DataFacts {
+        DataFacts {
+            shared: region.shared,
+            // Shared anonymous memory has an object, but shared never counts.
+            anon: region.backing == Backing::Zero,
+            prot: region.prot,
+            flags: region.flags,
+        }
     }
 
     /// Linux mprotect_fixup(): `!may_expand_vm(new) && may_expand_vm(old)`.
@@ -419,9 +424,7 @@ impl Model {
         for part in self.parts_to_protect(pid, changed, prot) {
             self.change_regions(pid, part, |region| {
                 region.prot = prot;
-                if scope == DataScope::PrivateWritable {
-                    region.counts_data = Self::counts_as_data(region, prot);
-                }
+                region.counts_data = scope.counts(Self::data_facts(region));
             });
         }
     }
@@ -430,7 +433,7 @@ impl Model {
     /// already has the protection alone (no split: mprotect_fixup returns
     /// early); procnto changes the whole range.
     fn parts_to_protect(&self, pid: Pid, range: AddrRange, prot: Prot) -> Vec<AddrRange> {
-        if self.profile.ctrl_order != CtrlOrder::Linux {
+        if !self.profile.mprotect_splits_while_walking {
             return vec![range];
         }
         self.procs[&pid]
@@ -459,7 +462,7 @@ impl Model {
             c.check(
                 "MSYNC-EBUSY-1",
                 Errno::EBUSY,
-                self.profile.ctrl_order == CtrlOrder::Linux
+                self.profile.msync_invalidate_locked_busy
                     && flags.contains(MsyncFlags::INVALIDATE)
                     && proc.space.overlapping(r).any(|reg| reg.locked),
             )
@@ -507,11 +510,7 @@ impl Model {
     }
 
     fn msync_flags_known(&self, flags: MsyncFlags) -> bool {
-        let known = match self.profile.ctrl_order {
-            CtrlOrder::Procnto => MsyncFlags::all(),
-            CtrlOrder::Linux => MsyncFlags::ASYNC | MsyncFlags::SYNC | MsyncFlags::INVALIDATE,
-        };
-        flags.bits() & !known.bits() == 0
+        flags.bits() & !self.profile.msync_flags.bits() == 0
     }
 
     fn sync_and_async(flags: MsyncFlags) -> bool {

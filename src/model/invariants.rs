@@ -9,7 +9,8 @@
 //! charged equals what regions and objects hold; that the gap index of each
 //! address space holds exactly the gaps between its regions, with every
 //! subtree summary right; and that the shm name index names exactly the
-//! linked shared-memory objects.
+//! linked shared-memory objects; and that each region's RLIMIT_DATA flag
+//! is what the one data predicate says of it now.
 
 use super::object::{ObjKind, Objects};
 use super::process::FdTarget;
@@ -48,6 +49,13 @@ impl Model {
                 }
                 if r.committed {
                     committed += r.len();
+                }
+                // One RLIMIT_DATA predicate for mmap and mprotect (D1).
+                if r.counts_data != self.profile.data_scope.counts(Model::data_facts(r)) {
+                    return Err(format!(
+                        "pid {}: region {} counts_data is {} but its scope says otherwise",
+                        proc.pid, r.range, r.counts_data
+                    ));
                 }
                 if let Some(k) = r
                     .private_pages

@@ -30,7 +30,7 @@ use super::process::Process;
 use super::region::{Backing, Region};
 use super::Model;
 use crate::call::{Outcome, Value};
-use crate::profile::{CtrlOrder, LockPrivilege};
+use crate::profile::{CtrlOrder, LockPrivilege, LockallLimit};
 use crate::rules::{Checks, Verdict};
 use crate::types::{Addr, AddrRange, Errno, Len, MclFlags, Pid, Prot, Resource};
 
@@ -163,16 +163,18 @@ impl Model {
                 done: next,
             });
         }
-        // Linux populates after locking; a page past the end of the object a
-        // region maps cannot be faulted in either (LOCK-ENOMEM-5).
-        let populates_late = self.profile.ctrl_order == CtrlOrder::Linux;
+        // Linux locks the whole range, then faults it in: a page it cannot
+        // fault in (no access, or past the end of the object a region maps)
+        // fails the call with the range locked (LOCK-ENOMEM-5).
+        let populates_late = self.profile.mlock_locks_before_faulting;
         let no_access = proc.space.overlapping(range).find(|r| {
             !r.prot.intersects(Prot::READ | Prot::WRITE | Prot::EXEC)
                 || (populates_late && self.past_object_end(r, range))
         })?;
-        let done = match self.profile.ctrl_order {
-            CtrlOrder::Procnto => no_access.range.start().max(range.start()),
-            CtrlOrder::Linux => range.end(),
+        let done = if populates_late {
+            range.end()
+        } else {
+            no_access.range.start().max(range.start())
         };
         Some(Stop {
             rule: "LOCK-ENOMEM-5",
@@ -277,14 +279,14 @@ impl Model {
         let mut c = Checks::new();
         c.check("LOCK-EINVAL-1", Errno::EINVAL, !self.mlockall_flags_valid(flags))
             .check("LOCK-EPERM-3", Errno::EPERM, !self.may_lock(proc));
-        match p.ctrl_order {
-            CtrlOrder::Procnto => c.check_alt(
+        match p.lockall_limit {
+            LockallLimit::Unlocked => c.check_alt(
                 "LOCK-EAGAIN-2",
                 p.mlock_limit_errno,
                 p.mlock_limit_alt,
                 current && self.procnto_lockall_blown(proc),
             ),
-            CtrlOrder::Linux => c.check_alt(
+            LockallLimit::TotalVm => c.check_alt(
                 "LOCK-ENOMEM-4",
                 p.mlock_limit_errno,
                 p.mlock_limit_alt,
@@ -297,10 +299,7 @@ impl Model {
     /// procnto accepts MCL_CURRENT and MCL_FUTURE; Linux also MCL_ONFAULT,
     /// but not alone. Neither accepts 0.
     fn mlockall_flags_valid(&self, flags: MclFlags) -> bool {
-        let known = match self.profile.ctrl_order {
-            CtrlOrder::Procnto => MclFlags::CURRENT | MclFlags::FUTURE,
-            CtrlOrder::Linux => MclFlags::all(),
-        };
+        let known = self.profile.mlockall_flags;
         !flags.is_empty() && flags.bits() & !known.bits() == 0 && flags != MclFlags::ONFAULT
     }
 
@@ -328,14 +327,14 @@ impl Model {
     /// MCL_FUTURE stays set and the regions locked before the limit was
     /// reached stay locked.
     pub(super) fn commit_mlockall(&mut self, pid: Pid, flags: MclFlags, outcome: &Outcome) {
-        let limit_failure = self.profile.ctrl_order == CtrlOrder::Procnto
+        let limit_failure = self.profile.lockall_partial_on_limit
             && matches!(outcome, Outcome::Err(e) if *e == self.profile.mlock_limit_errno || Some(*e) == self.profile.mlock_limit_alt);
         if !outcome.is_ok() && !limit_failure {
             return;
         }
-        let linux = self.profile.ctrl_order == CtrlOrder::Linux;
+        let replaces = self.profile.mlockall_replaces_future;
         let proc = self.procs.get_mut(&pid).expect("caller exists");
-        if linux || flags.contains(MclFlags::FUTURE) {
+        if replaces || flags.contains(MclFlags::FUTURE) {
             proc.mcl_future = flags.contains(MclFlags::FUTURE);
         }
         if !flags.contains(MclFlags::CURRENT) {

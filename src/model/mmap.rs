@@ -29,7 +29,7 @@ use super::resmgr::{Exchange, FileAttr};
 use super::space::Counters;
 use super::Model;
 use crate::call::{Call, Outcome, Value};
-use crate::profile::{DataScope, LockPrivilege, MmapOrder};
+use crate::profile::{CommitScope, DataFacts, LimitLen, LockPrivilege, MmapArgs, MmapOrder, RegionLimit};
 use crate::rules::{Checks, Verdict};
 use crate::types::{Addr, AddrRange, Errno, Fd, Len, MapFlags, ObjId, Pid, Prot, Resource};
 use std::cell::OnceCell;
@@ -209,15 +209,16 @@ impl Model {
         else {
             unreachable!("plan_mmap is only called for mmap")
         };
-        let linux = self.profile.mmap_order == MmapOrder::Linux;
-        let (prot, flags) = if linux {
+        let as_given = self.profile.mmap_args == MmapArgs::KernelAsGiven;
+        let (prot, flags) = if as_given {
             // Linux does not validate mmap's prot; bits it does not know are ignored.
             (prot & (Prot::READ | Prot::WRITE | Prot::EXEC), flags)
         } else {
             procnto_normalise(prot, flags, fd, self.profile.share_type_zero_private)
         };
         let (source, entry) = self.mmap_source(&self.procs[&fd_owner], flags, fd);
-        let shared = flags.share_type() == 1 || (linux && flags.share_type() == 3);
+        // MAP_SHARED_VALIDATE is shared; procnto rewrote type 3 to private.
+        let shared = flags.share_type() == 1 || (as_given && flags.share_type() == 3);
         let mut r = Request {
             addr: addr.0,
             len: len.0,
@@ -240,13 +241,12 @@ impl Model {
 
     /// What the fd (or its absence) maps.
     fn mmap_source(&self, proc: &Process, flags: MapFlags, fd: Fd) -> (Source, Option<FdEntry>) {
-        let linux = self.profile.mmap_order == MmapOrder::Linux;
         // Linux ignores the fd of an anonymous mapping; procnto refuses it (MMAP-EINVAL-5).
         if flags.contains(MapFlags::ANON) {
             return (Source::Anon, None);
         }
         // procnto's MAP_PHYS never looks the fd up (MMAP-EINVAL-7 refuses one).
-        if !linux && flags.contains(MapFlags::PHYS) {
+        if self.profile.map_phys_by_addr && flags.contains(MapFlags::PHYS) {
             return (Source::Phys, None);
         }
         match proc.fd(fd) {
@@ -255,6 +255,7 @@ impl Model {
                 let source = match e.target {
                     FdTarget::Zero => Source::Anon,
                     FdTarget::Unmappable => Source::Unmappable,
+                    FdTarget::Object(id) if self.file_without_mmap(id) => Source::Unmappable,
                     FdTarget::Object(id) => Source::Object(id),
                 };
                 (source, Some(*e))
@@ -262,12 +263,23 @@ impl Model {
         }
     }
 
+    /// A server's file that the kernel maps itself (no `_IO_MMAP`) and whose
+    /// server has no mmap support: no `f_op->mmap`, so ENODEV like every
+    /// unmappable file (MMAP-ENODEV-1). Where procnto asks the server, the
+    /// exchange answers instead (IOMMAP-ENOSYS-1).
+    fn file_without_mmap(&self, id: ObjId) -> bool {
+        !self.server_answers_mmap()
+            && self
+                .server
+                .file(id)
+                .is_some_and(|f| f.handler == super::resmgr::MmapHandler::Missing)
+    }
+
     /// The sub-page offset, the page-rounded size and the stack guard.
     fn place_in_pages(&self, r: &mut Request) {
         let p = self.profile;
-        let procnto = p.mmap_order == MmapOrder::Procnto;
-        let stack = procnto && r.flags.contains(MapFlags::STACK);
-        r.pg_off = if procnto && r.flags.contains(MapFlags::FIXED) && r.private_anon() {
+        let stack = p.stack_guard && r.flags.contains(MapFlags::STACK);
+        r.pg_off = if p.fixed_anon_keeps_addr_offset && r.flags.contains(MapFlags::FIXED) && r.private_anon() {
             // vmm_mmap: anonymous memory without an object takes addr's
             // sub-page offset, stack or not (MAP_FIXED returns addr exactly).
             r.addr % p.page_size
@@ -422,12 +434,23 @@ impl Model {
                 Errno::EINVAL,
                 fixed && r.addr % self.profile.page_size != 0,
             )
-            .check("MMAP-EPERM-4", Errno::EPERM, fixed && r.addr < self.profile.user_start)
+            .check(
+                "MMAP-EPERM-4",
+                Errno::EPERM,
+                fixed && self.below_min_addr_refused(proc, r),
+            )
             .check(
                 "MMAP-EEXIST-1",
                 Errno::EEXIST,
                 r.flags.contains(MapFlags::FIXED_NOREPLACE) && overlaps,
             );
+    }
+
+    /// security_mmap_addr(): below `mmap_min_addr` only a caller with the
+    /// raw-I/O privilege (CAP_SYS_RAWIO) may map; the model's root holds it
+    /// (spec/processes.md), so root gets the next check's answer.
+    fn below_min_addr_refused(&self, proc: &Process, r: &Request) -> bool {
+        r.addr < self.profile.mmap_min_addr && !proc.holds_raw_io()
     }
 
     /// MAP_LOCKED's privilege, then mlock_future_ok().
@@ -503,10 +526,10 @@ impl Model {
 
     fn too_many_regions(&self, proc: &Process, r: &Request) -> bool {
         let count = proc.space.region_count();
-        match self.profile.mmap_order {
-            MmapOrder::Procnto => count + r.regions_needed() > self.profile.max_regions,
+        match self.profile.region_limit {
+            RegionLimit::CountAfter => count + r.regions_needed() > self.profile.max_regions,
             // do_mmap tests map_count > max_map_count, so one more mapping fits.
-            MmapOrder::Linux => count > self.profile.max_regions,
+            RegionLimit::CountBefore => count > self.profile.max_regions,
         }
     }
 
@@ -539,12 +562,14 @@ impl Model {
         }
     }
 
+    /// RLIMIT_DATA's scope (MMAP-ENOMEM-1), the predicate mprotect asks too.
     fn counts_data(&self, r: &Request) -> bool {
-        match self.profile.data_scope {
-            DataScope::AnonPrivate => r.private_anon() && !r.flags.intersects(MapFlags::STACK | MapFlags::ELF),
-            // Linux's MAP_STACK is not VM_GROWSDOWN, so it does not exempt.
-            DataScope::PrivateWritable => !r.shared && r.writes(),
-        }
+        self.profile.data_scope.counts(DataFacts {
+            shared: r.shared,
+            anon: r.source == Source::Anon,
+            prot: r.prot,
+            flags: r.flags,
+        })
     }
 
     /// Whether `used + add - credit` blows `limit`.
@@ -562,8 +587,11 @@ impl Model {
             return false;
         }
         let limit = proc.limit(Resource::RLIMIT_DATA);
-        let linux = self.profile.mmap_order == MmapOrder::Linux;
-        let cap = if linux && limit.cur == 0 { limit.max } else { limit.cur };
+        let cap = if self.profile.data_zero_soft_uses_hard && limit.cur == 0 {
+            limit.max
+        } else {
+            limit.cur
+        };
         let used = proc.space.counters().data;
         self.limit_blown(used, self.limit_len(r), self.limit_credit(proc, r), cap)
     }
@@ -577,9 +605,9 @@ impl Model {
 
     /// procnto tests the unrounded length; Linux the pages.
     fn limit_len(&self, r: &Request) -> u64 {
-        match self.profile.mmap_order {
-            MmapOrder::Procnto => r.len,
-            MmapOrder::Linux => r.size.unwrap_or(u64::MAX),
+        match self.profile.limit_len {
+            LimitLen::Unrounded => r.len,
+            LimitLen::Pages => r.size.unwrap_or(u64::MAX),
         }
     }
 
@@ -598,17 +626,17 @@ impl Model {
     /// Up-front memory the mapping needs.
     fn commit_need(&self, r: &Request) -> u64 {
         let Some(size) = r.size else { return 0 };
-        let needs = match self.profile.mmap_order {
+        let needs = match self.profile.commit_scope {
             // A shared anonymous object is allocated whole (its charge); other
             // anonymous memory and private copies of objects unless MAP_LAZY.
-            MmapOrder::Procnto => {
+            CommitScope::UnlessLazy => {
                 (r.source == Source::Anon && r.shared)
                     || (!r.lazy()
                         && (r.source == Source::Anon
                             || (!r.shared && matches!(r.source, Source::Object(id) if id != self.phys))))
             }
             // accountable_mapping(), and shmem's accounting of shared anonymous memory.
-            MmapOrder::Linux => {
+            CommitScope::Accountable => {
                 !r.flags.contains(MapFlags::NORESERVE)
                     && ((!r.shared && r.writes()) || (r.shared && r.source == Source::Anon))
             }
@@ -635,8 +663,7 @@ impl Model {
     /// Whether the mapping will be locked (MCL_FUTURE, Linux MAP_LOCKED) and
     /// the lock limit forbids it; `credit` is locked memory already unmapped.
     fn future_lock_blown(&self, proc: &Process, r: &Request, credit: u64) -> bool {
-        let locks =
-            proc.mcl_future || (self.profile.mmap_order == MmapOrder::Linux && r.flags.contains(MapFlags::LOCKED));
+        let locks = self.locks_at_mmap(proc, r);
         let Some(size) = r.size.filter(|_| locks) else {
             return false;
         };
@@ -645,6 +672,11 @@ impl Model {
         }
         let locked = proc.space.counters().locked;
         self.limit_blown(locked, size, credit, proc.limit(Resource::RLIMIT_MEMLOCK).cur)
+    }
+
+    /// Whether the new mapping is locked: MCL_FUTURE, or MAP_LOCKED where it locks.
+    fn locks_at_mmap(&self, proc: &Process, r: &Request) -> bool {
+        proc.mcl_future || (self.profile.map_locked_locks && r.flags.contains(MapFlags::LOCKED))
     }
 
     /// Where the region goes: the fixed base, or the placement policy's choice.
@@ -694,7 +726,7 @@ impl Model {
     /// and locks; a failure there leaves the range empty. The earliest rule
     /// that gives the observed errno says how far the call got.
     fn commit_failed_fixed(&mut self, pid: Pid, r: &Request, errno: Errno) {
-        if self.profile.mmap_order != MmapOrder::Procnto || !r.fixed() {
+        if !self.profile.failed_fixed_leaves_hole || !r.fixed() {
             return;
         }
         let checks = self.mmap_checks(&self.procs[&pid], r);
@@ -769,8 +801,7 @@ impl Model {
     /// Builds the region for a request, creating and charging objects.
     fn new_region(&mut self, pid: Pid, r: &Request, range: AddrRange) -> Region {
         let proc = &self.procs[&pid];
-        let linux = self.profile.mmap_order == MmapOrder::Linux;
-        let locked = proc.mcl_future || (linux && r.flags.contains(MapFlags::LOCKED));
+        let locked = self.locks_at_mmap(proc, r);
         let (backing, offset) = match r.source {
             Source::Anon if r.shared => (Backing::Object(self.new_anon_object(range.len().0)), 0),
             Source::Anon => (Backing::Zero, 0),

@@ -65,6 +65,13 @@ impl Process {
         }
     }
 
+    /// Whether the process holds the raw-I/O privilege (CAP_SYS_RAWIO):
+    /// exactly while its euid is 0 (PROC-CRED-1: a cred to another euid
+    /// drops it, as setresuid clears the effective capabilities).
+    pub fn holds_raw_io(&self) -> bool {
+        self.euid == 0
+    }
+
     /// The limit in force for `resource`.
     pub fn limit(&self, resource: Resource) -> Rlimit {
         self.limits[resource.index()]

@@ -13,7 +13,6 @@ use super::object::{ObjKind, Object, Page};
 use super::process::{FdTarget, Process};
 use super::Model;
 use crate::call::{Call, Outcome, Value};
-use crate::profile::MmapOrder;
 use crate::rules::{Checks, RuleId, Verdict};
 use crate::types::{Errno, Fd, OFlags, ObjId, Pid, Prot};
 use std::collections::BTreeMap;
@@ -152,7 +151,7 @@ impl Model {
     /// (procnto). Under linux a server's file is a regular file: the kernel
     /// maps it, and no mmap OCB holds SH_DENYWR.
     pub(super) fn server_answers_mmap(&self) -> bool {
-        self.profile.mmap_order == MmapOrder::Procnto
+        self.profile.server_answers_mmap
     }
 
     /// Checks for creating a server file.

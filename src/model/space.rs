@@ -335,9 +335,10 @@ impl AddressSpace {
         }
     }
 
-    /// Whether `range` lies inside the profile's user range.
+    /// Whether `range` lies inside the part of the user range placement may
+    /// choose (above `mmap_min_addr`).
     pub fn in_user_range(&self, range: AddrRange, profile: &Profile) -> bool {
-        range.start().0 >= profile.user_start && range.end().0 <= profile.user_end
+        range.start().0 >= profile.placement_start() && range.end().0 <= profile.user_end
     }
 }
 
@@ -353,7 +354,7 @@ struct Holes<'a> {
 impl<'a> Holes<'a> {
     /// `None` when the profile's user range is empty.
     fn new(space: &'a AddressSpace, profile: &Profile) -> Option<Holes<'a>> {
-        let user = AddrRange::from_bounds(Addr(profile.user_start), Addr(profile.user_end))?;
+        let user = AddrRange::from_bounds(Addr(profile.placement_start()), Addr(profile.user_end))?;
         Some(Holes { space, user })
     }
 

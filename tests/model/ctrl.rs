@@ -910,3 +910,32 @@ fn mprot_ok_1_linux_leaves_a_region_with_that_protection_unsplit() {
     assert_ok(&mut m, P1, &mprotect(a + PAGE, PAGE, Prot::READ), "MPROT-OK-1");
     assert_eq!(regions(&m), before + 2);
 }
+
+#[test]
+fn mprot_enomem_3_map_stack_counts_as_data_after_mprotect_as_after_mmap() {
+    // D1: mmap and mprotect ask one RLIMIT_DATA predicate (DataScope::counts),
+    // so a MAP_STACK mapping mprotected back to read-write counts again.
+    let rw = Prot::READ | Prot::WRITE;
+    let stack = MapFlags::PRIVATE | MapFlags::ANON | MapFlags::STACK;
+    let mut m = model(LINUX);
+    let a = mapped(&mut m, P1, &mmap(0, PAGE, rw, stack, -1, 0));
+    assert_eq!(counters(&m).data, PAGE, "MMAP-ENOMEM-1's scope: MAP_STACK counts");
+    assert_ok(&mut m, P1, &mprotect(a, PAGE, Prot::READ), "MPROT-OK-1");
+    assert_eq!(counters(&m).data, 0);
+    assert_ok(&mut m, P1, &mprotect(a, PAGE, rw), "MPROT-OK-1");
+    assert_eq!(counters(&m).data, PAGE, "back in the state it was created in");
+    m.check_invariants().unwrap();
+    // mprotect can no longer slip a stack past RLIMIT_DATA.
+    let mut m = model(LINUX);
+    let b = mapped(&mut m, P1, &mmap(0, 2 * PAGE, Prot::READ, stack, -1, 0));
+    setrlimit(&mut m, Resource::RLIMIT_DATA, PAGE, RLIM_INFINITY);
+    assert_err(
+        &mut m,
+        P1,
+        &mmap(0, 2 * PAGE, rw, stack, -1, 0),
+        Errno::ENOMEM,
+        "MMAP-ENOMEM-1",
+    );
+    assert_err(&mut m, P1, &mprotect(b, 2 * PAGE, rw), Errno::ENOMEM, "MPROT-ENOMEM-3");
+    m.check_invariants().unwrap();
+}

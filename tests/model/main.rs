@@ -5,6 +5,8 @@
 
 // The rule catalogue in spec/ against the code and the tests.
 mod catalogue;
+// Profiles are data: no name compared, no order used as a platform switch.
+mod profile_data;
 // mmap (spec/mmap.md).
 mod mmap;
 // munmap, mprotect, msync (spec/munmap-mprotect.md).

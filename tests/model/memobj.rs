@@ -744,6 +744,32 @@ fn memobj_esrch_1_no_such_process() {
 }
 
 #[test]
+fn memobj_esrch_1_comes_before_not_supported_in_every_profile() {
+    // Issue 10 point 3: a pid that does not exist is ESRCH, also where
+    // mmap_peer does not exist (qnx4, linux), before MEMOBJ-EINVAL-5.
+    for p in ProfileName::ALL {
+        let mut m = model(p);
+        let h = created(&mut m, P1, PAGE);
+        let call = memobj_map(h, Pid(42), Prot::READ, 0, 0);
+        assert_err(&mut m, P1, &call, Errno::ESRCH, "MEMOBJ-ESRCH-1");
+        let p2 = spawn(&mut m, P1);
+        assert_ok(&mut m, p2, &Call::Exit {}, "PROC-EXIT-1");
+        assert_err(
+            &mut m,
+            P1,
+            &memobj_map(h, p2, Prot::READ, 0, 0),
+            Errno::ESRCH,
+            "MEMOBJ-ESRCH-1",
+        );
+        if !p.profile().has_mmap_peer {
+            let p3 = spawn(&mut m, P1);
+            let call = memobj_map(h, p3, Prot::READ, 0, 0);
+            assert_err(&mut m, P1, &call, Errno::EINVAL, "MEMOBJ-EINVAL-5");
+        }
+    }
+}
+
+#[test]
 fn memobj_eperm_2_not_allowed_to_map_into_that_process() {
     let mut m = model(Neutrino);
     let alice = user(&mut m, 100);
@@ -764,10 +790,8 @@ fn memobj_einval_5_no_mapping_into_another_process_on_qnx4_or_linux() {
         let mut m = model(p);
         let p2 = spawn(&mut m, P1);
         let h = created(&mut m, P1, PAGE);
-        for target in [p2, Pid(42)] {
-            let call = memobj_map(h, target, Prot::READ, 0, 0);
-            assert_err(&mut m, P1, &call, Errno::EINVAL, "MEMOBJ-EINVAL-5");
-        }
+        let call = memobj_map(h, p2, Prot::READ, 0, 0);
+        assert_err(&mut m, P1, &call, Errno::EINVAL, "MEMOBJ-EINVAL-5");
         assert_eq!(region_count(&m, p2), 0);
     }
 }

@@ -327,8 +327,32 @@ fn iofunc_enosys_1_no_mmap_handler() {
         }
         assert_eq!(mmap_ocb(&m), None);
     }
-    // Under linux the kernel maps the file itself.
+}
+
+#[test]
+fn mmap_enodev_1_linux_server_file_without_mmap_support() {
+    // Under linux the kernel maps a server's file itself; one whose server
+    // has no mmap support has no f_op->mmap: ENODEV, as every unmappable file.
+    let file = File {
+        mmap: "none",
+        ..File::new()
+    };
     let mut m = serving(Linux, &file);
+    let fd = open_file(&mut m, P1, OFlags::RDWR);
+    for flags in [MapFlags::SHARED, MapFlags::PRIVATE] {
+        assert_err(&mut m, P1, &map(fd, Prot::READ, flags), Errno::ENODEV, "MMAP-ENODEV-1");
+    }
+    // The access checks still come first (do_mmap's order).
+    let wronly = open_file(&mut m, P1, OFlags::WRONLY);
+    assert_err(
+        &mut m,
+        P1,
+        &map(wronly, Prot::READ, MapFlags::SHARED),
+        Errno::EACCES,
+        "MMAP-EACCES-1",
+    );
+    // A file with mmap support maps.
+    let mut m = serving(Linux, &File::new());
     let fd = open_file(&mut m, P1, OFlags::RDWR);
     assert_ok(&mut m, P1, &map(fd, Prot::READ, MapFlags::SHARED), "MMAP-OK-1");
 }

@@ -744,7 +744,14 @@ impl LinuxBackend {
             return Outcome::Err(Errno::EINVAL);
         }
         let real = self.run.file(path);
-        let made = match write_file(&real, *mode, *uid, data, *size) {
+        // A server without mmap support: a file Linux cannot map either
+        // (mmap of /dev/null is ENODEV, as MMAP-ENODEV-1 says for the model).
+        let written = if mmap == "none" {
+            unmappable_file(&real)
+        } else {
+            write_file(&real, *mode, *uid, data, *size)
+        };
+        let made = match written {
             Ok(()) => Outcome::UNIT,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Outcome::Err(Errno::EEXIST),
             Err(e) => return self.skip(format!("creating {}: {e}", real.display())),
@@ -762,12 +769,25 @@ impl LinuxBackend {
     }
 }
 
-fn write_file(path: &std::path::Path, mode: u32, uid: u32, data: &[u8], size: u64) -> std::io::Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+/// A file whose server has no mmap support: a link to /dev/null, which opens
+/// for reading and writing and whose mmap is ENODEV.
+fn unmappable_file(path: &std::path::Path) -> std::io::Result<()> {
+    make_parent(path)?;
+    std::os::unix::fs::symlink("/dev/null", path)
+}
+
+fn make_parent(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
     }
+    Ok(())
+}
+
+fn write_file(path: &std::path::Path, mode: u32, uid: u32, data: &[u8], size: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    make_parent(path)?;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

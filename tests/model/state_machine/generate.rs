@@ -347,7 +347,7 @@ fn place(profile: ProfileName, returned: bool) -> SBoxedStrategy<Place> {
     let hostile = vec![
         0,
         1,
-        p.user_start - 1,
+        p.placement_start() - 1,
         p.user_end - page,
         p.user_end,
         1 << 63,
