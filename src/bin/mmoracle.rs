@@ -228,6 +228,10 @@ fn execute(cli: Cli) -> Result<u8> {
             regressions,
         } => {
             use mmoracle::backend::linux::diff::{run_diff, DiffOptions};
+            if let Some(why) = Backend::Linux.missing_privilege() {
+                eprintln!("mmoracle diff: SKIPPED, nothing was run: {why}");
+                return Ok(0);
+            }
             let opts = DiffOptions {
                 cases,
                 steps,

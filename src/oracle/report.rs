@@ -113,7 +113,7 @@ impl FileReport {
 
     /// Whether every event conformed and met its expectation.
     pub fn passed(&self) -> bool {
-        self.error.is_none() && self.divergences == 0 && self.unmet == 0
+        self.error.is_none() && !self.not_applicable && self.divergences == 0 && self.unmet == 0
     }
 }
 
@@ -394,7 +394,7 @@ impl Totals {
         );
         if self.not_applicable > 0 {
             out.push_str(&format!(
-                "NOT APPLICABLE: {} scripts written for another profile than the backend's were not run\n",
+                "NOT APPLICABLE: {} scripts were not run (written for another profile than the backend's, or needing a privilege this run lacks)\n",
                 self.not_applicable
             ));
         }
@@ -478,7 +478,10 @@ pub fn json_report(files: &[FileReport], totals: &Totals) -> Json {
 
 /// A whole run as JUnit XML: one test case per file.
 pub fn junit_report(files: &[FileReport], totals: &Totals) -> String {
-    let failures = files.iter().filter(|r| r.error.is_none() && !r.passed()).count();
+    let failures = files
+        .iter()
+        .filter(|r| r.error.is_none() && !r.not_applicable && !r.passed())
+        .count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -499,6 +502,14 @@ pub fn junit_report(files: &[FileReport], totals: &Totals) -> String {
         );
         if r.passed() {
             out.push_str("/>\n");
+            continue;
+        }
+        if r.not_applicable {
+            let why = xml_escape(&file_text(r));
+            let _ = writeln!(
+                out,
+                ">\n      <skipped message=\"not applicable\">{why}</skipped>\n    </testcase>"
+            );
             continue;
         }
         out.push_str(">\n");
