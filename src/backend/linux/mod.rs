@@ -628,7 +628,19 @@ impl LinuxBackend {
         format!("/{prefix}~{:016x}", h.finish())
     }
 
+    /// Access mode 3 (O_WRONLY|O_RDWR): Linux opens such an fd for neither
+    /// reading nor writing (while checking both permissions); the model reads
+    /// it as read-write. Not run, and the process is out of step.
+    fn access_mode_3(&mut self, oflag: crate::types::OFlags) -> Option<Outcome> {
+        (oflag.bits() & 3 == 3).then(|| {
+            self.apart("access mode 3 (O_WRONLY|O_RDWR), which Linux opens for neither reading nor writing, is not in the model")
+        })
+    }
+
     fn shm_open(&mut self, pid: Pid, name: &str, oflag: crate::types::OFlags, mode: u32) -> Outcome {
+        if let Some(out) = self.access_mode_3(oflag) {
+            return out;
+        }
         let real = self.shm_name(name);
         let a = [linux_oflags(oflag), u64::from(mode), 0, 0, 0, 0];
         self.simple(pid, Op::ShmOpen, a, real.as_bytes(), |v| Value::Fd(Fd(v as i32)))
@@ -640,6 +652,9 @@ impl LinuxBackend {
     }
 
     fn open(&mut self, pid: Pid, path: &str, oflag: crate::types::OFlags) -> Outcome {
+        if let Some(out) = self.access_mode_3(oflag) {
+            return out;
+        }
         let real = match path {
             "/dev/zero" | "/dev/null" => PathBuf::from(path),
             "/dev/mem" => return Outcome::Err(Errno::ENOENT), // never opened; absent on this kernel
