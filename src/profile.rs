@@ -340,6 +340,9 @@ pub struct Profile {
     pub shm_grow_keeps_tail: bool,
     /// Whether the QNX 4 Gamma binding's mmap exists (GAMMA-ENOSYS-1).
     pub has_gamma: bool,
+    /// Whether this machine's kernel is the system the profile describes, so
+    /// the real Linux backend (src/backend/linux) can stand for it.
+    pub is_this_kernel: bool,
     /// How mmap's front end reads its arguments.
     pub mmap_args: MmapArgs,
     /// Whether MAP_PHYS without an fd maps physical memory by address
@@ -465,6 +468,7 @@ const NEUTRINO_FIELDS: Profile = Profile {
     shm_max_size: u32::MAX as u64,
     shm_grow_keeps_tail: false,
     has_gamma: false,
+    is_this_kernel: false,
     mmap_args: MmapArgs::MemmgrRewrite,
     map_phys_by_addr: true,
     stack_guard: true,
@@ -545,6 +549,7 @@ pub static LINUX: Profile = Profile {
     shm_max_size: i64::MAX as u64,
     shm_grow_keeps_tail: true,
     has_gamma: false,
+    is_this_kernel: true,
     mmap_args: MmapArgs::KernelAsGiven,
     map_phys_by_addr: false,
     stack_guard: false,

@@ -374,6 +374,10 @@ fn execute(cli: Cli) -> Result<u8> {
             regressions,
         } => {
             use mmoracle::backend::linux::diff::{run_diff, DiffOptions};
+            if let Some(why) = Backend::Linux.missing_privilege() {
+                eprintln!("mmoracle diff: SKIPPED, nothing was run: {why}");
+                return Ok(0);
+            }
             let opts = DiffOptions {
                 cases,
                 steps,
@@ -495,6 +499,9 @@ fn unreadable_report(name: &str, opts: &Options, why: &str) -> FileReport {
 /// Renames a finished trace into place, or removes it when its input ended
 /// on bad input (so no partial trace is left for `check` to accept).
 fn keep_or_discard(out: Output, report: &FileReport) -> Result<()> {
+    if report.not_applicable {
+        return Ok(()); // Not run: there is no trace to write.
+    }
     if report.error.is_some() {
         eprintln!(
             "mmoracle: {} not written: its input stopped on bad input",

@@ -46,8 +46,8 @@ pub struct Finding {
     /// The call as written, with expressions and their values.
     pub call: String,
     /// The call with every expression evaluated (the JSON report writes it
-    /// as a trace-format event).
-    pub resolved: Call,
+    /// as a trace-format event); `None` for a finding about a whole script.
+    pub resolved: Option<Call>,
     /// What is wrong.
     pub kind: FindingKind,
 }
@@ -132,7 +132,7 @@ impl FileReport {
 
     /// Whether every event conformed and met its expectation.
     pub fn passed(&self) -> bool {
-        self.error.is_none() && self.divergences == 0 && self.unmet == 0
+        self.error.is_none() && !self.not_applicable && self.divergences == 0 && self.unmet == 0
     }
 }
 
@@ -616,7 +616,7 @@ impl Totals {
         let mut out = String::new();
         if self.not_applicable > 0 {
             out.push_str(&format!(
-                "NOT APPLICABLE: {} scripts written for another profile than the backend's were not run\n",
+                "NOT APPLICABLE: {} scripts were not run (written for another profile than the backend's, or needing a privilege this run lacks)\n",
                 self.not_applicable
             ));
         }
@@ -648,9 +648,12 @@ impl Totals {
 /// The call as a trace-format event with every expression evaluated:
 /// `{"pid":1,"call":"munmap","addr":"0x40000000","len":4096}`.
 fn call_json(f: &Finding) -> Json {
+    let Some(call) = &f.resolved else {
+        return Json::Null;
+    };
     let mut event = serde_json::Map::new();
     event.insert("pid".into(), Json::from(f.pid.0));
-    if let Ok(Json::Object(fields)) = serde_json::to_value(&f.resolved) {
+    if let Ok(Json::Object(fields)) = serde_json::to_value(call) {
         event.extend(fields);
     }
     Json::Object(event)
@@ -761,8 +764,12 @@ pub fn json_report(files: &[FileReport], totals: &Totals) -> Json {
 
 /// A whole run as JUnit XML: one test case per file.
 pub fn junit_report(files: &[FileReport], totals: &Totals) -> String {
-    // A file fails when it has findings, and is in error when its input is bad.
-    let failures = files.iter().filter(|r| r.divergences + r.unmet > 0).count();
+    // A file fails when it has findings that are failures, and is in error
+    // when its input is bad; a not-applicable one is skipped.
+    let failures = files
+        .iter()
+        .filter(|r| r.error.is_none() && !r.not_applicable && !r.passed())
+        .count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -783,6 +790,14 @@ pub fn junit_report(files: &[FileReport], totals: &Totals) -> String {
         );
         if r.passed() {
             out.push_str("/>\n");
+            continue;
+        }
+        if r.not_applicable {
+            let why = xml_escape(&file_text(r));
+            let _ = writeln!(
+                out,
+                ">\n      <skipped message=\"not applicable\">{why}</skipped>\n    </testcase>"
+            );
             continue;
         }
         out.push_str(">\n");

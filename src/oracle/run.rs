@@ -48,6 +48,16 @@ impl Backend {
         }
     }
 
+    /// Why this backend cannot run the linux profile's first process here,
+    /// if it cannot: that process is root (spec/processes.md).
+    pub fn missing_privilege(self) -> Option<String> {
+        #[cfg(target_os = "linux")]
+        if self == Backend::Linux && !rustix::process::geteuid().is_root() {
+            return Some("the linux profile's first process is root, and this run is not: scripts are not run".into());
+        }
+        None
+    }
+
     /// The one profile this backend stands for, if it is not every profile.
     pub fn only_profile(self) -> Option<ProfileName> {
         match self {
@@ -138,6 +148,21 @@ pub fn judge<R: BufRead, W: Write>(
         if b.only_profile().is_some_and(|p| p != written_for) {
             let mut r = FileReport::new(name, written_for);
             r.not_applicable = true;
+            return Ok(r);
+        }
+        if let Some(why) = b.missing_privilege() {
+            let mut r = FileReport::new(name, written_for);
+            r.not_applicable = true;
+            r.findings.push(Finding {
+                line: 0,
+                pid: crate::types::Pid(1),
+                call: "(the whole script)".into(),
+                resolved: None,
+                kind: FindingKind::Backend {
+                    note: format!("SKIPPED: {why}"),
+                    failure: false,
+                },
+            });
             return Ok(r);
         }
     }
@@ -325,7 +350,7 @@ impl FileRun {
                 line: event.line,
                 pid: event.pid,
                 call: describe(raw, &self.env),
-                resolved: event.call.clone(),
+                resolved: Some(event.call.clone()),
                 kind: FindingKind::Backend {
                     note: incident.to_string(),
                     failure: self.stopped,
@@ -362,7 +387,7 @@ impl FileRun {
                 line: event.line,
                 pid: event.pid,
                 call: describe(),
-                resolved: event.call.clone(),
+                resolved: Some(event.call.clone()),
                 kind: FindingKind::Divergence(d),
             }),
         }
@@ -371,7 +396,7 @@ impl FileRun {
                 line: event.line,
                 pid: event.pid,
                 call: describe(),
-                resolved: event.call.clone(),
+                resolved: Some(event.call.clone()),
                 kind: FindingKind::Unmet {
                     expected: expect.clone(),
                     observed: observed.clone(),
@@ -418,7 +443,7 @@ impl FileRun {
             line,
             pid,
             call: describe(raw, &self.env),
-            resolved: event.call.clone(),
+            resolved: Some(event.call.clone()),
             kind: FindingKind::Backend { note, failure: true },
         });
     }

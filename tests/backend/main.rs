@@ -534,3 +534,71 @@ fn an_interrupted_run_leaves_dev_shm_as_it_was() {
     assert_eq!(shm_names(), before);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn stores_over_the_touch_budget_are_skipped() {
+    let mut b = LinuxBackend::start(
+        ProfileName::Linux,
+        Config {
+            touch_budget: 8192,
+            ..config()
+        },
+    )
+    .expect("starts");
+    let a = mmap_anon(&mut b, 4 * 4096, Prot::READ | Prot::WRITE);
+    for page in 0..2 {
+        let store = Call::Store {
+            addr: Addr(a.0 + page * 4096),
+            data: vec![1; 4096],
+        };
+        assert_eq!(b.execute(P1, &store), Outcome::UNIT);
+        assert_eq!(b.take_incident(), None);
+    }
+    let over = Call::Store {
+        addr: Addr(a.0 + 2 * 4096),
+        data: vec![1],
+    };
+    let _ = b.execute(P1, &over);
+    match b.take_incident() {
+        Some(Incident::OutOfStep(why)) => assert!(why.contains("touch budget"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// As an ordinary user the linux backend runs nothing, and says so.
+#[test]
+fn an_ordinary_user_run_is_skipped_loudly() {
+    if skip_unless_root("an_ordinary_user_run_is_skipped_loudly (it drops to nobody with setpriv)") {
+        return;
+    }
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_mmoracle"),
+        ])
+        .args(["run", "traces/spec/obj-fds-linux.jsonl", "--backend", "linux"])
+        .current_dir(root)
+        .output();
+    let Ok(out) = out else {
+        eprintln!("SKIPPED an_ordinary_user_run_is_skipped_loudly: setpriv is not installed");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("SKIPPED: the linux profile's first process is root"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 files (0 passed)") && text.contains("NOT APPLICABLE: 1 scripts"),
+        "{text}"
+    );
+}

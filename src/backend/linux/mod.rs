@@ -148,21 +148,21 @@ const PAGE: u64 = 4096;
 impl LinuxBackend {
     /// Starts the first worker: root as this process is, with the profile's initial limits.
     pub fn start(profile: ProfileName, config: Config) -> Result<LinuxBackend, StartError> {
-        if profile != ProfileName::Linux {
+        if !profile.profile().is_this_kernel {
             return Err(StartError::Profile(profile));
         }
-        static CLEANUP: std::sync::Once = std::sync::Once::new();
-        CLEANUP.call_once(sys::clean_shm_on_termination);
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            sys::clean_shm_on_termination();
+            rundir::remove_stale();
+        });
+        reap_dead();
         let run = RunDir::create()?;
         let exe = config.worker_exe.display().to_string();
         let fail = |why: String| StartError::Worker { exe: exe.clone(), why };
-        let (ours, theirs) = UnixStream::pair().map_err(|e| fail(e.to_string()))?;
-        let child = Command::new(&config.worker_exe)
-            .env(worker::WORKER_ENV, "first")
-            .stdin(Stdio::from(OwnedFd::from(theirs)))
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
+        let limits = initial_limits_env(profile.profile()).map_err(fail)?;
+        let (child, ours) = take_spare(&config.worker_exe, &limits)
+            .map_or_else(|| start_first(&config.worker_exe, &limits), Ok)
             .map_err(|e| fail(e.to_string()))?;
         let mut backend = LinuxBackend {
             profile: profile.profile(),
@@ -180,9 +180,14 @@ impl LinuxBackend {
                 .and_then(|t| t.trim().parse().ok())
                 .unwrap_or(65530),
         };
-        let w = backend.hello(ours).map_err(fail)?;
+        let w = backend.hello(ours).map_err(|why| {
+            fail(format!(
+                "{why} (it sets the linux profile's initial limits first; see its message above)"
+            ))
+        })?;
         backend.workers.insert(Pid(1), w);
-        backend.initial_limits().map_err(fail)?;
+        // The next backend's first worker starts while this one runs.
+        put_spare(&backend.config.worker_exe, &limits);
         Ok(backend)
     }
 
@@ -208,30 +213,6 @@ impl LinuxBackend {
     /// The run's shared-memory name prefix.
     pub fn shm_prefix(&self) -> &str {
         self.run.prefix()
-    }
-
-    fn initial_limits(&mut self) -> Result<(), String> {
-        for r in Resource::ALL {
-            let Rlimit { cur, max } = self.profile.initial_limits[r.index()];
-            let got = self.execute(
-                Pid(1),
-                &Call::Setrlimit {
-                    resource: r,
-                    cur,
-                    max,
-                    target: None,
-                },
-            );
-            if got != Outcome::UNIT {
-                return Err(format!(
-                    "this machine cannot give the first process the linux profile's {r} {}/{} ({got}); \
-                     run as root with at least those hard limits",
-                    crate::call::limit_text(cur),
-                    crate::call::limit_text(max)
-                ));
-            }
-        }
-        Ok(())
     }
 
     fn hello(&mut self, sock: UnixStream) -> Result<Worker, String> {
@@ -647,7 +628,19 @@ impl LinuxBackend {
         format!("/{prefix}~{:016x}", h.finish())
     }
 
+    /// Access mode 3 (O_WRONLY|O_RDWR): Linux opens such an fd for neither
+    /// reading nor writing (while checking both permissions); the model reads
+    /// it as read-write. Not run, and the process is out of step.
+    fn access_mode_3(&mut self, oflag: crate::types::OFlags) -> Option<Outcome> {
+        (oflag.bits() & 3 == 3).then(|| {
+            self.apart("access mode 3 (O_WRONLY|O_RDWR), which Linux opens for neither reading nor writing, is not in the model")
+        })
+    }
+
     fn shm_open(&mut self, pid: Pid, name: &str, oflag: crate::types::OFlags, mode: u32) -> Outcome {
+        if let Some(out) = self.access_mode_3(oflag) {
+            return out;
+        }
         let real = self.shm_name(name);
         let a = [linux_oflags(oflag), u64::from(mode), 0, 0, 0, 0];
         self.simple(pid, Op::ShmOpen, a, real.as_bytes(), |v| Value::Fd(Fd(v as i32)))
@@ -659,6 +652,9 @@ impl LinuxBackend {
     }
 
     fn open(&mut self, pid: Pid, path: &str, oflag: crate::types::OFlags) -> Outcome {
+        if let Some(out) = self.access_mode_3(oflag) {
+            return out;
+        }
         let real = match path {
             "/dev/zero" | "/dev/null" => PathBuf::from(path),
             "/dev/mem" => return Outcome::Err(Errno::ENOENT), // never opened; absent on this kernel
@@ -798,6 +794,88 @@ fn write_file(path: &std::path::Path, mode: u32, uid: u32, data: &[u8], size: u6
     std::os::unix::fs::fchown(&f, Some(uid), None)?;
     f.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))?;
     Ok(())
+}
+
+/// A first worker started ahead of time, with the binary and limits it was started for.
+struct Spare {
+    exe: PathBuf,
+    limits: String,
+    child: Child,
+    sock: UnixStream,
+}
+
+static SPARE: std::sync::Mutex<Option<Spare>> = std::sync::Mutex::new(None);
+
+/// Killed first workers not reaped yet.
+static DYING: std::sync::Mutex<Vec<Child>> = std::sync::Mutex::new(Vec::new());
+
+/// Reaps the killed workers that have finished dying, without waiting.
+fn reap_dead() {
+    DYING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain_mut(|c| matches!(c.try_wait(), Ok(None)));
+}
+
+/// The first worker: the binary in worker mode, the socket as its stdin,
+/// the profile's initial limits in its environment (it sets them before
+/// it measures its start-up usage).
+fn start_first(exe: &std::path::Path, limits: &str) -> std::io::Result<(Child, UnixStream)> {
+    let (ours, theirs) = UnixStream::pair()?;
+    let child = Command::new(exe)
+        .env(worker::WORKER_ENV, "first")
+        .env(worker::LIMITS_ENV, limits)
+        .stdin(Stdio::from(OwnedFd::from(theirs)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    Ok((child, ours))
+}
+
+fn take_spare(exe: &std::path::Path, limits: &str) -> Option<(Child, UnixStream)> {
+    let mut slot = SPARE.lock().unwrap_or_else(|e| e.into_inner());
+    match slot.take() {
+        Some(s) if s.exe == exe && s.limits == limits => Some((s.child, s.sock)),
+        Some(mut other) => {
+            let _ = other.child.kill();
+            let _ = other.child.wait();
+            None
+        }
+        None => None,
+    }
+}
+
+fn put_spare(exe: &std::path::Path, limits: &str) {
+    let mut slot = SPARE.lock().unwrap_or_else(|e| e.into_inner());
+    if slot.is_none() {
+        if let Ok((child, sock)) = start_first(exe, limits) {
+            *slot = Some(Spare {
+                exe: exe.to_path_buf(),
+                limits: limits.to_string(),
+                child,
+                sock,
+            });
+        }
+    }
+}
+
+/// The profile's initial limits as the first worker reads them
+/// (`resource=cur:max,...`, Linux numbers). RLIMIT_AS and RLIMIT_DATA would
+/// have to be shifted by the worker's start-up usage, which is not known
+/// yet, so a profile must leave them unlimited.
+fn initial_limits_env(profile: &Profile) -> Result<String, String> {
+    let mut parts = Vec::new();
+    for r in Resource::ALL {
+        let Rlimit { cur, max } = profile.initial_limits[r.index()];
+        let shifted = matches!(r, Resource::RLIMIT_AS | Resource::RLIMIT_DATA);
+        if shifted && (cur, max) != (RLIM_INFINITY, RLIM_INFINITY) {
+            return Err(format!(
+                "the profile's initial {r} must be unlimited for the real backend"
+            ));
+        }
+        parts.push(format!("{}={cur}:{max}", r.linux()));
+    }
+    Ok(parts.join(","))
 }
 
 /// The worker's own ranges from its /proc/self/maps.
@@ -1058,7 +1136,9 @@ impl Drop for LinuxBackend {
         }
         if let Some(mut c) = self.first.take() {
             let _ = c.kill();
-            let _ = c.wait();
+            // Tearing down a worker's address space takes milliseconds; it is
+            // reaped by a later start (or at exit) instead of waited for here.
+            DYING.lock().unwrap_or_else(|e| e.into_inner()).push(c);
         }
     }
 }

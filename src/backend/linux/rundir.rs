@@ -21,9 +21,9 @@ pub struct RunDir {
 }
 
 impl RunDir {
-    /// Makes a fresh run directory and prefix, after removing those of dead runs.
+    /// Makes a fresh run directory and prefix (call [`remove_stale`] once
+    /// first to remove those of dead runs).
     pub fn create() -> std::io::Result<RunDir> {
-        remove_stale();
         let pid = std::process::id();
         let seq = SEQ.fetch_add(1, Ordering::Relaxed);
         let prefix = format!("{TAG}{pid}.{seq}.");

@@ -22,8 +22,35 @@ pub const WORKER_ENV: &str = "MMORACLE_WORKER";
 /// A child worker's soft limits (`resource=value,...`), put back at the end
 /// of its start-up (the parent raised them to start it).
 const SOFT_ENV: &str = "MMORACLE_SOFT_LIMITS";
+/// The first worker's initial limits (`resource=cur:max,...`), set before anything else.
+pub const LIMITS_ENV: &str = "MMORACLE_LIMITS";
 /// The limits a spawn raises: Linux RLIMIT_AS, RLIMIT_DATA, RLIMIT_NOFILE, RLIMIT_MEMLOCK.
 const RAISED: [i32; 4] = [9, 2, 7, 8];
+
+/// Sets the first process's limits; a machine that cannot give them (a hard
+/// limit below the profile's, without CAP_SYS_RESOURCE) is an error.
+fn set_initial_limits(text: &str) -> std::io::Result<()> {
+    for kv in text.split(',') {
+        let parsed = kv.split_once('=').and_then(|(k, v)| {
+            let (cur, max) = v.split_once(':')?;
+            Some((
+                k.parse::<i32>().ok()?,
+                cur.parse::<u64>().ok()?,
+                max.parse::<u64>().ok()?,
+            ))
+        });
+        let Some((resource, cur, max)) = parsed else {
+            return Err(std::io::Error::other(format!("bad {LIMITS_ENV} entry `{kv}`")));
+        };
+        sys::sys_prlimit(0, resource, Some((cur, max))).map_err(|e| {
+            io_err(
+                &format!("this machine cannot give the first process the linux profile's limit {resource} = {cur}/{max}; run as root with at least those hard limits"),
+                e,
+            )
+        })?;
+    }
+    Ok(())
+}
 
 fn parse_soft(text: &str) -> Vec<(i32, u64)> {
     text.split(',')
@@ -91,6 +118,9 @@ impl Worker {
         // ones (so that starting it needs no room under them); it puts the
         // parent's values back once it is set up.
         let soft = std::env::var(SOFT_ENV).ok().map(|v| parse_soft(&v));
+        if let Ok(limits) = std::env::var(LIMITS_ENV) {
+            set_initial_limits(&limits)?;
+        }
         let base = own_fd_base();
         let ctrl_fd = sys::sys_dup_at_least(0, base).map_err(|e| io_err("moving the socket", e))? as i32;
         let err_fd = sys::sys_dup_at_least(2, base).map_err(|e| io_err("moving stderr", e))? as i32;
@@ -357,6 +387,7 @@ impl Worker {
         let child = Command::new("/proc/self/exe")
             .env(WORKER_ENV, "child")
             .env(SOFT_ENV, soft.join(","))
+            .env_remove(LIMITS_ENV)
             .stdin(Stdio::from(OwnedFd::from(theirs)))
             .stdout(Stdio::null())
             .stderr(Stdio::from(err))
@@ -488,9 +519,11 @@ fn cred(euid: u32, keep_lock: bool) -> sys::SysResult {
 
 /// The capabilities the model's root has: changing credentials (cred),
 /// overriding file permissions and ownership (shm_open and shm_unlink of
-/// other users' objects), locking memory, and dropping capabilities. Every
-/// other one (CAP_SYS_RAWIO, which lets root map below mmap_min_addr, among
-/// them) is dropped from the bounding set too, so no child regains it.
+/// other users' objects), locking memory, raw I/O (CAP_SYS_RAWIO, which lets
+/// root map below mmap_min_addr: spec/processes.md, MMAP-EPERM-4; setresuid
+/// away from 0 clears it, as `cred` does in the model), and dropping
+/// capabilities. Every other one is dropped from the bounding set too, so no
+/// child regains it.
 fn drop_unmodelled_capabilities() -> Result<(), i32> {
     use rustix::thread::{self as t, CapabilitySet, CapabilitySets};
     let errno = |e: rustix::io::Errno| e.raw_os_error();
@@ -500,6 +533,7 @@ fn drop_unmodelled_capabilities() -> Result<(), i32> {
         | CapabilitySet::DAC_READ_SEARCH
         | CapabilitySet::FOWNER
         | CapabilitySet::IPC_LOCK
+        | CapabilitySet::SYS_RAWIO
         | CapabilitySet::SETPCAP;
     for bit in 0..64 {
         let cap = CapabilitySet::from_bits_retain(1 << bit);
