@@ -559,17 +559,107 @@ const HEX_VALUES: [u8; 256] = {
     table
 };
 
-/// Serde glue for byte strings written as hex digit pairs.
+/// The shortest byte run the writer uses instead of hex digit pairs.
+const RUN_MIN_LEN: usize = 64;
+/// The longest pattern the writer looks for in a run.
+const RUN_MAX_PATTERN: usize = 16;
+
+/// The shortest pattern whose repetition is `bytes`, when `bytes` is long
+/// enough to be worth writing as a byte run (trace-format.md §5.1).
+pub fn byte_run_pattern(bytes: &[u8]) -> Option<&[u8]> {
+    if bytes.len() < RUN_MIN_LEN {
+        return None;
+    }
+    (1..=RUN_MAX_PATTERN)
+        .filter(|p| bytes.len() % p == 0)
+        .find(|&p| bytes.chunks_exact(p).all(|c| c == &bytes[..p]))
+        .map(|p| &bytes[..p])
+}
+
+/// The bytes of a byte run `{"repeat": pattern, "len": len}`: `pattern`
+/// (hex digit pairs, not empty) repeated to exactly `len` bytes, which must
+/// be a multiple of the pattern's length and at most [`MAX_ACCESS`].
+pub fn byte_run(pattern: &str, len: u64) -> Result<Vec<u8>, String> {
+    let unit = parse_hex_bytes(pattern)?;
+    if unit.is_empty() {
+        return Err("a byte run's `repeat` needs at least one byte".into());
+    }
+    if len > MAX_ACCESS {
+        return Err(format!(
+            "a byte run of {len} bytes is longer than the largest access ({MAX_ACCESS})"
+        ));
+    }
+    if len % unit.len() as u64 != 0 {
+        return Err(format!(
+            "a byte run's `len` ({len}) must be a multiple of its pattern's {} bytes",
+            unit.len()
+        ));
+    }
+    Ok(unit.repeat(len as usize / unit.len()))
+}
+
+/// Bytes as a trace writes them: a byte run when they repeat a short
+/// pattern at length, else hex digit pairs.
+pub fn bytes_json(bytes: &[u8]) -> serde_json::Value {
+    match byte_run_pattern(bytes) {
+        Some(p) => serde_json::json!({"repeat": hex_bytes(p), "len": bytes.len()}),
+        None => serde_json::Value::from(hex_bytes(bytes)),
+    }
+}
+
+/// Serde glue for byte strings written as hex digit pairs or as a byte run.
 mod hex_data {
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::de::{self, MapAccess, Visitor};
+    use serde::ser::SerializeMap;
+    use serde::{Deserializer, Serializer};
+    use std::fmt;
 
     pub fn serialize<S: Serializer>(data: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::hex_bytes(data))
+        match super::byte_run_pattern(data) {
+            Some(p) => {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("repeat", &super::hex_bytes(p))?;
+                m.serialize_entry("len", &data.len())?;
+                m.end()
+            }
+            None => s.serialize_str(&super::hex_bytes(data)),
+        }
+    }
+
+    struct Bytes;
+
+    impl<'de> Visitor<'de> for Bytes {
+        type Value = Vec<u8>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(r#"hex digit pairs, or a byte run {"repeat":"ab","len":N}"#)
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<Vec<u8>, E> {
+            super::parse_hex_bytes(text).map_err(E::custom)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<u8>, A::Error> {
+            let (mut repeat, mut len) = (None::<String>, None::<u64>);
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    "repeat" if repeat.is_none() => repeat = Some(map.next_value()?),
+                    "len" if len.is_none() => len = Some(map.next_value()?),
+                    other => {
+                        return Err(de::Error::custom(format!(
+                            "a byte run has `repeat` and `len` once each, not `{other}`"
+                        )))
+                    }
+                }
+            }
+            let repeat = repeat.ok_or_else(|| de::Error::missing_field("repeat"))?;
+            let len = len.ok_or_else(|| de::Error::missing_field("len"))?;
+            super::byte_run(&repeat, len).map_err(de::Error::custom)
+        }
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
-        super::parse_hex_bytes(&text).map_err(serde::de::Error::custom)
+        d.deserialize_any(Bytes)
     }
 }
 

@@ -1,7 +1,14 @@
 //! Random scripts, reproducible from a seed, biased the way syzkaller biases
 //! its arguments: addresses in a small window so that ranges overlap, lengths
 //! of mostly one to four pages, now and then a random or slightly wrong flag
-//! word, across several processes.
+//! word, across several processes. Besides the primitive calls it emits the
+//! library calls (memobj, Gamma), the modelled server's files (`resmgr_file`,
+//! their opens, `io_mmap`), `dup`, `fstat`, the peer calls, and a few
+//! requests at the edges (physical memory, sizes past RAM, odd shm names and
+//! limits). Every script starts with the same short prologue: the server's
+//! files, one per way `_IO_MMAP` ends, opened and driven once. 20,000 steps
+//! reach at least nine tenths of the rules each profile's hand-written
+//! scripts exercise (tests/trace/gen.rs).
 //!
 //! Scripts are written as they are generated, so memory does not grow with
 //! `steps`. Names for bindings come from small fixed pools (`a0`..`a7` for
@@ -10,7 +17,7 @@
 //! named algorithm, through this module's own range reduction, so a seed
 //! gives the same script in every build.
 
-use crate::call::Call;
+use crate::call::{Call, Handle};
 use crate::profile::ProfileName;
 use crate::trace::writer::raw_event;
 use crate::trace::{Header, RawEvent, Writer};
@@ -38,6 +45,12 @@ pub const WINDOW_PAGES: u64 = 64;
 const ADDR_SLOTS: usize = 8;
 const FD_SLOTS: usize = 6;
 const SHM_NAMES: u64 = 4;
+const HANDLE_SLOTS: usize = 4;
+const VADDR_SLOTS: usize = 4;
+/// Files of the modelled server the generator creates and opens.
+const SERVER_FILES: u64 = 8;
+/// A pid that is never alive (the model's process cap is far below it).
+const DEAD_PID: i64 = 1000;
 /// One step in this many unmaps the caller's whole address space.
 const RESET_EVERY: u64 = 200;
 
@@ -119,10 +132,18 @@ struct Gen {
     /// The owner (index into `procs`, by pid JSON) of each address binding.
     addr_slots: [Option<Json>; ADDR_SLOTS],
     fd_slots: [Option<Json>; FD_SLOTS],
+    /// The owner of each memobj handle binding (`h0`..).
+    handle_slots: [Option<Json>; HANDLE_SLOTS],
+    /// Each memobj_map result binding (`m0`..): the handle slot, the target
+    /// as written, and the caller.
+    vaddr_slots: [Option<(usize, Json, Json)>; VADDR_SLOTS],
     /// Window pages used so far, one bit each.
     used: u64,
     /// An event to emit before anything new.
     pending: Option<RawEvent>,
+    /// Events still to emit, last first: the server's files at the start,
+    /// the second half of a two-event case.
+    queued: Vec<RawEvent>,
 }
 
 impl Gen {
@@ -140,8 +161,11 @@ impl Gen {
             pid_slots: vec![false; max_procs],
             addr_slots: Default::default(),
             fd_slots: Default::default(),
+            handle_slots: Default::default(),
+            vaddr_slots: Default::default(),
             used: 0,
             pending: None,
+            queued: server_files(),
         }
     }
 
@@ -160,7 +184,7 @@ impl Gen {
     }
 
     fn step(&mut self) -> RawEvent {
-        if let Some(ev) = self.pending.take() {
+        if let Some(ev) = self.pending.take().or_else(|| self.queued.pop()) {
             return ev;
         }
         let who = if self.procs.len() > 1 && self.chance(1, 3) {
@@ -172,7 +196,12 @@ impl Gen {
         if self.chance(1, RESET_EVERY) {
             return self.unmap_everything(&pid);
         }
-        let roll = self.below(100);
+        // Four steps in 13 go to the library calls, the server's files, fds
+        // and other processes; the rest keep the primitive mix.
+        let roll = self.below(130);
+        if roll >= 100 {
+            return self.extra(who, &pid);
+        }
         match roll {
             0..=21 => self.mmap(&pid),
             22..=29 => self.range_call(&pid, RangeCall::Munmap),
@@ -633,7 +662,12 @@ impl Gen {
         if let Some(slot) = gone.slot {
             self.pid_slots[slot] = false;
         }
-        for s in self.addr_slots.iter_mut().chain(self.fd_slots.iter_mut()) {
+        for s in self
+            .addr_slots
+            .iter_mut()
+            .chain(self.fd_slots.iter_mut())
+            .chain(self.handle_slots.iter_mut())
+        {
             if s.as_ref() == Some(&gone.pid) {
                 *s = None;
             }
@@ -648,6 +682,516 @@ impl Gen {
         let cap_ipc_lock = self.chance(1, 2);
         self.plain(&pid, Call::Cred { euid, cap_ipc_lock })
     }
+
+    // ---- library calls, the server's files, fds and other processes ------
+
+    fn extra(&mut self, who: usize, pid: &Json) -> RawEvent {
+        match self.below(30) {
+            0..=2 => self.memobj_create(pid),
+            3 => self.memobj_wrap(pid),
+            4..=7 => self.memobj_map(pid),
+            8..=9 => self.memobj_unmap(pid),
+            10 => self.memobj_close(pid),
+            11 => self.memobj_share(pid),
+            12 => self.gamma_shm_open(pid),
+            13..=14 => self.gamma_mmap(pid),
+            15 => self.resmgr_file(pid),
+            16..=17 => self.open_server_file(pid),
+            18 => self.io_mmap(pid),
+            19 => self.dup(pid),
+            20 => self.fstat(pid),
+            21..=22 => self.mmap_peer(pid),
+            23 => self.munmap_peer(pid),
+            24 => self.odd_shm_name(pid),
+            25 => self.huge(pid),
+            26 => self.plain(&Json::from(DEAD_PID), Call::Munlockall {}),
+            27 => self.odd_limit(pid),
+            _ => self.exit_or_spawn(who, pid),
+        }
+    }
+
+    fn exit_or_spawn(&mut self, who: usize, pid: &Json) -> RawEvent {
+        if who != 0 && self.chance(1, 2) {
+            self.exit(who)
+        } else {
+            self.spawn(pid)
+        }
+    }
+
+    /// Another process as a call's target: usually a live one, else the
+    /// caller itself, 0, or a pid that does not exist.
+    fn target(&mut self, pid: &Json) -> Json {
+        match self.below(10) {
+            0..=5 if self.procs.len() > 1 => self.pick(&self.procs.clone()).pid,
+            0..=6 => Json::from(0),
+            7 => pid.clone(),
+            8 => Json::from(1),
+            _ => Json::from(DEAD_PID),
+        }
+    }
+
+    /// A handle binding of `pid`, else a free slot's name (never bound: NULL
+    /// or a stale value) or a small wrong number.
+    fn handle(&mut self, pid: &Json) -> Json {
+        let mine: Vec<usize> = (0..HANDLE_SLOTS)
+            .filter(|&i| self.handle_slots[i].as_ref() == Some(pid))
+            .collect();
+        if !mine.is_empty() && !self.chance(1, 10) {
+            let slot = self.pick(&mine);
+            return Json::from(format!("$h{slot}"));
+        }
+        Json::from(self.below(4) as i64)
+    }
+
+    /// Binds a new handle to a slot (the slot's old handle is leaked, as a
+    /// program that loses a pointer would).
+    fn bind_handle(&mut self, pid: &Json, call: &Call) -> RawEvent {
+        let slot = self.below(HANDLE_SLOTS as u64) as usize;
+        self.handle_slots[slot] = Some(pid.clone());
+        raw_event(pid.clone(), call, Some(&format!("h{slot}")))
+    }
+
+    fn memobj_create(&mut self, pid: &Json) -> RawEvent {
+        let nbytes = match self.below(20) {
+            0 => 0,
+            1 => u64::MAX - self.below(8),
+            2 => 1 << 40,
+            _ => (1 + self.below(4)) * self.page,
+        };
+        self.bind_handle(pid, &Call::MemobjCreate { nbytes })
+    }
+
+    fn memobj_wrap(&mut self, pid: &Json) -> RawEvent {
+        let fd = self.fd(pid);
+        let mut ev = self.bind_handle(pid, &Call::MemobjWrap { fd: Fd(-1) });
+        set_arg(&mut ev, "fd", fd);
+        ev
+    }
+
+    fn memobj_map(&mut self, pid: &Json) -> RawEvent {
+        let obj = self.handle(pid);
+        let target = self.target(pid);
+        // Mostly the same few arguments, so that repeats are reference counted.
+        let prot = match self.below(5) {
+            0 => self.prot(),
+            1 => Prot::READ,
+            _ => Prot::READ | Prot::WRITE,
+        };
+        let (offset, nbytes) = match self.below(12) {
+            0..=7 => (0, 0),
+            8 => (self.page, 0),
+            9 => (1 + self.below(self.page - 1), self.page),
+            10 => (u64::MAX - self.below(self.page), 0),
+            _ => (i64::MAX as u64 - self.page, 2 * self.page),
+        };
+        let call = Call::MemobjMap {
+            obj: Handle(0),
+            target: Pid(0),
+            prot,
+            offset,
+            nbytes,
+        };
+        let slot = self.below(VADDR_SLOTS as u64) as usize;
+        let hslot = obj
+            .as_str()
+            .and_then(|s| s.strip_prefix("$h"))
+            .and_then(|s| s.parse().ok());
+        self.vaddr_slots[slot] = hslot.map(|h| (h, target.clone(), pid.clone()));
+        let mut ev = raw_event(pid.clone(), &call, Some(&format!("m{slot}")));
+        set_arg(&mut ev, "obj", obj);
+        set_arg(&mut ev, "target", target);
+        ev
+    }
+
+    fn memobj_unmap(&mut self, pid: &Json) -> RawEvent {
+        let mine: Vec<usize> = (0..VADDR_SLOTS)
+            .filter(|&i| self.vaddr_slots[i].as_ref().is_some_and(|(_, _, p)| p == pid))
+            .collect();
+        let call = Call::MemobjUnmap {
+            obj: Handle(0),
+            target: Pid(0),
+            vaddr: Addr(0),
+        };
+        let mut ev = raw_event(pid.clone(), &call, None);
+        if let Some(slot) = (!mine.is_empty()).then(|| self.pick(&mine)) {
+            let (h, target, _) = self.vaddr_slots[slot].clone().expect("listed");
+            set_arg(&mut ev, "obj", Json::from(format!("$h{h}")));
+            // Now and then the wrong process: no such mapping there.
+            let target = if self.chance(1, 8) { self.target(pid) } else { target };
+            set_arg(&mut ev, "target", target);
+            set_arg(&mut ev, "vaddr", Json::from(format!("$m{slot}")));
+        } else {
+            let obj = self.handle(pid);
+            set_arg(&mut ev, "obj", obj);
+            let addr = self.addr(pid);
+            set_arg(&mut ev, "vaddr", addr);
+        }
+        ev
+    }
+
+    fn memobj_close(&mut self, pid: &Json) -> RawEvent {
+        let obj = self.handle(pid);
+        if let Some(slot) = obj
+            .as_str()
+            .and_then(|s| s.strip_prefix("$h"))
+            .and_then(|s| s.parse::<usize>().ok())
+        {
+            self.handle_slots[slot] = None;
+            for v in self.vaddr_slots.iter_mut() {
+                if v.as_ref().is_some_and(|(h, _, _)| *h == slot) {
+                    *v = None;
+                }
+            }
+        }
+        let mut ev = raw_event(pid.clone(), &Call::MemobjClose { obj: Handle(0) }, None);
+        set_arg(&mut ev, "obj", obj);
+        ev
+    }
+
+    fn memobj_share(&mut self, pid: &Json) -> RawEvent {
+        let obj = self.handle(pid);
+        let mut ev = self.bind_handle(pid, &Call::MemobjShare { obj: Handle(0) });
+        set_arg(&mut ev, "obj", obj);
+        ev
+    }
+
+    fn gamma_shm_open(&mut self, pid: &Json) -> RawEvent {
+        let name = self.pick(&["Physical", "/g0", "g1", "/g2", ""]).to_string();
+        let oflag = self.pick(&[
+            OFlags::RDWR | OFlags::CREAT,
+            OFlags::RDWR,
+            OFlags::RDONLY,
+            OFlags::RDWR | OFlags::CREAT | OFlags::EXCL,
+        ]);
+        let size = match self.below(4) {
+            0 => None,
+            1 => Some(1 << 40),
+            _ => Some((1 + self.below(4)) * self.page),
+        };
+        let call = Call::GammaShmOpen {
+            name,
+            oflag,
+            mode: self.pick(&[0o600, 0o644, 0o400]),
+            size,
+        };
+        self.bind_fd(pid, &call)
+    }
+
+    fn gamma_mmap(&mut self, pid: &Json) -> RawEvent {
+        let size = match self.below(10) {
+            0 => 0,
+            1 => 1 << 40,
+            2 => 0xA0000,
+            _ => (1 + self.below(4)) * self.page,
+        };
+        let share = self.pick(&[MapFlags::SHARED, MapFlags::SHARED, MapFlags::PRIVATE]);
+        let offset = match self.below(6) {
+            0 => 0xA0000,
+            1 => u64::MAX - self.page,
+            _ => 0,
+        };
+        let fd = self.fd(pid);
+        let call = Call::GammaMmap {
+            size,
+            prot: self.prot(),
+            share,
+            shm_file: Fd(-1),
+            offset,
+        };
+        let mut ev = raw_event(pid.clone(), &call, None);
+        set_arg(&mut ev, "shm_file", fd);
+        ev
+    }
+
+    fn server_path(&mut self) -> String {
+        match self.below(12) {
+            0 => "relative".into(),
+            1 => "/dev/g".into(),
+            _ => format!("/srv/g{}", self.below(SERVER_FILES)),
+        }
+    }
+
+    fn resmgr_file(&mut self, pid: &Json) -> RawEvent {
+        let handler = self.pick(&["iofunc", "iofunc", "iofunc", "none", "EBUSY"]);
+        let data_len = self.below(16) as usize;
+        let call = Call::ResmgrFile {
+            path: self.server_path(),
+            mode: self.pick(&[0o644, 0o600, 0o666, 0o444, 0o2644]),
+            uid: self.pick(&[0, 0, 1000]),
+            data: (0..data_len).map(|_| self.rng.next_u32() as u8).collect(),
+            size: if self.chance(1, 30) {
+                u64::MAX
+            } else {
+                (1 + self.below(3)) * self.page
+            },
+            readonly: self.chance(1, 6),
+            mandatory_lock: self.chance(1, 8),
+            ocb_alloc_fails: self.chance(1, 8),
+            mmap: handler.into(),
+        };
+        self.plain(pid, call)
+    }
+
+    fn open_server_file(&mut self, pid: &Json) -> RawEvent {
+        let oflag = self.pick(&[
+            OFlags::RDWR,
+            OFlags::RDWR,
+            OFlags::RDONLY,
+            OFlags::WRONLY,
+            OFlags::RDWR | OFlags::CREAT | OFlags::EXCL,
+        ]);
+        let call = Call::Open {
+            path: self.server_path(),
+            oflag,
+        };
+        self.bind_fd(pid, &call)
+    }
+
+    fn io_mmap(&mut self, pid: &Json) -> RawEvent {
+        let fd = self.fd(pid);
+        let call = Call::IoMmap {
+            fd: Fd(-1),
+            prot: self.prot(),
+            offset: if self.chance(1, 5) { self.page } else { 0 },
+            from_procnto: !self.chance(1, 8),
+        };
+        let mut ev = raw_event(pid.clone(), &call, None);
+        set_arg(&mut ev, "fd", fd);
+        ev
+    }
+
+    fn dup(&mut self, pid: &Json) -> RawEvent {
+        let fd = self.fd(pid);
+        let mut ev = self.bind_fd(pid, &Call::Dup { fd: Fd(-1) });
+        // bind_fd may have queued the dup behind a close of the slot's fd.
+        match self.pending.as_mut() {
+            Some(open) => set_arg(open, "fd", fd),
+            None => set_arg(&mut ev, "fd", fd),
+        }
+        ev
+    }
+
+    fn fstat(&mut self, pid: &Json) -> RawEvent {
+        let fd = self.fd(pid);
+        let mut ev = raw_event(pid.clone(), &Call::Fstat { fd: Fd(-1) }, None);
+        set_arg(&mut ev, "fd", fd);
+        ev
+    }
+
+    /// An mmap as the mmap generator makes it, sent into another process.
+    fn mmap_peer(&mut self, pid: &Json) -> RawEvent {
+        let target = self.target(pid);
+        let mut ev = self.mmap(pid);
+        ev.call.value = Json::from("mmap_peer");
+        ev.args.insert(
+            0,
+            crate::trace::reader::Field {
+                name: "target".into(),
+                value: target,
+                column: 0,
+            },
+        );
+        ev
+    }
+
+    fn munmap_peer(&mut self, pid: &Json) -> RawEvent {
+        let target = self.target(pid);
+        let addr = self.addr(pid);
+        let call = Call::MunmapPeer {
+            target: Pid(0),
+            addr: Addr(0),
+            len: Len(self.len()),
+        };
+        let mut ev = raw_event(pid.clone(), &call, None);
+        set_arg(&mut ev, "target", target);
+        set_arg(&mut ev, "addr", addr);
+        ev
+    }
+
+    /// shm names at the edges: empty, inner slashes, and names around the
+    /// length limits.
+    fn odd_shm_name(&mut self, pid: &Json) -> RawEvent {
+        let name = match self.below(6) {
+            5 => "Physical".into(),
+            0 => String::new(),
+            1 => "/a/b".into(),
+            2 => format!("/{}", "n".repeat(253 + self.below(4) as usize)),
+            3 => format!("/{}", "n".repeat(1100)),
+            _ => "noslash".into(),
+        };
+        if self.chance(1, 3) {
+            return self.plain(pid, Call::ShmUnlink { name });
+        }
+        let call = Call::ShmOpen {
+            name,
+            oflag: OFlags::RDWR | OFlags::CREAT,
+            mode: 0o600,
+        };
+        self.bind_fd(pid, &call)
+    }
+
+    /// Requests past system memory or the access harness: a committed
+    /// mapping larger than RAM, a huge object, a huge load.
+    fn huge(&mut self, pid: &Json) -> RawEvent {
+        let anon = MapFlags::PRIVATE | MapFlags::ANON;
+        let user_end = self.user.1;
+        let mmap = |addr: u64, len: u64, prot: Prot, flags: MapFlags, off: u64| Call::Mmap {
+            addr: Addr(addr),
+            len: Len(len),
+            prot,
+            flags,
+            fd: Fd(-1),
+            off,
+        };
+        let rw = Prot::READ | Prot::WRITE;
+        let call = match self.below(12) {
+            0 => mmap(
+                0,
+                1 << 40,
+                rw,
+                self.pick(&[MapFlags::PRIVATE, MapFlags::SHARED]) | MapFlags::ANON,
+                0,
+            ),
+            // Physical memory: lazy, past the last address, by anyone.
+            1 => mmap(0, self.page, rw, anon | MapFlags::PHYS | MapFlags::LAZY, 0),
+            2 => mmap(0, 2 * self.page, rw, MapFlags::PRIVATE | MapFlags::PHYS, 0xFFFF_F000),
+            3 => mmap(0, self.page, Prot::READ, MapFlags::SHARED | MapFlags::PHYS, 0xA0000),
+            // MAP_FIXED past the end; no room at all.
+            4 => mmap(user_end - self.page, 2 * self.page, rw, anon | MapFlags::FIXED, 0),
+            5 => mmap(0, user_end, rw, anon | MapFlags::LAZY | MapFlags::NORESERVE, 0),
+            // Through an fd: an offset past the object range, or share type 3
+            // with a flag outside Linux's legacy set.
+            6 | 7 => {
+                let fd = self.fd(pid);
+                let (flags, off) = if self.chance(1, 2) {
+                    (MapFlags::SHARED, (i64::MAX as u64) - self.page + 1)
+                } else {
+                    (MapFlags::SHARED | MapFlags::PRIVATE | MapFlags::LAZY, 0)
+                };
+                let mut ev = raw_event(pid.clone(), &mmap(0, 2 * self.page, Prot::READ, flags, off), None);
+                set_arg(&mut ev, "fd", fd);
+                return ev;
+            }
+            // A read-only 64 GiB private mapping made writable (overcommit).
+            8 => {
+                let slot = self.below(ADDR_SLOTS as u64) as usize;
+                self.addr_slots[slot] = Some(pid.clone());
+                let protect = Call::Mprotect {
+                    addr: Addr(0),
+                    len: Len(1 << 36),
+                    prot: rw,
+                };
+                let mut second = raw_event(pid.clone(), &protect, None);
+                set_arg(&mut second, "addr", Json::from(format!("$a{slot}")));
+                self.queued.push(second);
+                let call = mmap(0, 1 << 36, Prot::READ, anon, 0);
+                return raw_event(pid.clone(), &call, Some(&format!("a{slot}")));
+            }
+            9 => {
+                let fd = self.fd(pid);
+                let len = self.pick(&[1i64 << 40, i64::MAX, 0xFFFF_FFFF]);
+                let mut ev = raw_event(pid.clone(), &Call::Ftruncate { fd: Fd(-1), len }, None);
+                set_arg(&mut ev, "fd", fd);
+                return ev;
+            }
+            10 => {
+                let len = Len(if self.chance(1, 3) {
+                    0
+                } else {
+                    u64::MAX - self.below(2 * self.page)
+                });
+                let msync = Call::Msync {
+                    addr: Addr(0),
+                    len,
+                    flags: MsyncFlags::SYNC,
+                };
+                let mut ev = raw_event(pid.clone(), &msync, None);
+                let addr = self.addr(pid);
+                set_arg(&mut ev, "addr", addr);
+                return ev;
+            }
+            _ => {
+                let addr = self.addr(pid);
+                let call = Call::Load {
+                    addr: Addr(0),
+                    len: Len(1 << 40),
+                };
+                let mut ev = raw_event(pid.clone(), &call, None);
+                set_arg(&mut ev, "addr", addr);
+                return ev;
+            }
+        };
+        self.plain(pid, call)
+    }
+
+    /// With no fds left: an open, a shm_open and a dup fail (EMFILE), then
+    /// the soft limit goes back up (the events run in this order).
+    fn queue_after_no_fds(&mut self, pid: &Json) {
+        let restore = Call::Setrlimit {
+            resource: Resource::RLIMIT_NOFILE,
+            cur: RLIM_INFINITY,
+            max: RLIM_INFINITY,
+            target: None,
+        };
+        let open = Call::Open {
+            path: "/dev/zero".into(),
+            oflag: OFlags::RDWR,
+        };
+        let shm = Call::ShmOpen {
+            name: self_name(0),
+            oflag: OFlags::RDWR | OFlags::CREAT,
+            mode: 0o600,
+        };
+        let fd = self.fd(pid);
+        let mut dup = raw_event(pid.clone(), &Call::Dup { fd: Fd(-1) }, None);
+        set_arg(&mut dup, "fd", fd);
+        self.queued.push(raw_event(pid.clone(), &restore, None));
+        self.queued.push(dup);
+        self.queued.push(raw_event(pid.clone(), &shm, None));
+        self.queued.push(raw_event(pid.clone(), &open, None));
+    }
+
+    /// setrlimit with a soft limit above the hard one, or an infinite soft
+    /// limit under a finite hard one.
+    fn odd_limit(&mut self, pid: &Json) -> RawEvent {
+        let pid = self.restricted_caller(pid);
+        let mut resource = self.resource();
+        let (cur, max) = match self.below(4) {
+            0 => (2 * self.page, self.page),
+            1 => (RLIM_INFINITY, 64 * self.page),
+            // No fds, or no locking, for a process that may have dropped privileges.
+            2 => {
+                resource = Resource::RLIMIT_NOFILE;
+                self.queue_after_no_fds(&pid);
+                (0, RLIM_INFINITY)
+            }
+            _ => {
+                resource = Resource::RLIMIT_MEMLOCK;
+                let addr = self.addr(&pid);
+                let mut lock = raw_event(
+                    pid.clone(),
+                    &Call::Mlock {
+                        addr: Addr(0),
+                        len: Len(self.page),
+                    },
+                    None,
+                );
+                set_arg(&mut lock, "addr", addr);
+                self.queued.push(lock);
+                // The first process keeps its hard limit, as in setrlimit.
+                (0, if pid == 1 { RLIM_INFINITY } else { 0 })
+            }
+        };
+        self.plain(
+            &pid,
+            Call::Setrlimit {
+                resource,
+                cur,
+                max,
+                target: None,
+            },
+        )
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -657,6 +1201,84 @@ enum RangeCall {
     Mlock,
     Munlock,
     Msync,
+}
+
+/// The server's files every script starts with, one per way `_IO_MMAP` and
+/// open can end (spec/iofunc_mmap.md); later `resmgr_file` events mostly
+/// find them taken (RESMGR-EEXIST-1).
+fn server_files() -> Vec<RawEvent> {
+    let file = |i: u64, mode: u32, readonly, mandatory_lock, ocb_alloc_fails, mmap: &str| Call::ResmgrFile {
+        path: format!("/srv/g{i}"),
+        mode,
+        uid: 0,
+        data: b"gen".to_vec(),
+        size: 8192,
+        readonly,
+        mandatory_lock,
+        ocb_alloc_fails,
+        mmap: mmap.into(),
+    };
+    let files = [
+        file(0, 0o644, false, false, false, "iofunc"),
+        file(1, 0o600, false, false, false, "iofunc"),
+        file(2, 0o644, true, false, false, "iofunc"),
+        file(3, 0o644, false, true, false, "iofunc"),
+        file(4, 0o644, false, false, true, "iofunc"),
+        file(5, 0o644, false, false, false, "none"),
+        file(6, 0o644, false, false, false, "EBUSY"),
+    ];
+    let one = || Json::from(1);
+    let mut events: Vec<RawEvent> = files.iter().map(|c| raw_event(one(), c, None)).collect();
+    // One open of each (`s0`.. stay bound to them), then the server driven
+    // directly: a new mmap OCB and its reuse, a write on a read-only mount,
+    // mandatory locks, no memory for the OCB. Mapping them is left to the
+    // random part, which picks these fds like any other.
+    for (i, oflag) in [
+        (0, OFlags::RDWR),
+        (2, OFlags::RDONLY),
+        (3, OFlags::RDWR),
+        (4, OFlags::RDWR),
+    ] {
+        let open = Call::Open {
+            path: format!("/srv/g{i}"),
+            oflag,
+        };
+        events.push(raw_event(one(), &open, Some(&format!("s{i}"))));
+    }
+    for (i, prot) in [
+        (0, Prot::READ),
+        (0, Prot::READ),
+        (2, Prot::READ | Prot::WRITE),
+        (3, Prot::READ),
+        (4, Prot::READ),
+    ] {
+        let call = Call::IoMmap {
+            fd: Fd(-1),
+            prot,
+            offset: 0,
+            from_procnto: true,
+        };
+        let mut ev = raw_event(one(), &call, None);
+        set_arg(&mut ev, "fd", Json::from(format!("$s{i}")));
+        events.push(ev);
+    }
+    let mut map = raw_event(
+        one(),
+        &Call::Mmap {
+            addr: Addr(0),
+            len: Len(4096),
+            prot: Prot::READ | Prot::WRITE,
+            flags: MapFlags::SHARED,
+            fd: Fd(-1),
+            off: 0,
+        },
+        None,
+    );
+    set_arg(&mut map, "fd", Json::from("$s0"));
+    events.push(map.clone());
+    events.push(map);
+    events.reverse();
+    events
 }
 
 fn self_name(i: u64) -> String {

@@ -2,7 +2,7 @@
 //! outcomes (`{"ok":V}`, `{"err":"EACCES"}`, `{"fault":"SIGBUS"}`) read and
 //! written according to the kind of value a call returns.
 
-use crate::call::{hex_bytes, parse_hex_bytes, Outcome, Value, ValueKind};
+use crate::call::{byte_run, bytes_json, parse_hex_bytes, Outcome, Value, ValueKind};
 use crate::profile::Profile;
 use crate::types::{parse_hex, Addr, Errno, Fd, Pid, Rlimit, Signal, RLIM_INFINITY};
 use serde_json::Value as Json;
@@ -348,13 +348,24 @@ fn name_of<'a>(json: &'a Json, expected: &str) -> Result<&'a str, String> {
         .ok_or_else(|| format!("expected {expected}, found {json}"))
 }
 
+/// Bytes as hex digit pairs, or a byte run `{"repeat":"ab","len":N}`.
+fn parse_bytes(json: &Json) -> Result<Vec<u8>, String> {
+    if let Some(text) = json.as_str() {
+        return parse_hex_bytes(text);
+    }
+    let run = json.as_object().filter(|o| o.len() == 2);
+    match run.and_then(|o| Some((o.get("repeat")?.as_str()?, o.get("len")?.as_u64()?))) {
+        Some((pattern, len)) => byte_run(pattern, len),
+        None => Err(format!(
+            r#"expected bytes as a string of hex digit pairs or a byte run {{"repeat":"ab","len":N}}, found {json}"#
+        )),
+    }
+}
+
 /// Reads a success value of `kind`.
 pub fn parse_value(json: &Json, kind: ValueKind, env: &Bindings) -> Result<Value, String> {
     if kind == ValueKind::Bytes {
-        let text = json
-            .as_str()
-            .ok_or_else(|| format!("expected bytes as a string of hex digit pairs, found {json}"))?;
-        return parse_hex_bytes(text).map(Value::Bytes);
+        return parse_bytes(json).map(Value::Bytes);
     }
     let mut json = json.clone();
     resolve(&mut json, env)?;
@@ -424,7 +435,7 @@ pub fn value_json(value: &Value) -> Json {
         Value::Fd(fd) => Json::from(fd.0),
         Value::Pid(p) => Json::from(p.0),
         Value::Rlimit(r) => serde_json::json!({"cur": limit_json(r.cur), "max": limit_json(r.max)}),
-        Value::Bytes(b) => Json::from(hex_bytes(b)),
+        Value::Bytes(b) => bytes_json(b),
         Value::Size(n) => Json::from(*n),
         Value::Handle(h) => Json::from(h.0),
     }

@@ -330,3 +330,29 @@ fn a_byte_order_mark_is_named() {
     let text = format!("\u{feff}{}", trace(&[MUNMAP]));
     assert_error(&text, 1, 1, &["byte order mark"]);
 }
+
+#[test]
+fn bad_byte_runs_name_their_line_and_say_what_a_run_is() {
+    // trace-format.md §5.1: a byte run is {"repeat": hex pairs, "len": a
+    // multiple of the pattern, at most 1 MiB}; anything else is bad input.
+    let store =
+        |data: &str| format!(r#"{{"pid":1,"call":"store","addr":"0x10000000","data":{data},"ret":{{"ok":0}}}}"#);
+    for (data, words) in [
+        (r#"{"repeat":"ab","len":2097152}"#, &["largest access"][..]),
+        (r#"{"repeat":"abcd","len":3}"#, &["multiple"][..]),
+        (r#"{"repeat":"","len":4}"#, &["at least one byte"][..]),
+        (r#"{"repeat":"zz","len":4}"#, &["hex"][..]),
+        (r#"{"repeat":"ab","len":4,"x":1}"#, &["`x`"][..]),
+        (r#"{"repeat":"ab"}"#, &["len"][..]),
+    ] {
+        let (line, _, msg) = error_of(&trace(&[&store(data)]));
+        assert_eq!(line, 2, "{msg}");
+        for w in words {
+            assert!(msg.contains(w), "{data}: `{msg}` does not mention `{w}`");
+        }
+    }
+    let load = |ret: &str| format!(r#"{{"pid":1,"call":"load","addr":"0x10000000","len":4,"ret":{{"ok":{ret}}}}}"#);
+    let (line, _, msg) = error_of(&trace(&[&load(r#"{"repeat":"ab","len":2097152}"#)]));
+    assert_eq!(line, 2, "{msg}");
+    assert!(msg.contains("largest access"), "{msg}");
+}

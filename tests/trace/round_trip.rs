@@ -177,3 +177,41 @@ fn outcomes_of_every_kind_write_as_they_read() {
         }
     }
 }
+
+#[test]
+fn byte_runs_read_as_their_bytes_and_long_repeats_are_written_as_runs() {
+    use mmoracle::call::{byte_run, byte_run_pattern, bytes_json};
+    assert_eq!(byte_run("ab", 4).unwrap(), vec![0xab; 4]);
+    assert_eq!(byte_run("0102", 4).unwrap(), vec![1, 2, 1, 2]);
+    assert!(byte_run("0102", 3).is_err());
+    // Short or irregular bytes stay hex pairs; a long repeat becomes a run.
+    assert_eq!(bytes_json(&[0xab; 63]), serde_json::json!("ab".repeat(63)));
+    assert_eq!(bytes_json(&[0xab; 64]), serde_json::json!({"repeat":"ab","len":64}));
+    let mut odd = vec![0u8; 4096];
+    odd[4095] = 1;
+    assert_eq!(byte_run_pattern(&odd), None);
+    let pattern: Vec<u8> = (0..16).collect();
+    let long = pattern.repeat(1 << 16);
+    assert_eq!(byte_run_pattern(&long), Some(&pattern[..]));
+    // A store written with a run reads back as the same call.
+    let call = Call::Store {
+        addr: Addr(0x1000),
+        data: long.clone(),
+    };
+    let text = serde_json::to_string(&call).unwrap();
+    assert!(text.len() < 200, "{text}");
+    assert_eq!(serde_json::from_str::<Call>(&text).unwrap(), call);
+}
+
+#[test]
+fn a_byte_run_is_judged_byte_for_byte() {
+    let map = r#"{"pid":1,"call":"mmap","addr":0,"len":8192,"prot":"PROT_READ|PROT_WRITE","flags":"MAP_PRIVATE|MAP_ANON","fd":-1,"off":0,"bind":"a","ret":{"ok":"0x10000000"}}"#;
+    let store = r#"{"pid":1,"call":"store","addr":"$a","data":{"repeat":"ab","len":8192},"ret":{"ok":0}}"#;
+    let poke = r#"{"pid":1,"call":"store","addr":"$a+8191","data":"00","ret":{"ok":0}}"#;
+    let load = r#"{"pid":1,"call":"load","addr":"$a","len":8192,"ret":{"ok":{"repeat":"ab","len":8192}}}"#;
+    let right = super::util::check(&trace(&[map, store, load]));
+    assert_eq!((right.error.clone(), right.divergences), (None, 0));
+    // One byte of 8192 differs: the run no longer describes the memory.
+    let wrong = super::util::check(&trace(&[map, store, poke, load]));
+    assert_eq!((wrong.error.clone(), wrong.divergences), (None, 1));
+}
