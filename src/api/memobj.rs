@@ -53,6 +53,8 @@ struct HandleState {
 #[derive(Clone, Debug, Default)]
 pub struct Memobj {
     handles: BTreeMap<u64, HandleState>,
+    /// The numbers of the live handles, for the lowest free one in O(log n).
+    numbers: crate::types::Runs,
     next_name: u64,
     preferred: Option<u64>,
     /// Whether the last new handle was `preferred` in place of the library's own.
@@ -97,6 +99,7 @@ impl Memobj {
             _ => self.next_free_handle(),
         };
         self.handles.insert(id, state);
+        self.numbers.insert(id);
         Verdict::ok(Value::Handle(Handle(id)), rule)
     }
 
@@ -117,14 +120,7 @@ impl Memobj {
     /// The handle the library chooses next: the lowest that is not NULL and
     /// not in use (the model's stand-in for a pointer malloc hands out).
     fn next_free_handle(&self) -> u64 {
-        let mut h = 1;
-        for &used in self.handles.keys() {
-            if used != h {
-                break;
-            }
-            h += 1;
-        }
-        h
+        self.numbers.lowest_free_from(1)
     }
 
     /// The handle `h` if `pid` owns it.
@@ -381,6 +377,7 @@ impl Memobj {
             return fail(Errno::EBADF, "MEMOBJ-EBADF-1");
         }
         let state = self.handles.remove(&h.0).expect("owned");
+        self.numbers.remove(h.0);
         for m in &state.mappings {
             unmap_mapping(mm, pid, m);
         }

@@ -85,7 +85,16 @@ impl Model {
                     proc.space.region_count()
                 ));
             }
-            for entry in proc.fds.values() {
+            let scanned = (0..).find(|n| !proc.fds().contains_key(n)).map(|n| n as u64);
+            if proc.lowest_free_fd().map(|fd| fd.0 as u64)
+                != scanned.filter(|n| *n < proc.limit(crate::types::Resource::RLIMIT_NOFILE).cur)
+            {
+                return Err(format!(
+                    "pid {}: the lowest free fd disagrees with the fd table",
+                    proc.pid
+                ));
+            }
+            for entry in proc.fds().values() {
                 if let FdTarget::Object(id) = entry.target {
                     *fd_refs.entry(id).or_default() += 1;
                 }

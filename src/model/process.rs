@@ -9,7 +9,7 @@ use super::space::AddressSpace;
 use super::Model;
 use crate::call::{Outcome, Value};
 use crate::rules::{Checks, Verdict};
-use crate::types::{Errno, Fd, OFlags, ObjId, Pid, Resource, Rlimit};
+use crate::types::{Errno, Fd, OFlags, ObjId, Pid, Resource, Rlimit, Runs};
 use std::collections::BTreeMap;
 
 /// What an fd refers to.
@@ -45,8 +45,11 @@ pub struct Process {
     pub limits: [Rlimit; 4],
     /// Whether mlockall(MCL_FUTURE) is in force.
     pub mcl_future: bool,
-    /// Open fds.
-    pub fds: BTreeMap<i32, FdEntry>,
+    /// Open fds (changed only through [`Process::install`] and
+    /// [`Process::uninstall`], which keep `fd_numbers` beside it).
+    fds: BTreeMap<i32, FdEntry>,
+    /// The numbers of the open fds, for the lowest free one in O(log n).
+    fd_numbers: Runs,
     /// The mappings.
     pub space: AddressSpace,
 }
@@ -61,6 +64,7 @@ impl Process {
             limits,
             mcl_future: false,
             fds: BTreeMap::new(),
+            fd_numbers: Runs::default(),
             space: AddressSpace::default(),
         }
     }
@@ -85,14 +89,35 @@ impl Process {
     /// The lowest free fd, if the RLIMIT_NOFILE soft limit leaves one.
     pub fn lowest_free_fd(&self) -> Option<Fd> {
         let limit = self.limit(Resource::RLIMIT_NOFILE).cur;
-        let mut candidate = 0i32;
-        for &used in self.fds.keys() {
-            if used != candidate {
-                break;
-            }
-            candidate += 1;
-        }
-        (u64::try_from(candidate).ok()? < limit).then_some(Fd(candidate))
+        let candidate = self.fd_numbers.lowest_free_from(0);
+        let fd = i32::try_from(candidate).ok()?;
+        (candidate < limit).then_some(Fd(fd))
+    }
+
+    /// The open fds, by number.
+    pub fn fds(&self) -> &BTreeMap<i32, FdEntry> {
+        &self.fds
+    }
+
+    /// Opens `fd` (not negative) as `entry`.
+    pub fn install(&mut self, fd: Fd, entry: FdEntry) {
+        self.fd_numbers
+            .insert(u64::try_from(fd.0).expect("an fd is not negative"));
+        self.fds.insert(fd.0, entry);
+    }
+
+    /// Closes `fd`, returning what it was.
+    pub fn uninstall(&mut self, fd: Fd) -> Option<FdEntry> {
+        let entry = self.fds.remove(&fd.0)?;
+        self.fd_numbers
+            .remove(u64::try_from(fd.0).expect("an fd is not negative"));
+        Some(entry)
+    }
+
+    /// Closes every fd, returning what they were.
+    pub fn uninstall_all(&mut self) -> BTreeMap<i32, FdEntry> {
+        self.fd_numbers = Runs::default();
+        std::mem::take(&mut self.fds)
     }
 }
 
@@ -140,7 +165,7 @@ impl Model {
         for region in proc.space.clear() {
             self.release_region(&region);
         }
-        for (_, entry) in std::mem::take(&mut proc.fds) {
+        for (_, entry) in proc.uninstall_all() {
             self.release_fd(entry);
         }
     }

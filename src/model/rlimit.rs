@@ -58,7 +58,7 @@ impl Model {
     /// One more than the highest open fd: a NOFILE soft limit below it would
     /// strand an open fd.
     fn fds_in_use(proc: &Process) -> u64 {
-        proc.fds.keys().next_back().map_or(0, |fd| *fd as u64 + 1)
+        proc.fds().keys().next_back().map_or(0, |fd| *fd as u64 + 1)
     }
 
     /// Judges setrlimit.

@@ -236,7 +236,7 @@ impl Model {
         if let FdTarget::Object(id) = entry.target {
             self.objects.expect_mut(id).fd_refs += 1;
         }
-        self.procs.get_mut(&pid).expect("caller exists").fds.insert(fd.0, entry);
+        self.procs.get_mut(&pid).expect("caller exists").install(fd, entry);
     }
 
     /// Judges shm_unlink.
@@ -436,7 +436,7 @@ impl Model {
         if !outcome.is_ok() {
             return;
         }
-        if let Some(entry) = self.procs.get_mut(&pid).expect("caller exists").fds.remove(&fd.0) {
+        if let Some(entry) = self.procs.get_mut(&pid).expect("caller exists").uninstall(fd) {
             self.release_fd(entry);
         }
     }

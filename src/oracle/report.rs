@@ -257,7 +257,7 @@ pub fn state_summary(model: &Model, pid: Pid, focus: Option<(u64, u64)>) -> Stat
         regions_total: total,
         counters: proc.space.counters(),
         limits: Resource::ALL.iter().map(|r| (*r, proc.limit(*r))).collect(),
-        fds: proc.fds.len(),
+        fds: proc.fds().len(),
     }
 }
 
@@ -402,7 +402,7 @@ fn usage(out: &mut String, proc: &Process) {
         item("total", c.total, Resource::RLIMIT_AS),
         item("data", c.data, Resource::RLIMIT_DATA),
         item("locked", c.locked, Resource::RLIMIT_MEMLOCK),
-        format_args!("fds {} of {}", proc.fds.len(), {
+        format_args!("fds {} of {}", proc.fds().len(), {
             let n = proc.limit(Resource::RLIMIT_NOFILE).cur;
             if n == RLIM_INFINITY {
                 "unlimited".to_string()

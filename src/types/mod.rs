@@ -4,8 +4,10 @@ mod addr;
 mod errno;
 mod flags;
 mod ids;
+mod runs;
 
 pub use addr::{align_up, parse_hex, Addr, AddrRange, Len, Number};
 pub use errno::{Errno, Signal};
 pub use flags::{linux, FlagNames, MapFlags, MclFlags, MsyncFlags, OFlags, Prot};
 pub use ids::{Fd, ObjId, Pid, Resource, Rlimit, RLIM_INFINITY};
+pub use runs::Runs;

@@ -55,7 +55,7 @@ fn region_count(m: &Model) -> usize {
 }
 
 fn fd_count(m: &Model) -> usize {
-    m.process(P1).unwrap().fds.len()
+    m.process(P1).unwrap().fds().len()
 }
 
 // ---- mmap: the buffer ----

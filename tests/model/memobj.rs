@@ -69,7 +69,7 @@ fn map_at(m: &mut Model, pid: Pid, call: &Call, rule: &str) -> u64 {
 }
 
 fn fd_count(m: &Model, pid: Pid) -> usize {
-    m.process(pid).unwrap().fds.len()
+    m.process(pid).unwrap().fds().len()
 }
 
 fn region_count(m: &Model, pid: Pid) -> usize {

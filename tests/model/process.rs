@@ -49,7 +49,7 @@ fn proc_spawn_1_child_inherits_credentials_and_limits_only() {
         let child = m.process(Pid(2)).unwrap();
         assert_eq!(child.limits, m.process(P1).unwrap().limits);
         assert_eq!((child.euid, child.cap_ipc_lock, child.mcl_future), (0, true, false));
-        assert!(child.fds.is_empty() && child.space.region_count() == 0);
+        assert!(child.fds().is_empty() && child.space.region_count() == 0);
         assert_err(&mut m, Pid(2), &close(fd), Errno::EBADF, "CLOSE-EBADF-1");
         // A dropped uid is inherited too, and pids keep counting up.
         let u = user(&mut m, 1000);

@@ -85,7 +85,7 @@ fn mutate(oracle: &Oracle, pid: Pid, call: &Call, ret: &Outcome, equivalent: &mu
             Outcome::Ok(Value::Bytes(b))
         }
         Outcome::Ok(Value::Fd(fd)) => {
-            let open = proc.and_then(|p| p.fds.keys().copied().find(|f| *f != fd.0));
+            let open = proc.and_then(|p| p.fds().keys().copied().find(|f| *f != fd.0));
             Outcome::Ok(Value::Fd(Fd(open.unwrap_or(-1))))
         }
         Outcome::Ok(Value::Pid(_)) => Outcome::Ok(Value::Pid(pid)),

@@ -50,7 +50,7 @@ impl Before {
         Before {
             pids: m.processes().map(|p| p.pid).collect(),
             space: proc.map(|p| views(p.space.regions())),
-            fds: proc.map(|p| p.fds.keys().copied().collect()),
+            fds: proc.map(|p| p.fds().keys().copied().collect()),
             committed: m.committed(),
             views: match call {
                 Call::Store { addr, data } if proc.is_some() => other_views(m, pid, *addr, data.len() as u64),
@@ -425,7 +425,7 @@ fn lowest_fd(m: &Model, before: &Before, pid: Pid, fd: i32) -> Result<(), String
     ensure(Some(fd) == lowest, || {
         format!("open returned fd {fd}, not the lowest free {lowest:?}")
     })?;
-    ensure(m.process(pid).is_some_and(|p| p.fds.contains_key(&fd)), || {
+    ensure(m.process(pid).is_some_and(|p| p.fds().contains_key(&fd)), || {
         format!("fd {fd} is not in the table after open")
     })
 }
@@ -466,7 +466,7 @@ fn closed(m: &Model, before: &Before, pid: Pid, fd: i32) -> Result<(), String> {
 fn truncated(m: &Model, pid: Pid, fd: i32, len: i64) -> Result<(), String> {
     let entry = m
         .process(pid)
-        .and_then(|p| p.fds.get(&fd))
+        .and_then(|p| p.fds().get(&fd))
         .ok_or("ftruncate succeeded on a closed fd")?;
     let mmoracle::model::process::FdTarget::Object(id) = entry.target else {
         return Err(format!("ftruncate succeeded on fd {fd}, which is not an object"));
