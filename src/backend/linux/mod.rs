@@ -119,6 +119,10 @@ pub struct LinuxBackend {
     max_map_count: u64,
     /// Files made for resmgr_file calls that asked for a read-only mount.
     read_only: std::collections::BTreeSet<PathBuf>,
+    /// Files of a server without mmap support (`"mmap":"none"`), and the fds
+    /// open on them: Linux has no such file, so mmap of one is skipped.
+    unmappable: std::collections::BTreeSet<PathBuf>,
+    unmappable_fds: std::collections::BTreeSet<(Pid, i32)>,
 }
 
 /// Why the backend could not start.
@@ -175,6 +179,8 @@ impl LinuxBackend {
             incident: None,
             payload: vec![0; proto::MAX_PAYLOAD],
             read_only: Default::default(),
+            unmappable: Default::default(),
+            unmappable_fds: Default::default(),
             max_map_count: std::fs::read_to_string("/proc/sys/vm/max_map_count")
                 .ok()
                 .and_then(|t| t.trim().parse().ok())
@@ -460,6 +466,7 @@ impl LinuxBackend {
     fn exit(&mut self, pid: Pid) -> Outcome {
         let out = self.simple(pid, Op::Exit, [0; 6], &[], |_| Value::Unit);
         self.workers.remove(&pid);
+        self.unmappable_fds.retain(|(p, _)| *p != pid);
         out
     }
 
@@ -467,6 +474,9 @@ impl LinuxBackend {
     fn mmap(&mut self, pid: Pid, addr: Addr, len: Len, prot: Prot, flags: MapFlags, fd: Fd, off: u64) -> Outcome {
         if flags.share_type() == DROPPABLE {
             return self.skip("share type 8 is Linux's MAP_DROPPABLE, which the model does not know");
+        }
+        if !flags.contains(MapFlags::ANON) && self.unmappable_fds.contains(&(pid, fd.0)) {
+            return self.skip("mmap of a file whose server has no mmap support: Linux has no such file");
         }
         let fixed = flags.intersects(MapFlags::FIXED | MapFlags::FIXED_NOREPLACE);
         if fixed && self.touches_own(pid, addr.0, len.0) {
@@ -669,16 +679,27 @@ impl LinuxBackend {
         if oflag.writable() && self.read_only.contains(&real) {
             return self.skip("opening a file of a read-only mount for writing");
         }
+        // The modelled resource manager creates no files (OPEN-ENOENT-1): an
+        // O_CREAT open of a path it does not hold fails as a plain open does.
+        let mut oflag = oflag;
+        if !real.starts_with("/dev") && std::fs::symlink_metadata(&real).is_err() {
+            oflag.remove(crate::types::OFlags::CREAT);
+        }
         let Some(real) = real.to_str().map(str::to_string) else {
             return self.skip("a path that is not UTF-8");
         };
-        self.simple(
+        let unmappable = self.unmappable.contains(std::path::Path::new(&real));
+        let out = self.simple(
             pid,
             Op::Open,
             [linux_oflags(oflag), 0, 0, 0, 0, 0],
             real.as_bytes(),
             |v| Value::Fd(Fd(v as i32)),
-        )
+        );
+        if let (true, Outcome::Ok(Value::Fd(fd))) = (unmappable, &out) {
+            self.unmappable_fds.insert((pid, fd.0));
+        }
+        out
     }
 
     fn load(&mut self, pid: Pid, addr: Addr, len: Len) -> Outcome {
@@ -740,14 +761,10 @@ impl LinuxBackend {
             return Outcome::Err(Errno::EINVAL);
         }
         let real = self.run.file(path);
-        // A server without mmap support: a file Linux cannot map either
-        // (mmap of /dev/null is ENODEV, as MMAP-ENODEV-1 says for the model).
-        let written = if mmap == "none" {
-            unmappable_file(&real)
-        } else {
-            write_file(&real, *mode, *uid, data, *size)
-        };
-        let made = match written {
+        if mmap == "none" {
+            self.unmappable.insert(real.clone());
+        }
+        let made = match write_file(&real, *mode, *uid, data, *size) {
             Ok(()) => Outcome::UNIT,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Outcome::Err(Errno::EEXIST),
             Err(e) => return self.skip(format!("creating {}: {e}", real.display())),
@@ -763,13 +780,6 @@ impl LinuxBackend {
         }
         made
     }
-}
-
-/// A file whose server has no mmap support: a link to /dev/null, which opens
-/// for reading and writing and whose mmap is ENODEV.
-fn unmappable_file(path: &std::path::Path) -> std::io::Result<()> {
-    make_parent(path)?;
-    std::os::unix::fs::symlink("/dev/null", path)
 }
 
 fn make_parent(path: &std::path::Path) -> std::io::Result<()> {
@@ -1111,10 +1121,24 @@ impl MemoryManager for LinuxBackend {
                 &[],
                 unit,
             ),
-            Call::Close { fd } => self.simple(pid, Op::Close, [fd.0 as i64 as u64, 0, 0, 0, 0, 0], &[], unit),
-            Call::Dup { fd } => self.simple(pid, Op::Dup, [fd.0 as i64 as u64, 0, 0, 0, 0, 0], &[], |v| {
-                Value::Fd(Fd(v as i32))
-            }),
+            Call::Close { fd } => {
+                let out = self.simple(pid, Op::Close, [fd.0 as i64 as u64, 0, 0, 0, 0, 0], &[], unit);
+                if out.is_ok() {
+                    self.unmappable_fds.remove(&(pid, fd.0));
+                }
+                out
+            }
+            Call::Dup { fd } => {
+                let out = self.simple(pid, Op::Dup, [fd.0 as i64 as u64, 0, 0, 0, 0, 0], &[], |v| {
+                    Value::Fd(Fd(v as i32))
+                });
+                if let Outcome::Ok(Value::Fd(new)) = out {
+                    if self.unmappable_fds.contains(&(pid, fd.0)) {
+                        self.unmappable_fds.insert((pid, new.0));
+                    }
+                }
+                out
+            }
             Call::Fstat { fd } => self.simple(pid, Op::Fstat, [fd.0 as i64 as u64, 0, 0, 0, 0, 0], &[], Value::Size),
             Call::Load { addr, len } => self.load(pid, *addr, *len),
             Call::Store { addr, data } => self.store(pid, *addr, data),
