@@ -97,8 +97,9 @@ fn every_regression_directory_names_a_target() {
     }
 }
 
+/// Inputs kept as known bugs still fail; one that no longer does must be
+/// renamed to a regression (`crash-*`), which the tests above then replay.
 #[test]
-#[ignore = "reproduces reported bugs; run to see which are fixed"]
 fn known_bugs_still_fail() {
     let fixed: Vec<String> = TARGETS
         .iter()
@@ -109,16 +110,17 @@ fn known_bugs_still_fail() {
     assert!(fixed.is_empty(), "fixed now, rename to crash-*: {fixed:#?}");
 }
 
-/// Prints what every model_ops input does on each profile:
-/// `cargo test --test fuzz_replay -- --ignored --nocapture`.
+/// Every model_ops input decodes to calls on each profile, and `explain`
+/// says what each does (`--nocapture` prints it).
 #[test]
-#[ignore = "prints, checks nothing"]
 fn explain_model_ops_inputs() {
     for path in inputs("model_ops") {
         let bytes = fs::read(&path).expect("readable input");
         for profile in mmoracle::ProfileName::ALL {
             println!("== {} on {profile}", path.display());
-            for line in mmoracle::fuzzing::explain(profile, &bytes) {
+            let lines = mmoracle::fuzzing::explain(profile, &bytes);
+            assert!(!lines.is_empty(), "{} explains to nothing on {profile}", path.display());
+            for line in lines {
                 println!("  {line}");
             }
         }
