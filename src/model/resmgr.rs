@@ -13,6 +13,7 @@ use super::object::{ObjKind, Object, Page};
 use super::process::{FdTarget, Process};
 use super::Model;
 use crate::call::{Call, Outcome, Value};
+use crate::profile::Profile;
 use crate::rules::{Checks, RuleId, Verdict};
 use crate::types::{Errno, Fd, OFlags, ObjId, Pid, Prot};
 use std::collections::BTreeMap;
@@ -156,17 +157,12 @@ impl Model {
 
     /// Checks for creating a server file.
     pub(super) fn resmgr_file_checks(&self, file: &NewFile, c: &mut Checks) {
-        let bad_path = !file.path.starts_with('/') || file.path.starts_with("/dev/") || file.path.len() > 1023;
-        c.check(
-            "RESMGR-EINVAL-1",
-            Errno::EINVAL,
-            bad_path || file.size > self.profile.max_object_offset,
-        )
-        .check(
-            "RESMGR-EEXIST-1",
-            Errno::EEXIST,
-            self.server.by_path(&file.path).is_some(),
-        );
+        c.check("RESMGR-EINVAL-1", Errno::EINVAL, file.is_invalid(self.profile))
+            .check(
+                "RESMGR-EEXIST-1",
+                Errno::EEXIST,
+                self.server.by_path(&file.path).is_some(),
+            );
     }
 
     /// Creates a server file.
@@ -246,6 +242,22 @@ impl Model {
             attr.mmap_ocb = None;
         }
     }
+}
+
+impl NewFile {
+    /// RESMGR-EINVAL-1: a path that is not absolute, lies under /dev or is
+    /// longer than 1023 bytes, or a size past the largest object offset.
+    fn is_invalid(&self, profile: &Profile) -> bool {
+        let bad_path = !self.path.starts_with('/') || self.path.starts_with("/dev/") || self.path.len() > 1023;
+        bad_path || self.size > profile.max_object_offset
+    }
+}
+
+/// Whether a `resmgr_file` set-up is refused by RESMGR-EINVAL-1 (its handler
+/// names nothing known, or [`NewFile::is_invalid`]): for a backend that
+/// makes the file for real and must refuse what the model refuses.
+pub fn resmgr_file_is_invalid(call: &Call, profile: &Profile) -> bool {
+    Model::new_file(call).is_none_or(|file| file.is_invalid(profile))
 }
 
 impl Model {

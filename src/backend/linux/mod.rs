@@ -750,14 +750,8 @@ impl LinuxBackend {
         else {
             unreachable!("resmgr_file")
         };
-        // RESMGR-EINVAL-1, as the model checks it: these are the setup's own rules.
-        let known_handler = mmap == "iofunc" || mmap == "none" || Errno::ALL.iter().any(|e| e.name() == mmap);
-        let bad = !path.starts_with('/')
-            || path.starts_with("/dev/")
-            || path.len() >= 1024
-            || *size > self.profile.max_object_offset
-            || !known_handler;
-        if bad {
+        // RESMGR-EINVAL-1: the set-up's own rule, the model's predicate.
+        if crate::model::resmgr::resmgr_file_is_invalid(call, self.profile) {
             return Outcome::Err(Errno::EINVAL);
         }
         let real = self.run.file(path);
