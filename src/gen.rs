@@ -359,14 +359,21 @@ impl Gen {
 
     /// An fd: one bound by `pid` when there is one, else -1 or a small number.
     fn fd(&mut self, pid: &Json) -> Json {
-        let mine: Vec<usize> = (0..FD_SLOTS)
-            .filter(|&i| self.fd_slots[i].as_ref() == Some(pid))
-            .collect();
-        if !mine.is_empty() && !self.chance(1, 10) {
-            let slot = self.pick(&mine);
-            return Json::from(format!("$f{slot}"));
+        let mine = bound_by(&self.fd_slots, pid);
+        if let Some(name) = self.usually_one_of(&mine, 'f') {
+            return name;
         }
         Json::from(if self.chance(1, 2) { -1 } else { self.below(8) as i64 })
+    }
+
+    /// Nine times in ten, the name (`$` `prefix` index) of one of the slots
+    /// `mine`, when there are any.
+    fn usually_one_of(&mut self, mine: &[usize], prefix: char) -> Option<Json> {
+        if mine.is_empty() || self.chance(1, 10) {
+            return None;
+        }
+        let slot = self.pick(mine);
+        Some(Json::from(format!("${prefix}{slot}")))
     }
 
     // ---- calls -----------------------------------------------------------
@@ -733,12 +740,9 @@ impl Gen {
     /// A handle binding of `pid`, else a free slot's name (never bound: NULL
     /// or a stale value) or a small wrong number.
     fn handle(&mut self, pid: &Json) -> Json {
-        let mine: Vec<usize> = (0..HANDLE_SLOTS)
-            .filter(|&i| self.handle_slots[i].as_ref() == Some(pid))
-            .collect();
-        if !mine.is_empty() && !self.chance(1, 10) {
-            let slot = self.pick(&mine);
-            return Json::from(format!("$h{slot}"));
+        let mine = bound_by(&self.handle_slots, pid);
+        if let Some(name) = self.usually_one_of(&mine, 'h') {
+            return name;
         }
         Json::from(self.below(4) as i64)
     }
@@ -1294,6 +1298,11 @@ fn set_arg(ev: &mut RawEvent, name: &str, value: Json) {
     if let Some(f) = ev.args.iter_mut().find(|f| f.name == name) {
         f.value = value;
     }
+}
+
+/// The indices of the slots `pid` bound.
+fn bound_by(slots: &[Option<Json>], pid: &Json) -> Vec<usize> {
+    (0..slots.len()).filter(|&i| slots[i].as_ref() == Some(pid)).collect()
 }
 
 #[cfg(test)]

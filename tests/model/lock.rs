@@ -157,42 +157,14 @@ fn lock_enomem_5_mlock_of_a_region_without_access() {
     // Linux: a shared mapping reaching past the end of its object cannot be
     // faulted in there either; the whole range stays locked (mmoracle diff).
     let mut m = model(LINUX);
-    let fd = opened(
-        &mut m,
-        P1,
-        &Call::ShmOpen {
-            name: "/short".into(),
-            oflag: OFlags::RDWR | OFlags::CREAT,
-            mode: 0o600,
-        },
-    );
-    assert_ok(&mut m, P1, &Call::Ftruncate { fd, len: PAGE as i64 }, "TRUNC-OK-1");
-    let s = mapped(
-        &mut m,
-        P1,
-        &mmap(0, 3 * PAGE, Prot::READ | Prot::WRITE, MapFlags::SHARED, fd.0, 0),
-    );
+    let s = past_its_object(&mut m);
     assert_ok(&mut m, P1, &mlock(s, PAGE), "LOCK-MLOCK-1");
     assert_err(&mut m, P1, &mlock(s, 3 * PAGE), Errno::ENOMEM, "LOCK-ENOMEM-5");
     assert_eq!(locked(&m), 3 * PAGE);
     // procnto: not known for pages past the end; the model locks them.
     for p in PROCNTO {
         let mut m = model(p);
-        let fd = opened(
-            &mut m,
-            P1,
-            &Call::ShmOpen {
-                name: "/short".into(),
-                oflag: OFlags::RDWR | OFlags::CREAT,
-                mode: 0o600,
-            },
-        );
-        assert_ok(&mut m, P1, &Call::Ftruncate { fd, len: PAGE as i64 }, "TRUNC-OK-1");
-        let s = mapped(
-            &mut m,
-            P1,
-            &mmap(0, 3 * PAGE, Prot::READ | Prot::WRITE, MapFlags::SHARED, fd.0, 0),
-        );
+        let s = past_its_object(&mut m);
         assert_ok(&mut m, P1, &mlock(s, 3 * PAGE), "LOCK-MLOCK-1");
     }
     // mlockall never fails this way.
@@ -550,4 +522,23 @@ fn lock_munlockall_1_unlocks_everything_and_clears_future() {
         );
         m.check_invariants().unwrap();
     }
+}
+
+/// A 3-page shared mapping of a 1-page shm object: two pages past its end.
+fn past_its_object(m: &mut Model) -> u64 {
+    let fd = opened(
+        m,
+        P1,
+        &Call::ShmOpen {
+            name: "/short".into(),
+            oflag: OFlags::RDWR | OFlags::CREAT,
+            mode: 0o600,
+        },
+    );
+    assert_ok(m, P1, &Call::Ftruncate { fd, len: PAGE as i64 }, "TRUNC-OK-1");
+    mapped(
+        m,
+        P1,
+        &mmap(0, 3 * PAGE, Prot::READ | Prot::WRITE, MapFlags::SHARED, fd.0, 0),
+    )
 }
