@@ -244,7 +244,8 @@ pub fn ignore_sigchld() -> SysResult {
     int_result(unsafe { sigaction(17, &act, std::ptr::null_mut()) })
 }
 
-/// Makes SIGINT and SIGTERM, where they still have their default action,
+/// Makes SIGINT and SIGTERM, where they have their default action or are
+/// ignored (not where the program handles them itself),
 /// first unlink this process's shared-memory names (those starting with
 /// `tag` followed by the pid and a dot: every run's prefix), then end the
 /// process as the signal would. The run directory is left to the next run's
@@ -257,8 +258,11 @@ pub fn clean_shm_on_termination() {
             flags: 0,
             restorer: 0,
         };
+        // An inherited SIG_IGN (a shell's background job) is replaced too: the
+        // terminal does not send it SIGINT, so only an explicit kill arrives,
+        // and that must still leave /dev/shm clean.
         // SAFETY: reading the current action into a valid struct.
-        if unsafe { sigaction(sig, std::ptr::null(), &mut old) } != 0 || old.handler != SIG_DFL {
+        if unsafe { sigaction(sig, std::ptr::null(), &mut old) } != 0 || !matches!(old.handler, SIG_DFL | SIG_IGN) {
             continue; // the program handles it itself
         }
         let act = SigAction {
