@@ -4,7 +4,9 @@
 //! process and returns one `Outcome`. Traces, the oracle, the generator and the
 //! real backend's worker protocol all speak these two types.
 
-use crate::types::{Addr, Errno, Fd, Len, MapFlags, MclFlags, MsyncFlags, OFlags, Pid, Prot, Resource, Rlimit, Signal};
+use crate::types::{
+    Addr, Errno, Fd, FileSystem, Len, MapFlags, MclFlags, MsyncFlags, OFlags, Pid, Prot, Resource, Rlimit, Signal,
+};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -210,6 +212,9 @@ pub enum Call {
         /// Whether the file system is mounted read-only.
         #[serde(default)]
         readonly: bool,
+        /// The kind of file system the file lives on (default "disk").
+        #[serde(default, skip_serializing_if = "FileSystem::is_default")]
+        fs: FileSystem,
         /// Whether mandatory locking is active on the file.
         #[serde(default)]
         mandatory_lock: bool,

@@ -21,7 +21,9 @@ use crate::call::{Call, Handle};
 use crate::profile::ProfileName;
 use crate::trace::writer::raw_event;
 use crate::trace::{Header, RawEvent, Writer};
-use crate::types::{Addr, Fd, Len, MapFlags, MclFlags, MsyncFlags, OFlags, Pid, Prot, Resource, RLIM_INFINITY};
+use crate::types::{
+    Addr, Fd, FileSystem, Len, MapFlags, MclFlags, MsyncFlags, OFlags, Pid, Prot, Resource, RLIM_INFINITY,
+};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, SeedableRng};
 use serde_json::Value as Json;
@@ -48,7 +50,7 @@ const SHM_NAMES: u64 = 4;
 const HANDLE_SLOTS: usize = 4;
 const VADDR_SLOTS: usize = 4;
 /// Files of the modelled server the generator creates and opens.
-const SERVER_FILES: u64 = 8;
+const SERVER_FILES: u64 = 9;
 /// A pid that is never alive (the model's process cap is far below it).
 const DEAD_PID: i64 = 1000;
 /// One step in this many unmaps the caller's whole address space.
@@ -929,6 +931,7 @@ impl Gen {
                 (1 + self.below(3)) * self.page
             },
             readonly: self.chance(1, 6),
+            fs: self.pick(&[FileSystem::Disk, FileSystem::Tmpfs]),
             mandatory_lock: self.chance(1, 8),
             ocb_alloc_fails: self.chance(1, 8),
             mmap: handler.into(),
@@ -1218,9 +1221,22 @@ fn server_files() -> Vec<RawEvent> {
         data: b"gen".to_vec(),
         size: 8192,
         readonly,
+        fs: FileSystem::Disk,
         mandatory_lock,
         ocb_alloc_fails,
         mmap: mmap.into(),
+    };
+    let tail_file = |i: u64, fs| Call::ResmgrFile {
+        path: format!("/srv/g{i}"),
+        mode: 0o666,
+        uid: 0,
+        data: b"gen".to_vec(),
+        size: 100,
+        readonly: false,
+        fs,
+        mandatory_lock: false,
+        ocb_alloc_fails: false,
+        mmap: "iofunc".into(),
     };
     let files = [
         file(0, 0o644, false, false, false, "iofunc"),
@@ -1230,6 +1246,10 @@ fn server_files() -> Vec<RawEvent> {
         file(4, 0o644, false, false, true, "iofunc"),
         file(5, 0o644, false, false, false, "none"),
         file(6, 0o644, false, false, false, "EBUSY"),
+        // Ends inside a page, on each kind of file system: what a store past
+        // the end becomes after msync and growth (MSYNC-OK-3, TRUNC-OK-1).
+        tail_file(7, FileSystem::Disk),
+        tail_file(8, FileSystem::Tmpfs),
     ];
     let one = || Json::from(1);
     let mut events: Vec<RawEvent> = files.iter().map(|c| raw_event(one(), c, None)).collect();
@@ -1242,6 +1262,8 @@ fn server_files() -> Vec<RawEvent> {
         (2, OFlags::RDONLY),
         (3, OFlags::RDWR),
         (4, OFlags::RDWR),
+        (7, OFlags::RDWR),
+        (8, OFlags::RDWR),
     ] {
         let open = Call::Open {
             path: format!("/srv/g{i}"),
@@ -1281,8 +1303,68 @@ fn server_files() -> Vec<RawEvent> {
     set_arg(&mut map, "fd", Json::from("$s0"));
     events.push(map.clone());
     events.push(map);
+    events.extend([7, 8].into_iter().flat_map(past_the_end));
     events.reverse();
     events
+}
+
+/// A store past the end of file `/srv/g{i}` (100 bytes) through a shared
+/// mapping, msync(MS_SYNC), and the byte read back: zero on a disk file
+/// system, kept on tmpfs (MSYNC-OK-3).
+fn past_the_end(i: u64) -> Vec<RawEvent> {
+    let one = || Json::from(1);
+    let at = |ev: &mut RawEvent, off: u64| set_arg(ev, "addr", Json::from(format!("$t{i}+{off:#x}")));
+    let mut map = raw_event(
+        one(),
+        &Call::Mmap {
+            addr: Addr(0),
+            len: Len(4096),
+            prot: Prot::READ | Prot::WRITE,
+            flags: MapFlags::SHARED,
+            fd: Fd(-1),
+            off: 0,
+        },
+        Some(&format!("t{i}")),
+    );
+    set_arg(&mut map, "fd", Json::from(format!("$s{i}")));
+    let mut store = raw_event(
+        one(),
+        &Call::Store {
+            addr: Addr(0),
+            data: vec![0x5a],
+        },
+        None,
+    );
+    at(&mut store, 200);
+    let mut sync = raw_event(
+        one(),
+        &Call::Msync {
+            addr: Addr(0),
+            len: Len(4096),
+            flags: MsyncFlags::SYNC,
+        },
+        None,
+    );
+    at(&mut sync, 0);
+    let mut load = raw_event(
+        one(),
+        &Call::Load {
+            addr: Addr(0),
+            len: Len(1),
+        },
+        None,
+    );
+    at(&mut load, 200);
+    let mut unmap = raw_event(
+        one(),
+        &Call::Munmap {
+            addr: Addr(0),
+            len: Len(4096),
+        },
+        None,
+    );
+    at(&mut unmap, 0);
+    vec![map, store, sync, load, unmap]
 }
 
 fn self_name(i: u64) -> String {

@@ -334,10 +334,16 @@ pub struct Profile {
     pub nofile_below_usage_einval: bool,
     /// The largest size ftruncate can give a shared-memory object.
     pub shm_max_size: u64,
-    /// Whether growing a shared-memory object keeps the bytes a store through
-    /// a mapping wrote past the old end in its last page (Linux tmpfs), rather
-    /// than showing zeros there (POSIX, and Linux disk file systems).
-    pub shm_grow_keeps_tail: bool,
+    /// Whether growing an object on a memory file system (shared memory, a
+    /// tmpfs file) keeps the bytes a store through a mapping wrote past the
+    /// old end in its last page (Linux tmpfs), rather than showing zeros
+    /// there (POSIX, and Linux disk file systems).
+    pub tmpfs_grow_keeps_tail: bool,
+    /// Whether msync(MS_SYNC) writing back a disk file's last, partial page
+    /// zeroes the bytes past the end of file in it, in the page every mapping
+    /// shares (Linux: the writeback of ext4 and other block file systems
+    /// zeroes the part of the page past i_size).
+    pub disk_writeback_zeroes_tail: bool,
     /// Whether the QNX 4 Gamma binding's mmap exists (GAMMA-ENOSYS-1).
     pub has_gamma: bool,
     /// Whether this machine's kernel is the system the profile describes, so
@@ -466,7 +472,8 @@ const NEUTRINO_FIELDS: Profile = Profile {
     trunc_needs_write_permission: false,
     nofile_below_usage_einval: true,
     shm_max_size: u32::MAX as u64,
-    shm_grow_keeps_tail: false,
+    tmpfs_grow_keeps_tail: false,
+    disk_writeback_zeroes_tail: false,
     has_gamma: false,
     is_this_kernel: false,
     mmap_args: MmapArgs::MemmgrRewrite,
@@ -547,7 +554,8 @@ pub static LINUX: Profile = Profile {
     trunc_needs_write_permission: true,
     nofile_below_usage_einval: false,
     shm_max_size: i64::MAX as u64,
-    shm_grow_keeps_tail: true,
+    tmpfs_grow_keeps_tail: true,
+    disk_writeback_zeroes_tail: true,
     has_gamma: false,
     is_this_kernel: true,
     mmap_args: MmapArgs::KernelAsGiven,

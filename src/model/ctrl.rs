@@ -11,7 +11,8 @@
 //!   MPROT-ENOMEM-2, MPROT-ENOMEM-4, then region by region MPROT-EACCES-1;
 //!   MPROT-OK-1.
 //! - msync: MSYNC-EINVAL-1, MSYNC-EINVAL-2, MSYNC-EINVAL-3, MSYNC-ENOMEM-1,
-//!   MSYNC-ENOMEM-3, MSYNC-ENOMEM-2; MSYNC-OK-1.
+//!   MSYNC-ENOMEM-3, MSYNC-ENOMEM-2; MSYNC-OK-1 (MSYNC-OK-3 when it writes
+//!   back a disk file's last page).
 //!
 //! Linux (`CtrlOrder::Linux`): page-aligned starts, C arithmetic on the
 //! page-rounded length, then a walk over the regions.
@@ -21,7 +22,8 @@
 //!   MPROT-EINVAL-1, then region by region MPROT-ENOMEM-2, MPROT-EACCES-1,
 //!   MPROT-ENOMEM-3, MPROT-ENOMEM-6, MPROT-ENOMEM-4; MPROT-OK-1.
 //! - msync: MSYNC-EINVAL-1, MSYNC-EINVAL-3, MSYNC-EINVAL-2, MSYNC-ENOMEM-3,
-//!   MSYNC-OK-2 (len 0), MSYNC-EBUSY-1, MSYNC-ENOMEM-2; MSYNC-OK-1.
+//!   MSYNC-OK-2 (len 0), MSYNC-EBUSY-1, MSYNC-ENOMEM-2; MSYNC-OK-1 or
+//!   MSYNC-OK-3.
 //!
 //! Partial effects: a failure in the region walk keeps the changes made to
 //! the regions before the one that failed (mprotect is not atomic in either
@@ -33,7 +35,7 @@ use super::Model;
 use crate::call::{Outcome, Value};
 use crate::profile::{CtrlOrder, DataFacts};
 use crate::rules::{Checks, RuleId, Verdict};
-use crate::types::{Addr, AddrRange, Errno, Len, MapFlags, MsyncFlags, Pid, Prot, Resource};
+use crate::types::{Addr, AddrRange, Errno, FileSystem, Len, MapFlags, MsyncFlags, ObjId, Pid, Prot, Resource};
 
 /// Where a region-by-region walk stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -450,11 +452,7 @@ impl Model {
     pub(super) fn plan_msync(&self, pid: Pid, addr: Addr, len: Len, flags: MsyncFlags) -> Verdict {
         let proc = &self.procs[&pid];
         let mut c = Checks::new();
-        let checked = match self.profile.ctrl_order {
-            CtrlOrder::Procnto => self.procnto_msync_checks(addr, len, flags, &mut c),
-            CtrlOrder::Linux => self.linux_msync_checks(addr, len, flags, &mut c),
-        };
-        let range = match checked {
+        let range = match self.msync_prelude(addr, len, flags, &mut c) {
             Ok(range) => range,
             Err(v) => return v,
         };
@@ -468,7 +466,75 @@ impl Model {
             )
             .check("MSYNC-ENOMEM-2", Errno::ENOMEM, !proc.space.fully_mapped(r));
         }
-        c.or_else(|| Verdict::ok(Value::Unit, "MSYNC-OK-1"))
+        let rule = match range {
+            Some(r) if !self.written_back_tails(proc, r, flags).is_empty() => "MSYNC-OK-3",
+            _ => "MSYNC-OK-1",
+        };
+        c.or_else(|| Verdict::ok(Value::Unit, rule))
+    }
+
+    /// Applies msync: the writeback of MSYNC-OK-3, which Linux's walk does
+    /// for every shared file mapping it passes, also when it then reports a
+    /// hole in the range (MSYNC-ENOMEM-2); the checks before the walk change
+    /// nothing when they fail.
+    pub(super) fn commit_msync(&mut self, pid: Pid, addr: Addr, len: Len, flags: MsyncFlags) {
+        let mut c = Checks::new();
+        let checked = self.msync_prelude(addr, len, flags, &mut c);
+        let (Ok(Some(range)), true) = (checked, c.hits().is_empty()) else {
+            return;
+        };
+        let page = self.profile.page_size;
+        for id in self.written_back_tails(&self.procs[&pid], range, flags) {
+            let obj = self.objects.expect_mut(id);
+            let size = obj.size;
+            super::shm::zero_page_tail(obj, size, page);
+        }
+    }
+
+    /// The disk files whose last, partial page msync writes back
+    /// (MSYNC-OK-3, knob `disk_writeback_zeroes_tail`): MS_SYNC over a shared
+    /// mapping of a disk file whose part in the range holds that page. The
+    /// walk stops at a locked region where MS_INVALIDATE makes it EBUSY
+    /// (MSYNC-EBUSY-1), as Linux's does.
+    fn written_back_tails(&self, proc: &Process, range: AddrRange, flags: MsyncFlags) -> Vec<ObjId> {
+        if !self.profile.disk_writeback_zeroes_tail || !flags.contains(MsyncFlags::SYNC) {
+            return Vec::new();
+        }
+        let page = self.profile.page_size;
+        let busy = self.profile.msync_invalidate_locked_busy && flags.contains(MsyncFlags::INVALIDATE);
+        let mut tails = Vec::new();
+        for reg in proc.space.overlapping(range) {
+            if busy && reg.locked {
+                break;
+            }
+            let (true, Backing::Object(id), Some(part)) = (reg.shared, reg.backing, reg.range.intersect(&range)) else {
+                continue;
+            };
+            let obj = self.objects.expect(id);
+            let last = obj.size / page;
+            let first = reg.offset_of(part.start()) / page;
+            let end = reg.offset_of(part.start()) + part.len().0;
+            let holds_last = first <= last && last < end.div_ceil(page);
+            if obj.file_system() == Some(FileSystem::Disk) && obj.size % page != 0 && holds_last && !tails.contains(&id)
+            {
+                tails.push(id);
+            }
+        }
+        tails
+    }
+
+    /// msync's checks before the region walk, in the profile's order.
+    fn msync_prelude(
+        &self,
+        addr: Addr,
+        len: Len,
+        flags: MsyncFlags,
+        c: &mut Checks,
+    ) -> Result<Option<AddrRange>, Verdict> {
+        match self.profile.ctrl_order {
+            CtrlOrder::Procnto => self.procnto_msync_checks(addr, len, flags, c),
+            CtrlOrder::Linux => self.linux_msync_checks(addr, len, flags, c),
+        }
     }
 
     /// msync's checks up to the range: the pages, `None` when a range check

@@ -217,7 +217,11 @@ impl Model {
                 self.commit_mprotect(pid, *addr, *len, *prot, outcome);
                 Ok(())
             }
-            Call::Msync { .. } | Call::Load { .. } => Ok(()),
+            Call::Msync { addr, len, flags } => {
+                self.commit_msync(pid, *addr, *len, *flags);
+                Ok(())
+            }
+            Call::Load { .. } => Ok(()),
             Call::Mlock { addr, len } => {
                 self.commit_mlock(pid, *addr, *len, outcome, true);
                 Ok(())

@@ -1,7 +1,7 @@
 //! Memory objects: anonymous shared memory, named shared-memory objects and
 //! physical memory, with their sizes, sparse contents and reference counts.
 
-use crate::types::ObjId;
+use crate::types::{FileSystem, ObjId};
 use std::collections::BTreeMap;
 
 pub use super::contents::Page;
@@ -28,7 +28,10 @@ pub enum ObjKind {
     /// physical addresses.
     Phys,
     /// A file of the modelled resource manager; the server keeps it.
-    File,
+    File {
+        /// The file system it lives on.
+        fs: FileSystem,
+    },
 }
 
 /// A memory object.
@@ -65,8 +68,19 @@ impl Object {
             || self.map_refs > 0
             || matches!(
                 self.kind,
-                ObjKind::Shm { name: Some(_), .. } | ObjKind::Phys | ObjKind::File
+                ObjKind::Shm { name: Some(_), .. } | ObjKind::Phys | ObjKind::File { .. }
             )
+    }
+
+    /// The file system the object's pages live on: shared memory (anonymous
+    /// or named) is on a memory file system (tmpfs on Linux), a server's file
+    /// where its set-up put it, physical memory on none.
+    pub fn file_system(&self) -> Option<FileSystem> {
+        match self.kind {
+            ObjKind::Anon | ObjKind::Shm { .. } => Some(FileSystem::Tmpfs),
+            ObjKind::File { fs } => Some(fs),
+            ObjKind::Phys => None,
+        }
     }
 
     /// The name of a linked shared-memory object.

@@ -15,7 +15,7 @@ use super::Model;
 use crate::call::{Call, Outcome, Value};
 use crate::profile::Profile;
 use crate::rules::{Checks, RuleId, Verdict};
-use crate::types::{Errno, Fd, OFlags, ObjId, Pid, Prot};
+use crate::types::{Errno, Fd, FileSystem, OFlags, ObjId, Pid, Prot};
 use std::collections::BTreeMap;
 
 /// How a file's server answers `_IO_MMAP`.
@@ -131,6 +131,8 @@ pub struct NewFile {
     pub size: u64,
     /// Read-only mount.
     pub readonly_mount: bool,
+    /// The file system it lives on.
+    pub fs: FileSystem,
     /// Mandatory locking active.
     pub mandatory_lock: bool,
     /// OCB allocation fails.
@@ -169,7 +171,7 @@ impl Model {
     pub(super) fn commit_resmgr_file(&mut self, file: &NewFile) {
         let page = self.profile.page_size;
         let size = file.size.max(file.data.len() as u64);
-        let mut object = Object::new(ObjKind::File, size);
+        let mut object = Object::new(ObjKind::File { fs: file.fs }, size);
         for (index, chunk) in file.data.chunks(page as usize).enumerate() {
             let mut contents = vec![0u8; page as usize];
             contents[..chunk.len()].copy_from_slice(chunk);
@@ -271,6 +273,7 @@ impl Model {
             data,
             size,
             readonly,
+            fs,
             mandatory_lock,
             ocb_alloc_fails,
             mmap,
@@ -290,6 +293,7 @@ impl Model {
             data: data.clone(),
             size: (*size).max(data.len() as u64),
             readonly_mount: *readonly,
+            fs: *fs,
             mandatory_lock: *mandatory_lock,
             ocb_alloc_fails: *ocb_alloc_fails,
             handler,

@@ -22,7 +22,7 @@ use super::Model;
 use crate::call::{Outcome, Value};
 use crate::profile::ShmNames;
 use crate::rules::{Checks, RuleId, Verdict};
-use crate::types::{Addr, Errno, Fd, OFlags, ObjId, Pid, Resource};
+use crate::types::{Addr, Errno, Fd, FileSystem, OFlags, ObjId, Pid, Resource};
 
 /// The longest path procnto accepts (PATH_MAX 1024, less the NUL).
 const QNX_PATH_MAX: usize = 1023;
@@ -46,7 +46,7 @@ fn refused((rule, errno): Refusal) -> Verdict {
 }
 
 /// Zeroes the bytes from `from` to the end of its page, if that page is stored.
-fn zero_page_tail(obj: &mut Object, from: u64, page: u64) {
+pub(super) fn zero_page_tail(obj: &mut Object, from: u64, page: u64) {
     let within = (from % page) as usize;
     if within != 0 {
         if let Some(p) = obj.pages.get_mut(&(from / page)) {
@@ -392,8 +392,8 @@ impl Model {
         obj.truncate_contents(page);
         // POSIX: the extension reads as zeros, even where a store through a
         // mapping wrote past the old end in its last page; Linux tmpfs keeps
-        // those bytes (TRUNC-OK-1, profile knob shm_grow_keeps_tail).
-        let keeps = self.profile.shm_grow_keeps_tail && matches!(obj.kind, ObjKind::Shm { .. });
+        // those bytes (TRUNC-OK-1, profile knob tmpfs_grow_keeps_tail).
+        let keeps = self.profile.tmpfs_grow_keeps_tail && obj.file_system() == Some(FileSystem::Tmpfs);
         if size > old_size && !keeps {
             zero_page_tail(obj, old_size, page);
         }

@@ -206,7 +206,7 @@ impl RegionSummary {
                 Some(ObjKind::Anon) => ("anonymous object", None),
                 Some(ObjKind::Shm { name, .. }) => ("shm", name.clone()),
                 Some(ObjKind::Phys) => ("physical", None),
-                Some(ObjKind::File) => ("server file", None),
+                Some(ObjKind::File { .. }) => ("server file", None),
                 None => ("object", None),
             },
         };
@@ -382,7 +382,7 @@ fn describe_region(model: &Model, r: &Region) -> String {
             Some(ObjKind::Shm { name: Some(n), .. }) => format!("shm {} +{:#x}", text::escape(n), r.offset),
             Some(ObjKind::Shm { name: None, .. }) => format!("shm (unlinked) +{:#x}", r.offset),
             Some(ObjKind::Phys) => format!("physical {:#x}", r.offset),
-            Some(ObjKind::File) => format!("server file +{:#x}", r.offset),
+            Some(ObjKind::File { .. }) => format!("server file +{:#x}", r.offset),
             None => format!("object {}", id.0),
         },
     };

@@ -496,8 +496,9 @@ fn normalised(trace: &str) -> Vec<String> {
         .collect()
 }
 
-/// A run interrupted by SIGTERM or SIGINT leaves no shared-memory object
-/// behind, also when it started with SIGINT ignored (a shell's background job).
+/// A run interrupted by SIGTERM or SIGINT leaves no shared-memory object,
+/// tmpfs file or disk run directory behind, also when it started with
+/// SIGINT ignored (a shell's background job).
 #[test]
 fn an_interrupted_run_leaves_dev_shm_as_it_was() {
     if skip_unless_root("an_interrupted_run_leaves_dev_shm_as_it_was") {
@@ -508,12 +509,28 @@ fn an_interrupted_run_leaves_dev_shm_as_it_was() {
     std::fs::create_dir_all(&dir).unwrap();
     let script = dir.join("long.jsonl");
     let mut text = String::from("{\"format\":\"mmoracle-trace\",\"version\":1,\"profile\":\"linux\"}\n");
+    text.push_str("{\"pid\":1,\"call\":\"resmgr_file\",\"path\":\"/srv/disk\"}\n");
+    text.push_str("{\"pid\":1,\"call\":\"resmgr_file\",\"path\":\"/srv/mem\",\"fs\":\"tmpfs\"}\n");
     text.push_str("{\"pid\":1,\"call\":\"shm_open\",\"name\":\"/held\",\"oflag\":\"O_RDWR|O_CREAT\",\"mode\":384}\n");
     for _ in 0..200_000 {
         text.push_str("{\"pid\":1,\"call\":\"munlockall\"}\n");
     }
     std::fs::write(&script, text).unwrap();
     let before = shm_names();
+    let disk = mmoracle::backend::linux::rundir::disk_base();
+    if disk.is_none() {
+        eprintln!("SKIPPED the disk half of an_interrupted_run_leaves_dev_shm_as_it_was: no disk file system for temporary files here");
+    }
+    let run_dirs = |ours: &str| -> Vec<String> {
+        let Some(base) = &disk else { return Vec::new() };
+        std::fs::read_dir(base)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.starts_with(ours))
+            .collect()
+    };
     for sig in [rustix::process::Signal::TERM, rustix::process::Signal::INT] {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mmoracle"))
             .args(["run", script.to_str().unwrap(), "--backend", "linux"])
@@ -524,7 +541,12 @@ fn an_interrupted_run_leaves_dev_shm_as_it_was() {
         let ours = format!("mmoracle-{}.", child.id());
         // Wait until the run's object exists, then interrupt it.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while !shm_names().iter().any(|n| n.starts_with(&ours)) {
+        let all_made = || {
+            let names = shm_names();
+            let made = |kind: &str| names.iter().any(|n| n.starts_with(&ours) && n.contains(kind));
+            made(".s.held") && made(".f.srv%2Fmem") && (disk.is_none() || !run_dirs(&ours).is_empty())
+        };
+        while !all_made() {
             assert!(std::time::Instant::now() < deadline, "the run never created its object");
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
@@ -536,6 +558,7 @@ fn an_interrupted_run_leaves_dev_shm_as_it_was() {
             !shm_names().iter().any(|n| n.starts_with(&ours)),
             "{sig:?}: objects left"
         );
+        assert_eq!(run_dirs(&ours), Vec::<String>::new(), "{sig:?}: run directories left");
     }
     assert_eq!(shm_names(), before);
     let _ = std::fs::remove_dir_all(&dir);

@@ -891,6 +891,88 @@ fn msync_ok_1_synced() {
     }
 }
 
+/// A 100-byte server file on `fs`, open read-write and mapped shared, with
+/// a byte stored at 200 (past the end, in the last page).
+fn file_with_tail(m: &mut Model, path: &str, fs: FileSystem) -> (u64, Fd) {
+    let made = m.step(
+        P1,
+        &Call::ResmgrFile {
+            path: path.into(),
+            mode: 0o666,
+            uid: 0,
+            data: b"abcd".to_vec(),
+            size: 100,
+            readonly: false,
+            fs,
+            mandatory_lock: false,
+            ocb_alloc_fails: false,
+            mmap: "iofunc".into(),
+        },
+    );
+    assert_eq!(made.outcome, Outcome::UNIT);
+    let fd = opened(
+        m,
+        P1,
+        &Call::Open {
+            path: path.into(),
+            oflag: OFlags::RDWR,
+        },
+    );
+    let a = mapped(
+        m,
+        P1,
+        &mmap(0, PAGE, Prot::READ | Prot::WRITE, MapFlags::SHARED, fd.0, 0),
+    );
+    assert_eq!(m.step(P1, &store(a + 200, &[0x58])).outcome, Outcome::UNIT);
+    (a, fd)
+}
+
+#[test]
+fn msync_ok_3_writeback_zeroes_a_disk_files_last_page_past_its_end() {
+    let byte_at = |m: &mut Model, addr: u64| m.step(P1, &load(addr, 1)).outcome;
+    for p in ALL {
+        let mut m = model(p);
+        let zeroes = m.profile().disk_writeback_zeroes_tail;
+        let (disk, _) = file_with_tail(&mut m, "/srv/disk", FileSystem::Disk);
+        let (mem, _) = file_with_tail(&mut m, "/srv/mem", FileSystem::Tmpfs);
+        // MS_ASYNC writes nothing back.
+        assert_ok(&mut m, P1, &msync(disk, PAGE, MsyncFlags::ASYNC), "MSYNC-OK-1");
+        assert_eq!(byte_at(&mut m, disk + 200), Outcome::Ok(Value::Bytes(vec![0x58])));
+        let rule = if zeroes { "MSYNC-OK-3" } else { "MSYNC-OK-1" };
+        assert_ok(&mut m, P1, &msync(disk, PAGE, MsyncFlags::SYNC), rule);
+        let after = if zeroes { 0 } else { 0x58 };
+        assert_eq!(
+            byte_at(&mut m, disk + 200),
+            Outcome::Ok(Value::Bytes(vec![after])),
+            "{p:?}"
+        );
+        // tmpfs has no writeback.
+        assert_ok(&mut m, P1, &msync(mem, PAGE, MsyncFlags::SYNC), "MSYNC-OK-1");
+        assert_eq!(byte_at(&mut m, mem + 200), Outcome::Ok(Value::Bytes(vec![0x58])));
+    }
+}
+
+#[test]
+fn msync_ok_3_linux_writes_back_before_a_hole_and_stops_at_ebusy() {
+    let mut m = model(LINUX);
+    let (a, _) = file_with_tail(&mut m, "/srv/f", FileSystem::Disk);
+    // A locked page under MS_INVALIDATE ends the walk before its writeback.
+    assert_ok(&mut m, P1, &mlock(a, PAGE), "LOCK-MLOCK-1");
+    let busy = msync(a, PAGE, MsyncFlags::SYNC | MsyncFlags::INVALIDATE);
+    assert_err(&mut m, P1, &busy, Errno::EBUSY, "MSYNC-EBUSY-1");
+    assert_eq!(
+        m.step(P1, &load(a + 200, 1)).outcome,
+        Outcome::Ok(Value::Bytes(vec![0x58]))
+    );
+    // A hole before it is reported after the walk, which wrote it back.
+    let over_hole = msync(a - PAGE, 2 * PAGE, MsyncFlags::SYNC);
+    assert_err(&mut m, P1, &over_hole, Errno::ENOMEM, "MSYNC-ENOMEM-2");
+    assert_eq!(
+        m.step(P1, &load(a + 200, 1)).outcome,
+        Outcome::Ok(Value::Bytes(vec![0]))
+    );
+}
+
 #[test]
 fn mprot_ok_1_linux_leaves_a_region_with_that_protection_unsplit() {
     // mprotect_fixup returns before splitting a region that already has the

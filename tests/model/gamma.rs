@@ -249,6 +249,7 @@ fn gamma_errno_1_errors_the_document_does_not_list() {
         data: Vec::new(),
         size: PAGE,
         readonly,
+        fs: mmoracle::types::FileSystem::Disk,
         mandatory_lock: false,
         ocb_alloc_fails: false,
         mmap: handler.into(),

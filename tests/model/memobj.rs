@@ -656,6 +656,7 @@ fn server_file(m: &mut Model, handler: &str, oflag: OFlags) -> Fd {
         data: Vec::new(),
         size: PAGE,
         readonly: false,
+        fs: mmoracle::types::FileSystem::Disk,
         mandatory_lock: false,
         ocb_alloc_fails: false,
         mmap: handler.into(),

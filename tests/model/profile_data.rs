@@ -11,7 +11,7 @@ const CHECK_LIST_DISPATCHERS: [&str; 6] = [
     "mmap_checks",
     "munmap_prelude",
     "mprotect_prelude",
-    "plan_msync",
+    "msync_prelude",
     "mlock_prelude",
     "munlock_prelude",
 ];

@@ -55,6 +55,7 @@ impl File {
             data: self.data.clone(),
             size: self.size,
             readonly: self.readonly,
+            fs: mmoracle::types::FileSystem::Disk,
             mandatory_lock: self.mandatory_lock,
             ocb_alloc_fails: self.ocb_alloc_fails,
             mmap: self.mmap.into(),

@@ -696,10 +696,10 @@ fn trunc_ok_1_sets_the_exact_size_and_shrinking_means_sigbus() {
         assert_eq!(read(&mut m, P1, shared + 4095, 1), Ok(vec![0]));
         // A store past the size in the last page is allowed; growing the
         // object shows zeros there (linux tmpfs keeps the bytes:
-        // shm_grow_keeps_tail), and the old pages do not come back.
+        // tmpfs_grow_keeps_tail), and the old pages do not come back.
         assert_ok(&mut m, P1, &store(shared + 200, b"junk"), "ACCESS-SHARED-1");
         assert_ok(&mut m, P1, &ftruncate(fd, 3 * 4096), "TRUNC-OK-1");
-        let tail = if m.profile().shm_grow_keeps_tail {
+        let tail = if m.profile().tmpfs_grow_keeps_tail {
             b"junk".to_vec()
         } else {
             vec![0; 4]

@@ -139,9 +139,6 @@ pub enum StartError {
         /// What went wrong.
         why: String,
     },
-    /// The run directory could not be made.
-    #[error("cannot create the run directory: {0}")]
-    RunDir(#[from] std::io::Error),
 }
 
 const TASK_SIZE: u64 = 0x7FFF_FFFF_F000;
@@ -161,7 +158,7 @@ impl LinuxBackend {
             rundir::remove_stale();
         });
         reap_dead();
-        let run = RunDir::create()?;
+        let run = RunDir::create();
         let exe = config.worker_exe.display().to_string();
         let fail = |why: String| StartError::Worker { exe: exe.clone(), why };
         let limits = initial_limits_env(profile.profile()).map_err(fail)?;
@@ -621,21 +618,14 @@ impl LinuxBackend {
     /// one gets the run's prefix; when the prefix would make it too long, the
     /// prefix and a hash of the name stand for it (the name was valid, so
     /// the object must be creatable).
-    fn shm_name(&self, name: &str) -> String {
+    fn shm_name(&mut self, name: &str) -> String {
         const NAME_MAX: usize = 255;
         let bare = name.trim_start_matches('/');
         let refused = bare.is_empty() || bare.contains('/') || bare == "." || bare == ".." || bare.len() > NAME_MAX;
         if refused {
             return name.to_string();
         }
-        let prefix = self.run.prefix();
-        if bare.len() + prefix.len() <= NAME_MAX {
-            return format!("/{prefix}{bare}");
-        }
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        bare.hash(&mut h);
-        format!("/{prefix}~{:016x}", h.finish())
+        self.run.shm_name(bare)
     }
 
     /// Access mode 3 (O_WRONLY|O_RDWR): Linux opens such an fd for neither
@@ -661,7 +651,7 @@ impl LinuxBackend {
         self.simple(pid, Op::ShmUnlink, [0; 6], real.as_bytes(), |_| Value::Unit)
     }
 
-    fn open(&mut self, pid: Pid, path: &str, oflag: crate::types::OFlags) -> Outcome {
+    fn open(&mut self, pid: Pid, path: &str, mut oflag: crate::types::OFlags) -> Outcome {
         if let Some(out) = self.access_mode_3(oflag) {
             return out;
         }
@@ -674,16 +664,18 @@ impl LinuxBackend {
                 return self.skip(format!("{p}: the backend opens no device but /dev/zero and /dev/null"))
             }
             p if !p.starts_with('/') => return self.skip(format!("{p}: a relative path")),
-            p => self.run.file(p),
+            p => {
+                // The modelled resource manager creates no files
+                // (OPEN-ENOENT-1): an O_CREAT open of a path it does not
+                // hold fails as a plain open does.
+                if !self.run.has_file(p) {
+                    oflag.remove(crate::types::OFlags::CREAT);
+                }
+                self.run.file(p)
+            }
         };
         if oflag.writable() && self.read_only.contains(&real) {
             return self.skip("opening a file of a read-only mount for writing");
-        }
-        // The modelled resource manager creates no files (OPEN-ENOENT-1): an
-        // O_CREAT open of a path it does not hold fails as a plain open does.
-        let mut oflag = oflag;
-        if !real.starts_with("/dev") && std::fs::symlink_metadata(&real).is_err() {
-            oflag.remove(crate::types::OFlags::CREAT);
         }
         let Some(real) = real.to_str().map(str::to_string) else {
             return self.skip("a path that is not UTF-8");
@@ -743,6 +735,7 @@ impl LinuxBackend {
             data,
             size,
             readonly,
+            fs,
             mandatory_lock,
             ocb_alloc_fails,
             mmap,
@@ -754,7 +747,13 @@ impl LinuxBackend {
         if crate::model::resmgr::resmgr_file_is_invalid(call, self.profile) {
             return Outcome::Err(Errno::EINVAL);
         }
-        let real = self.run.file(path);
+        if self.run.has_file(path) {
+            return Outcome::Err(Errno::EEXIST); // RESMGR-EEXIST-1
+        }
+        let real = match self.run.make_file(path, *fs) {
+            Ok(real) => real,
+            Err(why) => return self.apart(why),
+        };
         if mmap == "none" {
             self.unmappable.insert(real.clone());
         }
@@ -776,18 +775,8 @@ impl LinuxBackend {
     }
 }
 
-fn make_parent(path: &std::path::Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
-    }
-    Ok(())
-}
-
 fn write_file(path: &std::path::Path, mode: u32, uid: u32, data: &[u8], size: u64) -> std::io::Result<()> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    make_parent(path)?;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -1,40 +1,54 @@
-//! The run's own places: a temporary directory for resource-manager files
-//! and a shared-memory name prefix, both carrying the driver's pid, removed
-//! when the run ends (also after a panic, which drops them) and, for runs that
-//! died without cleaning up (killed, SIGKILL), by the next run once their pid is dead.
+//! The run's own places: a shared-memory name prefix, and the places for
+//! resource-manager files (one flat file per trace path, in /dev/shm for a
+//! tmpfs file and in a run directory on a disk file system for a disk one),
+//! all carrying the driver's pid and removed when the run ends (also after a
+//! panic, which drops them, and on SIGINT/SIGTERM: see
+//! `sys::clean_shm_on_termination`) and, for runs that died without cleaning
+//! up (SIGKILL), by the next run once their pid is dead. Nothing is made on
+//! disk until a file needs it: most runs make no directory at all.
 
+use crate::types::FileSystem;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Where POSIX shared memory lives.
-const SHM_DIR: &str = "/dev/shm";
+/// Where POSIX shared memory lives (tmpfs).
+pub const SHM_DIR: &str = "/dev/shm";
 /// The start of every name this crate puts in /dev/shm and the temp dir.
-const TAG: &str = "mmoracle-";
+pub const TAG: &str = "mmoracle-";
+/// A file name's limit (NAME_MAX).
+const NAME_MAX: usize = 255;
+/// statfs f_type of tmpfs (and of ramfs-like memory file systems).
+const TMPFS_MAGIC: i64 = 0x0102_1994;
+const RAMFS_MAGIC: i64 = 0x8584_58f6;
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
-/// One run's directory and shm prefix.
+/// One run's shm prefix and file places.
 #[derive(Debug)]
 pub struct RunDir {
-    dir: PathBuf,
+    /// `mmoracle-<pid>.<seq>.`: every /dev/shm name of the run starts with it.
     prefix: String,
+    /// The run directory on a disk file system, once made.
+    disk: Option<PathBuf>,
+    /// Each trace path made so far (normalised) and the real file standing for it.
+    files: BTreeMap<String, PathBuf>,
+    /// Whether anything of the run may be in /dev/shm (else dropping skips the scan).
+    used_shm: bool,
 }
 
 impl RunDir {
-    /// Makes a fresh run directory and prefix (call [`remove_stale`] once
-    /// first to remove those of dead runs).
-    pub fn create() -> std::io::Result<RunDir> {
+    /// A fresh prefix (call [`remove_stale`] once first to remove the names
+    /// and directories of dead runs). Makes nothing yet.
+    pub fn create() -> RunDir {
         let pid = std::process::id();
         let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-        let prefix = format!("{TAG}{pid}.{seq}.");
-        let dir = std::env::temp_dir().join(format!("{TAG}{pid}.{seq}"));
-        std::fs::create_dir(&dir)?;
-        Ok(RunDir { dir, prefix })
-    }
-
-    /// The directory resource-manager files live in.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+        RunDir {
+            prefix: format!("{TAG}{pid}.{seq}."),
+            disk: None,
+            files: BTreeMap::new(),
+            used_shm: false,
+        }
     }
 
     /// The prefix every shared-memory name of this run starts with.
@@ -42,31 +56,122 @@ impl RunDir {
         &self.prefix
     }
 
-    /// `path` (absolute, as the trace names it) inside the run directory:
-    /// `.` and `..` are resolved lexically and `..` stops at the top, as
-    /// `/..` is `/`, so no path leaves the directory.
-    pub fn file(&self, path: &str) -> PathBuf {
-        let mut parts: Vec<&str> = Vec::new();
-        for c in path.split('/') {
-            match c {
-                "" | "." => {}
-                ".." => {
-                    parts.pop();
-                }
-                c => parts.push(c),
-            }
+    /// The real /dev/shm name (with its leading slash) of the trace's shm
+    /// object `bare` (a valid component). Names start `<prefix>s.` and
+    /// files `<prefix>f.`, so neither can reach the other; a name the prefix
+    /// would make too long is the prefix and a hash.
+    pub fn shm_name(&mut self, bare: &str) -> String {
+        self.used_shm = true;
+        let name = format!("{}s.{bare}", self.prefix);
+        if name.len() <= NAME_MAX {
+            return format!("/{name}");
         }
-        let mut out = self.dir.join("root");
-        out.extend(parts);
-        out
+        format!("/{}s~{:016x}", self.prefix, hash(bare))
+    }
+
+    /// The real file standing for the trace's absolute `path` once it was
+    /// made by [`RunDir::make_file`]; otherwise a path in the run's places
+    /// that does not exist, so an open of it fails as it would (ENOENT).
+    pub fn file(&self, path: &str) -> PathBuf {
+        let key = normalise(path);
+        match self.files.get(&key) {
+            Some(real) => real.clone(),
+            None => Path::new(SHM_DIR).join(format!("{}f.{}", self.prefix, flat_name(&key))),
+        }
+    }
+
+    /// Whether the trace's `path` names a file made in this run.
+    pub fn has_file(&self, path: &str) -> bool {
+        self.files.contains_key(&normalise(path))
+    }
+
+    /// The place for a new file for the trace's `path` on a file system of
+    /// kind `fs`, making the run directory if it is the first disk file.
+    /// `.` and `..` are resolved lexically and `..` stops at the top, as
+    /// `/..` is `/`, and the result is one flat name: no path leaves the
+    /// run's places, and no directory stands between the trace's files.
+    pub fn make_file(&mut self, path: &str, fs: FileSystem) -> Result<PathBuf, String> {
+        let key = normalise(path);
+        let name = format!("{}f.{}", self.prefix, flat_name(&key));
+        let real = match fs {
+            FileSystem::Tmpfs => {
+                self.used_shm = true;
+                Path::new(SHM_DIR).join(name)
+            }
+            FileSystem::Disk => self.disk_dir()?.join(name),
+        };
+        self.files.insert(key, real.clone());
+        Ok(real)
+    }
+
+    /// The run directory on a disk file system, made on first use: in the
+    /// temporary directory, or in /var/tmp when that is a memory file system.
+    fn disk_dir(&mut self) -> Result<&Path, String> {
+        if self.disk.is_none() {
+            let Some(base) = disk_base() else {
+                return Err(format!(
+                    "neither {} nor /var/tmp is on a disk file system (both are memory file systems), so a disk file cannot be made here",
+                    std::env::temp_dir().display()
+                ));
+            };
+            let dir = base.join(self.prefix.trim_end_matches('.'));
+            std::fs::create_dir(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+            self.disk = Some(dir);
+        }
+        Ok(self.disk.as_deref().expect("made above"))
     }
 }
 
 impl Drop for RunDir {
     fn drop(&mut self) {
-        remove_prefixed(&self.prefix);
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if self.used_shm {
+            remove_prefixed(&self.prefix);
+        }
+        if let Some(dir) = &self.disk {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
+}
+
+/// The directories disk files can live in: the temporary directory, else
+/// /var/tmp, whichever is first on a disk (not a memory) file system.
+pub fn disk_base() -> Option<PathBuf> {
+    [std::env::temp_dir(), PathBuf::from("/var/tmp")]
+        .into_iter()
+        .find(|d| rustix::fs::statfs(d).is_ok_and(|s| !matches!(s.f_type, TMPFS_MAGIC | RAMFS_MAGIC)))
+}
+
+/// `path` with `.`, `..` and repeated slashes resolved lexically.
+fn normalise(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    parts.join("/")
+}
+
+/// One file name for a normalised path: `/` and `%` escaped, or a hash when
+/// that would be too long for the run's prefix to go in front.
+fn flat_name(key: &str) -> String {
+    let escaped = key.replace('%', "%25").replace('/', "%2F");
+    if escaped.len() + TAG.len() + 32 <= NAME_MAX {
+        escaped
+    } else {
+        format!("~{:016x}", hash(key))
+    }
+}
+
+fn hash(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
 }
 
 /// Unlinks every /dev/shm name starting with `prefix`.
@@ -95,7 +200,7 @@ fn is_dead(pid: i32) -> bool {
 
 /// Removes the shm names and directories of runs whose process is gone.
 pub fn remove_stale() {
-    for dir in [PathBuf::from(SHM_DIR), std::env::temp_dir()] {
+    for dir in [PathBuf::from(SHM_DIR), std::env::temp_dir(), PathBuf::from("/var/tmp")] {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         for e in entries.flatten() {
             let name = e.file_name();
@@ -120,15 +225,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn paths_stay_inside_the_run_directory() {
-        let run = RunDir::create().unwrap();
-        let root = run.dir().join("root");
-        assert_eq!(run.file("/data/file"), root.join("data/file"));
-        assert_eq!(run.file("/../../etc/passwd"), root.join("etc/passwd"));
-        assert_eq!(run.file("/a/./b/../../../c"), root.join("c"));
-        let dir = run.dir().to_path_buf();
-        drop(run);
-        assert!(!dir.exists());
+    fn paths_stay_inside_the_run_places() {
+        let mut run = RunDir::create();
+        let shm = |name: &str| Path::new(SHM_DIR).join(name);
+        let p = run.prefix().to_string();
+        assert_eq!(
+            run.make_file("/data/file", FileSystem::Tmpfs).unwrap(),
+            shm(&format!("{p}f.data%2Ffile"))
+        );
+        assert_eq!(
+            run.make_file("/../../etc/passwd", FileSystem::Tmpfs).unwrap(),
+            shm(&format!("{p}f.etc%2Fpasswd"))
+        );
+        assert_eq!(
+            run.make_file("/a/./b/../../../c%", FileSystem::Tmpfs).unwrap(),
+            shm(&format!("{p}f.c%25"))
+        );
+        assert_eq!(run.file("/data//./file"), shm(&format!("{p}f.data%2Ffile")));
+        assert!(run.has_file("/etc/../etc/passwd") && !run.has_file("/etc"));
+        let long = format!("/{}", "x/".repeat(200));
+        let made = run.make_file(&long, FileSystem::Tmpfs).unwrap();
+        assert!(made.file_name().unwrap().len() <= NAME_MAX, "{}", made.display());
+        assert_eq!(run.shm_name("buf"), format!("/{p}s.buf"));
+        assert!(run.shm_name(&"n".repeat(255)).len() <= NAME_MAX + 1);
+        assert!(run.disk.is_none(), "no disk file, no directory");
+        if disk_base().is_some() {
+            let disk = run.make_file("/d", FileSystem::Disk).unwrap();
+            let dir = run.disk.clone().unwrap();
+            assert_eq!(disk, dir.join(format!("{p}f.d")));
+            assert!(dir.is_dir());
+            drop(run);
+            assert!(!dir.exists());
+        } else {
+            eprintln!("SKIPPED the disk half of paths_stay_inside_the_run_places: no disk file system for temporary files here");
+        }
     }
 
     #[test]

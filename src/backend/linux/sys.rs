@@ -251,6 +251,11 @@ pub fn ignore_sigchld() -> SysResult {
 /// process as the signal would. The run directory is left to the next run's
 /// stale-run cleanup.
 pub fn clean_shm_on_termination() {
+    if let Some(base) =
+        super::rundir::disk_base().and_then(|b| std::ffi::CString::new(b.into_os_string().into_encoded_bytes()).ok())
+    {
+        let _ = DISK_BASE.set(base);
+    }
     for sig in [2, 15] {
         let mut old = SigAction {
             handler: SIG_DFL,
@@ -280,9 +285,13 @@ extern "C" {
     fn raise(sig: c_int) -> c_int;
 }
 
+/// Where the run directories of disk files are, for [`on_terminate`] (set
+/// before the handler is installed, only read by it).
+static DISK_BASE: std::sync::OnceLock<std::ffi::CString> = std::sync::OnceLock::new();
+
 /// The SIGINT/SIGTERM handler: system calls only, no allocation, no locks.
 extern "C" fn on_terminate(sig: c_int) {
-    remove_own_shm_names();
+    remove_own_names();
     let dfl = SigAction {
         handler: SIG_DFL,
         mask: [0; 16],
@@ -297,9 +306,10 @@ extern "C" fn on_terminate(sig: c_int) {
     }
 }
 
-/// Unlinks `/dev/shm/mmoracle-<pid>.*`, reading the directory into a stack buffer.
-fn remove_own_shm_names() {
-    use rustix::fs::{AtFlags, Mode, OFlags, RawDir};
+/// Unlinks `/dev/shm/mmoracle-<pid>.*` (shm objects and tmpfs files) and
+/// removes the run directories `<disk base>/mmoracle-<pid>.*` with the flat
+/// files in them, reading directories into stack buffers.
+fn remove_own_names() {
     let mut prefix = [0u8; 32];
     let tag = b"mmoracle-";
     prefix[..tag.len()].copy_from_slice(tag);
@@ -323,19 +333,43 @@ fn remove_own_shm_names() {
     prefix[len] = b'.';
     len += 1;
     let prefix = &prefix[..len];
-    let Ok(dir) = rustix::fs::open(
-        c"/dev/shm",
+    if let Ok(shm) = open_dir(c"/dev/shm") {
+        unlink_entries(&shm, Some(prefix), false);
+    }
+    let Some(base) = DISK_BASE.get() else { return };
+    if let Ok(base) = open_dir(base) {
+        unlink_entries(&base, Some(prefix), true);
+    }
+}
+
+fn open_dir(path: &std::ffi::CStr) -> rustix::io::Result<rustix::fd::OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    rustix::fs::open(
+        path,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
-    ) else {
-        return;
-    };
+    )
+}
+
+/// Unlinks the entries of `dir` that start with `prefix` (all when `None`);
+/// with `dirs_too`, an entry that is a directory is emptied (one level: run
+/// directories hold flat files) and removed.
+fn unlink_entries(dir: &rustix::fd::OwnedFd, prefix: Option<&[u8]>, dirs_too: bool) {
+    use rustix::fs::{AtFlags, Mode, OFlags, RawDir};
     let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
-    let mut entries = RawDir::new(&dir, &mut buf);
+    let mut entries = RawDir::new(dir, &mut buf);
     while let Some(Ok(entry)) = entries.next() {
         let name = entry.file_name();
-        if name.to_bytes().starts_with(prefix) {
-            let _ = rustix::fs::unlinkat(&dir, name, AtFlags::empty());
+        let bytes = name.to_bytes();
+        if bytes == b"." || bytes == b".." || prefix.is_some_and(|p| !bytes.starts_with(p)) {
+            continue;
+        }
+        if rustix::fs::unlinkat(dir, name, AtFlags::empty()) == Err(rustix::io::Errno::ISDIR) && dirs_too {
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+            if let Ok(inner) = rustix::fs::openat(dir, name, flags, Mode::empty()) {
+                unlink_entries(&inner, None, false);
+            }
+            let _ = rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR);
         }
     }
 }
