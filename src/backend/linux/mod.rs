@@ -264,7 +264,7 @@ impl LinuxBackend {
         };
         let req = Request {
             op,
-            counters: true,
+            counters: op.may_change_counters(),
             a,
             payload: payload.len() as u64,
         };
@@ -273,7 +273,9 @@ impl LinuxBackend {
         let got = sent.and_then(|()| receive(&w.sock, &mut self.payload));
         match got {
             Ok((reply, fd)) => {
-                w.last = reply.counters;
+                if req.counters {
+                    w.last = reply.counters;
+                }
                 Ok((reply, fd))
             }
             Err(e) => {

@@ -98,6 +98,31 @@ impl Op {
         Op::MapCount,
     ];
 
+    /// Whether the call can change the worker's VmSize, VmData or VmLck, so
+    /// the reply must carry fresh counters. The others leave every mapping
+    /// as it was (an access faults pages in, which VmLck does not count: it
+    /// counts locked mappings whole), so the driver keeps the last counters
+    /// and the worker skips reading /proc/self/status. An op not listed
+    /// here, such as one added later, is read after.
+    pub fn may_change_counters(self) -> bool {
+        !matches!(
+            self,
+            Op::Cred
+                | Op::Prlimit
+                | Op::Msync
+                | Op::ShmOpen
+                | Op::ShmUnlink
+                | Op::Open
+                | Op::Ftruncate
+                | Op::Close
+                | Op::Load
+                | Op::Store
+                | Op::Dup
+                | Op::Fstat
+                | Op::MapCount
+        )
+    }
+
     /// The op with this number.
     pub fn from_u32(n: u32) -> Option<Op> {
         Op::ALL.into_iter().find(|op| *op as u32 == n)

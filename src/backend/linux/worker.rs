@@ -451,12 +451,19 @@ fn fill_gaps() -> Result<(), i32> {
     Ok(())
 }
 
-/// Touches [`STACK_PREGROW`] bytes of stack, so the stack VMA has its final size.
+/// Grows the stack mapping [`STACK_PREGROW`] bytes below this frame, so it
+/// has its final size (counted in VmSize) before the baseline is measured.
+/// One store at the lowest page does it: the kernel extends a stack mapping
+/// down to the address of a fault within the stack limit, without faulting
+/// in the pages between (a frame that size would touch each, and zero it).
+/// The store goes through the fault-recovering access routine: a machine
+/// that refuses the growth leaves the stack as it is, and the baseline says so.
 #[inline(never)]
 fn pregrow_stack() {
-    let mut probe = [0u8; STACK_PREGROW];
-    probe[0] = 1;
-    std::hint::black_box(&mut probe);
+    let here = 0u8;
+    let lowest = (std::ptr::addr_of!(here) as u64).saturating_sub(STACK_PREGROW as u64) & !4095;
+    let zero = 0u8;
+    let _ = sys::access(lowest, std::ptr::addr_of!(zero) as u64, 1);
 }
 
 /// cred: a root caller switching to another uid drops its groups and takes
