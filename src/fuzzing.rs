@@ -10,6 +10,9 @@
 //!   profile keeps every model invariant ([`Model::check_invariants`]).
 //! - [`trace_text`]: any bytes read as a trace file are judged, or refused as
 //!   bad input with a position, and never panic.
+//! - [`differential`]: the calls [`run_bytes`] decodes for the linux profile,
+//!   run on the real Linux backend and judged strictly by the oracle with
+//!   counters, agree with the model (needs root; see the function).
 
 use crate::call::{Call, Outcome, Value};
 use crate::iomsg::{IoMmapReply, IoMmapRequest, Layout, MsgInfo};
@@ -86,6 +89,63 @@ fn run_profile(name: ProfileName, bytes: &[u8]) {
         }
         script.seen.record(&verdict.outcome);
     }
+}
+
+/// Runs the calls `bytes` decodes to for the linux profile (as [`run_bytes`]
+/// decodes them, against a model of its own) on the real Linux backend,
+/// judged strictly by the oracle with counters, as `mmoracle diff` judges a
+/// case, and panics with the script when kernel and model disagree.
+///
+/// The linux profile's first process is root, so without root this returns
+/// at once and says so on stderr (once): a replay that did not run is
+/// reported as skipped by its caller, never as passed. The workers are the
+/// binary [`crate::backend::linux::use_worker_exe`] named.
+pub fn differential(bytes: &[u8]) {
+    use crate::backend::linux::diff::{fails, judge_on_kernel};
+    if !can_run_differential() {
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            eprintln!("SKIPPED differential: the linux profile's first process is root, and this is not")
+        });
+        return;
+    }
+    let (header, events) = differential_script(bytes);
+    let report = judge_on_kernel(&header, &events);
+    if fails(&report) || report.error.is_some() {
+        panic!(
+            "the kernel and the linux model disagree ({} divergences, {} unmet, error {:?}) on:\n{header}\n{}",
+            report.divergences,
+            report.unmet,
+            report.error,
+            events.join("\n")
+        );
+    }
+}
+
+/// Whether [`differential`] can run here (as root).
+pub fn can_run_differential() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// The script [`differential`] runs: a linux header and one event line per
+/// decoded call.
+pub fn differential_script(bytes: &[u8]) -> (String, Vec<String>) {
+    use crate::trace::writer::{raw_event, Writer};
+    let header = r#"{"format":"mmoracle-trace","version":1,"profile":"linux"}"#.to_string();
+    let mut script = Script::new(ProfileName::Linux, bytes);
+    let mut events = Vec::new();
+    while let Some((pid, call)) = script.next_call() {
+        // A trace cannot name pid 0; another pid that never existed stands for it.
+        let named = if pid.0 == 0 { 9999 } else { pid.0 };
+        let mut w = Writer::new(Vec::new());
+        w.event(&raw_event(serde_json::Value::from(named), &call, None), None)
+            .expect("writing to memory");
+        let line = String::from_utf8(w.into_inner()).expect("the writer writes UTF-8");
+        events.push(line.trim_end().to_string());
+        let verdict = script.model.step(pid, &call);
+        script.seen.record(&verdict.outcome);
+    }
+    (header, events)
 }
 
 /// The calls `bytes` decodes to on profile `name`, one line each with the

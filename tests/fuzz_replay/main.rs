@@ -15,11 +15,18 @@ use std::path::{Path, PathBuf};
 type Body = fn(&[u8]);
 
 /// Every fuzz target and its body in the main crate.
-const TARGETS: [(&str, Body); 3] = [
+const TARGETS: [(&str, Body); 4] = [
     ("io_mmap_wire", mmoracle::fuzzing::io_mmap_wire),
     ("model_ops", mmoracle::fuzzing::run_bytes),
     ("trace_text", mmoracle::fuzzing::trace_text),
+    ("differential", differential),
 ];
+
+/// The differential body with this test binary's workers.
+fn differential(bytes: &[u8]) {
+    mmoracle::backend::linux::use_worker_exe(env!("CARGO_BIN_EXE_mmoracle"));
+    mmoracle::fuzzing::differential(bytes)
+}
 
 fn regressions() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions")
@@ -79,6 +86,38 @@ fn model_ops_regressions_pass() {
 fn trace_text_regressions_pass() {
     let failed = replay(TARGETS[2].0, TARGETS[2].1);
     assert!(failed.is_empty(), "inputs that fail: {failed:#?}");
+}
+
+#[test]
+fn differential_regressions_pass() {
+    if !mmoracle::fuzzing::can_run_differential() {
+        eprintln!("SKIPPED differential_regressions_pass: needs root (the linux profile's first process is root)");
+        return;
+    }
+    let failed = replay(TARGETS[3].0, TARGETS[3].1);
+    assert!(failed.is_empty(), "inputs that fail: {failed:#?}");
+}
+
+/// The differential inputs decode to scripts that do something: each has
+/// calls, and together they reach the backend's commonest calls.
+#[test]
+fn differential_inputs_decode_to_scripts() {
+    let mut calls = std::collections::BTreeSet::new();
+    for path in inputs("differential") {
+        let bytes = fs::read(&path).expect("readable input");
+        let (_, events) = mmoracle::fuzzing::differential_script(&bytes);
+        assert!(!events.is_empty(), "{} decodes to no calls", path.display());
+        for e in &events {
+            let v: serde_json::Value = serde_json::from_str(e).expect("an event is JSON");
+            calls.insert(v["call"].as_str().unwrap_or_default().to_string());
+        }
+    }
+    for call in ["mmap", "munmap", "mprotect", "store", "load", "shm_open", "spawn"] {
+        assert!(
+            calls.contains(call),
+            "no differential input makes a {call} call: {calls:?}"
+        );
+    }
 }
 
 #[test]

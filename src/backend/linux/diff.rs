@@ -109,7 +109,7 @@ pub fn judge_on_kernel(header: &str, events: &[String]) -> FileReport {
 }
 
 /// Whether a report shows the kind of failure shrinking keeps.
-fn fails(r: &FileReport) -> bool {
+pub fn fails(r: &FileReport) -> bool {
     r.error.is_none() && (r.divergences > 0 || r.unmet > 0)
 }
 
