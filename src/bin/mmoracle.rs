@@ -69,6 +69,8 @@ enum Command {
         report: ReportArgs,
         #[command(flatten)]
         batch: BatchArgs,
+        #[command(flatten)]
+        workers: WorkerArgs,
         /// Also print, per rule, the traces and events that exercised it.
         #[arg(long)]
         rules: bool,
@@ -135,6 +137,8 @@ enum Command {
         /// Where shrunk failures are written.
         #[arg(long, default_value = "traces/regressions")]
         regressions: PathBuf,
+        #[command(flatten)]
+        workers: WorkerArgs,
     },
     /// List the rules of spec/, or show one, and which traces exercise them.
     #[command(after_help = "Examples:
@@ -210,6 +214,41 @@ impl BatchArgs {
         let n = self.max_contents;
         n.checked_mul(1 << 20)
             .with_context(|| format!("--max-contents {n}: expected a number of MiB below 2^44"))
+    }
+}
+
+/// How far the linux backend's workers may go: shared by `run --backend
+/// linux` and `diff`.
+#[derive(clap::Args, Debug)]
+struct WorkerArgs {
+    /// A worker that has not answered one call after this many seconds is
+    /// reported hung, with the call, and killed; the run goes on.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0, value_parser = deadline_parser)]
+    deadline: f64,
+    /// The MiB of mappings each worker may touch (stores, locks, MAP_POPULATE);
+    /// later such calls are skipped, and counted as skipped.
+    #[arg(long, value_name = "MIB", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    touch_budget: u64,
+}
+
+impl WorkerArgs {
+    /// Makes these the limits of every worker this process starts.
+    fn apply(&self) {
+        #[cfg(target_os = "linux")]
+        mmoracle::backend::linux::use_worker_limits(
+            std::time::Duration::from_secs_f64(self.deadline),
+            self.touch_budget << 20,
+        );
+    }
+}
+
+/// A deadline: more than 0 and at most an hour.
+fn deadline_parser(text: &str) -> std::result::Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= 3600.0 => Ok(s),
+        _ => Err(format!(
+            "`{text}`: expected a number of seconds above 0 and at most 3600"
+        )),
     }
 }
 
@@ -290,8 +329,10 @@ fn execute(cli: Cli) -> Result<u8> {
             output,
             report,
             batch,
+            workers,
             rules,
         } => {
+            workers.apply();
             let backend = match backend {
                 BackendArg::Model => Backend::Model,
                 BackendArg::Linux => Backend::Linux,
@@ -372,8 +413,10 @@ fn execute(cli: Cli) -> Result<u8> {
             seed,
             procs,
             regressions,
+            workers,
         } => {
             use mmoracle::backend::linux::diff::{run_diff, DiffOptions};
+            workers.apply();
             if let Some(why) = Backend::Linux.missing_privilege() {
                 eprintln!("mmoracle diff: SKIPPED, nothing was run: {why}");
                 return Ok(0);

@@ -134,6 +134,50 @@ fn the_linux_backend_runs_only_linux_scripts_and_counts_the_others() {
     assert!(out.contains("0 divergences, 0 unmet expectations"), "{out}");
 }
 
+/// `--touch-budget` and `--deadline` reach the workers: a second MiB of
+/// stores over a budget of one is skipped (and counted), and nonsense is refused.
+#[test]
+fn worker_limits_come_from_the_command_line() {
+    for bad in [["--deadline", "0"], ["--deadline", "x"], ["--touch-budget", "0"]] {
+        let o = run(&["run", EXAMPLE, "--backend", "linux", bad[0], bad[1]]);
+        assert_eq!(code(&o), 2, "{bad:?} accepted");
+        assert!(text(&o.stderr).contains(bad[0]), "{}", text(&o.stderr));
+    }
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("SKIPPED the rest of worker_limits_come_from_the_command_line: needs root");
+        return;
+    }
+    let dir = scratch("touch-budget");
+    let script = dir.join("two-mib.jsonl");
+    let mib = "00".repeat(1 << 20);
+    std::fs::write(
+        &script,
+        format!(
+            "{{\"format\":\"mmoracle-trace\",\"version\":1,\"profile\":\"linux\"}}\n\
+             {{\"pid\":1,\"call\":\"mmap\",\"addr\":\"$ARENA\",\"len\":\"0x200000\",\"prot\":\"PROT_READ|PROT_WRITE\",\"flags\":\"MAP_PRIVATE|MAP_ANON|MAP_FIXED\",\"fd\":-1,\"off\":0}}\n\
+             {{\"pid\":1,\"call\":\"store\",\"addr\":\"$ARENA\",\"data\":\"{mib}\"}}\n\
+             {{\"pid\":1,\"call\":\"store\",\"addr\":\"$ARENA+0x100000\",\"data\":\"{mib}\"}}\n"
+        ),
+    )
+    .unwrap();
+    let path = script.to_str().unwrap();
+    let o = run(&[
+        "run",
+        path,
+        "--backend",
+        "linux",
+        "--touch-budget",
+        "1",
+        "--deadline",
+        "5",
+    ]);
+    let out = text(&o.stdout);
+    assert_eq!(code(&o), 0, "{out}{}", text(&o.stderr));
+    assert!(out.contains("SKIPPED: 1 calls"), "{out}");
+    let o = run(&["run", path, "--backend", "linux"]);
+    assert!(!text(&o.stdout).contains("SKIPPED"), "{}", text(&o.stdout));
+}
+
 #[test]
 fn run_writes_a_trace_that_check_accepts_and_a_mutation_it_rejects() {
     let dir = scratch("run-check");

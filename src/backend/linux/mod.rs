@@ -60,6 +60,16 @@ pub fn use_worker_exe(path: impl Into<PathBuf>) {
     let _ = WORKER_EXE.set(path.into());
 }
 
+/// The deadline and touch budget a program chose with [`use_worker_limits`].
+static WORKER_LIMITS: std::sync::OnceLock<(Duration, u64)> = std::sync::OnceLock::new();
+
+/// Makes every later default [`Config`] use this deadline per call and this
+/// touch budget in bytes (the command line's `--deadline` and
+/// `--touch-budget`). The first call wins.
+pub fn use_worker_limits(deadline: Duration, touch_budget: u64) {
+    let _ = WORKER_LIMITS.set((deadline, touch_budget));
+}
+
 impl Default for Config {
     fn default() -> Config {
         let worker_exe = WORKER_EXE
@@ -68,10 +78,14 @@ impl Default for Config {
             .or_else(|| std::env::var_os("MMORACLE_WORKER_EXE").map(PathBuf::from))
             .or_else(|| std::env::current_exe().ok())
             .unwrap_or_else(|| PathBuf::from("mmoracle"));
+        let (deadline, touch_budget) = WORKER_LIMITS
+            .get()
+            .copied()
+            .unwrap_or((Duration::from_secs(2), 1 << 30));
         Config {
             worker_exe,
-            deadline: Duration::from_secs(2),
-            touch_budget: 1 << 30,
+            deadline,
+            touch_budget,
         }
     }
 }
