@@ -135,10 +135,12 @@ pub fn differential_script(bytes: &[u8]) -> (String, Vec<String>) {
     let mut script = Script::new(ProfileName::Linux, bytes);
     let mut events = Vec::new();
     while let Some((pid, call)) = script.next_call() {
-        // A trace cannot name pid 0; another pid that never existed stands for it.
-        let named = if pid.0 == 0 { 9999 } else { pid.0 };
+        // A trace cannot name pid 0; another pid that never existed stands
+        // for it. Pid::NONE is written -1, as a trace names it.
+        let named = if pid.0 == 0 { Pid(9999) } else { pid };
+        let pid_json = serde_json::to_value(named).expect("a pid serializes");
         let mut w = Writer::new(Vec::new());
-        w.event(&raw_event(serde_json::Value::from(named), &call, None), None)
+        w.event(&raw_event(pid_json, &call, None), None)
             .expect("writing to memory");
         let line = String::from_utf8(w.into_inner()).expect("the writer writes UTF-8");
         events.push(line.trim_end().to_string());
