@@ -631,3 +631,54 @@ fn an_ordinary_user_run_is_skipped_loudly() {
         "{text}"
     );
 }
+
+/// A `readonly` server file is a real file on a read-only bind mount in the
+/// first worker's mount namespace: opening it for writing is the kernel's
+/// EROFS (not skipped), reading it works, a spawned child sees the same
+/// mount, and the directory is gone when the backend is.
+#[test]
+fn a_read_only_file_is_on_a_read_only_mount_in_the_workers_namespace() {
+    if skip_unless_root("a_read_only_file_is_on_a_read_only_mount_in_the_workers_namespace") {
+        return;
+    }
+    if mmoracle::backend::linux::rundir::disk_base().is_none() {
+        eprintln!("SKIPPED a_read_only_file_is_on_a_read_only_mount_in_the_workers_namespace: no disk file system for temporary files here");
+        return;
+    }
+    let mut b = backend();
+    let dir = b
+        .read_only_dir()
+        .expect("as root, the first worker makes its read-only mount")
+        .to_path_buf();
+    let file = Call::ResmgrFile {
+        path: "/ro/file".into(),
+        mode: 0o666,
+        uid: 0,
+        data: b"read only".to_vec(),
+        size: 4096,
+        readonly: true,
+        fs: mmoracle::types::FileSystem::Disk,
+        mandatory_lock: false,
+        ocb_alloc_fails: false,
+        mmap: "iofunc".into(),
+    };
+    assert_eq!(b.execute(P1, &file), Outcome::UNIT);
+    assert_eq!(b.take_incident(), None, "made for real, not skipped");
+    let open = |oflag| Call::Open {
+        path: "/ro/file".into(),
+        oflag,
+    };
+    let Outcome::Ok(Value::Pid(child)) = b.execute(P1, &Call::Spawn {}) else {
+        panic!("spawn failed")
+    };
+    for pid in [P1, child] {
+        assert_eq!(
+            b.execute(pid, &open(OFlags::RDWR)),
+            Outcome::Err(mmoracle::types::Errno::EROFS)
+        );
+        assert_eq!(b.take_incident(), None, "pid {pid}: run, not skipped");
+        assert!(b.execute(pid, &open(OFlags::RDONLY)).is_ok(), "pid {pid}");
+    }
+    drop(b);
+    assert!(!dir.exists(), "{} left behind", dir.display());
+}

@@ -112,6 +112,8 @@ struct Worker {
     own_lockable: u64,
     /// Whether the process holds CAP_IPC_LOCK (as its cred calls left it).
     cap_ipc_lock: bool,
+    /// The effective uid (a child inherits its parent's).
+    euid: u32,
     /// Whether mlockall(MCL_FUTURE) is in force.
     mcl_future: bool,
     touched: u64,
@@ -169,6 +171,7 @@ impl LinuxBackend {
         static ONCE: std::sync::Once = std::sync::Once::new();
         ONCE.call_once(|| {
             sys::clean_shm_on_termination();
+            sys::at_exit(stop_spare_at_exit);
             rundir::remove_stale();
         });
         reap_dead();
@@ -176,9 +179,15 @@ impl LinuxBackend {
         let exe = config.worker_exe.display().to_string();
         let fail = |why: String| StartError::Worker { exe: exe.clone(), why };
         let limits = initial_limits_env(profile.profile()).map_err(fail)?;
-        let (child, ours) = take_spare(&config.worker_exe, &limits)
+        let first = take_spare(&config.worker_exe, &limits)
             .map_or_else(|| start_first(&config.worker_exe, &limits), Ok)
             .map_err(|e| fail(e.to_string()))?;
+        let mut run = run;
+        if let Some(dir) = first.read_only {
+            // The run owns it from here (and removes it), made or not.
+            run.adopt_read_only_dir(dir);
+        }
+        let (child, ours) = (first.child, first.sock);
         let mut backend = LinuxBackend {
             profile: profile.profile(),
             config,
@@ -227,6 +236,12 @@ impl LinuxBackend {
         self.workers.get(&pid).map(|w| w.real_pid)
     }
 
+    /// The first worker's read-only directory (a read-only bind mount in its
+    /// mount namespace), if the machine let it make one.
+    pub fn read_only_dir(&self) -> Option<&std::path::Path> {
+        self.run.read_only_dir()
+    }
+
     /// The run's shared-memory name prefix.
     pub fn shm_prefix(&self) -> &str {
         self.run.prefix()
@@ -252,6 +267,7 @@ impl LinuxBackend {
             own_locked: false,
             own_lockable: lockable_size(&maps),
             cap_ipc_lock: true,
+            euid: 0,
             mcl_future: false,
             touched: 0,
             last: reply.counters,
@@ -451,6 +467,7 @@ impl LinuxBackend {
                 (Status::Ok, Some(fd)) => match self.hello(UnixStream::from(fd)) {
                     Ok(mut w) => {
                         w.cap_ipc_lock = self.workers.get(&pid).is_some_and(|p| p.cap_ipc_lock);
+                        w.euid = self.workers.get(&pid).map_or(0, |p| p.euid);
                         let child = Pid(self.next_pid);
                         self.next_pid += 1;
                         self.workers.insert(child, w);
@@ -691,7 +708,16 @@ impl LinuxBackend {
             }
         };
         if oflag.writable() && self.read_only.contains(&real) {
-            return self.skip("opening a file of a read-only mount for writing");
+            if !self.run.is_read_only(&real) {
+                return self.skip("opening a file of a read-only mount for writing");
+            }
+            if self.workers.get(&pid).is_some_and(|w| w.euid != 0) {
+                // A read-only bind mount is checked after the permission
+                // bits (mnt_want_write in do_dentry_open), a read-only file
+                // system before them (sb_permission), which is what the
+                // model's OPEN-EROFS-1 then OPEN-EACCES-1 describe.
+                return self.skip("opening a file of a read-only mount for writing as a user other than root: a read-only bind mount checks permissions before read-only-ness, a read-only file system after");
+            }
         }
         let Some(real) = real.to_str().map(str::to_string) else {
             return self.skip("a path that is not UTF-8");
@@ -766,7 +792,7 @@ impl LinuxBackend {
         if self.run.has_file(path) {
             return Outcome::Err(Errno::EEXIST); // RESMGR-EEXIST-1
         }
-        let real = match self.run.make_file(path, *fs) {
+        let real = match self.run.make_file(path, *fs, *readonly) {
             Ok(real) => real,
             Err(why) => return self.apart(why),
         };
@@ -779,10 +805,12 @@ impl LinuxBackend {
             Err(e) => return self.skip(format!("creating {}: {e}", real.display())),
         };
         if *readonly {
-            // The file exists (writable); opens for writing are skipped, so
-            // reading it runs for real and fds stay in step with the model.
-            self.read_only.insert(real);
-            return self.skip("a file on a read-only mount: this backend has no private mount namespace; opens for writing are skipped");
+            self.read_only.insert(real.clone());
+            if !self.run.is_read_only(&real) {
+                // The file exists (writable); opens for writing are skipped, so
+                // reading it runs for real and fds stay in step with the model.
+                return self.skip("a file on a read-only mount: the first worker could not make a read-only bind mount in a mount namespace of its own (it needs root); opens for writing are skipped");
+            }
         }
         if *mandatory_lock || *ocb_alloc_fails || mmap != "iofunc" {
             return self.skip("a server file feature Linux has no counterpart for (mandatory lock, OCB failure, own mmap handler); the file is a plain one");
@@ -805,12 +833,19 @@ fn write_file(path: &std::path::Path, mode: u32, uid: u32, data: &[u8], size: u6
     Ok(())
 }
 
+/// A started first worker: the process, the driver's end of its socket, and
+/// the directory made for its read-only mount (see [`start_first`]).
+struct FirstWorker {
+    child: Child,
+    sock: UnixStream,
+    read_only: Option<PathBuf>,
+}
+
 /// A first worker started ahead of time, with the binary and limits it was started for.
 struct Spare {
     exe: PathBuf,
     limits: String,
-    child: Child,
-    sock: UnixStream,
+    worker: FirstWorker,
 }
 
 static SPARE: std::sync::Mutex<Option<Spare>> = std::sync::Mutex::new(None);
@@ -828,41 +863,77 @@ fn reap_dead() {
 
 /// The first worker: the binary in worker mode, the socket as its stdin,
 /// the profile's initial limits in its environment (it sets them before
-/// it measures its start-up usage).
-fn start_first(exe: &std::path::Path, limits: &str) -> std::io::Result<(Child, UnixStream)> {
+/// it measures its start-up usage), and a fresh directory it makes a
+/// read-only bind mount of in a mount namespace of its own (or removes,
+/// where the machine does not let it). The driver makes the directory, so
+/// the termination handler finds it even before the worker has started.
+fn start_first(exe: &std::path::Path, limits: &str) -> std::io::Result<FirstWorker> {
     let (ours, theirs) = UnixStream::pair()?;
-    let child = Command::new(exe)
+    let read_only = rundir::make_read_only_dir();
+    let mut command = Command::new(exe);
+    if let Some(dir) = &read_only {
+        command.env(worker::READ_ONLY_ENV, dir);
+    }
+    let spawned = command
         .env(worker::WORKER_ENV, "first")
         .env(worker::LIMITS_ENV, limits)
         .stdin(Stdio::from(OwnedFd::from(theirs)))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
-        .spawn()?;
-    Ok((child, ours))
+        .spawn();
+    match spawned {
+        Ok(child) => Ok(FirstWorker {
+            child,
+            sock: ours,
+            read_only,
+        }),
+        Err(e) => {
+            if let Some(dir) = read_only {
+                let _ = std::fs::remove_dir(dir);
+            }
+            Err(e)
+        }
+    }
 }
 
-fn take_spare(exe: &std::path::Path, limits: &str) -> Option<(Child, UnixStream)> {
+fn take_spare(exe: &std::path::Path, limits: &str) -> Option<FirstWorker> {
     let mut slot = SPARE.lock().unwrap_or_else(|e| e.into_inner());
     match slot.take() {
-        Some(s) if s.exe == exe && s.limits == limits => Some((s.child, s.sock)),
-        Some(mut other) => {
-            let _ = other.child.kill();
-            let _ = other.child.wait();
+        Some(s) if s.exe == exe && s.limits == limits => Some(s.worker),
+        Some(other) => {
+            stop_spare(other);
             None
         }
         None => None,
     }
 }
 
+/// Stops the spare first worker (started ahead for a next backend that will
+/// not come) and removes its read-only directory, when the program exits.
+extern "C" fn stop_spare_at_exit() {
+    let spare = SPARE.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(s) = spare {
+        stop_spare(s);
+    }
+}
+
+/// Kills a spare first worker and removes its read-only directory.
+fn stop_spare(mut s: Spare) {
+    let _ = s.worker.child.kill();
+    let _ = s.worker.child.wait();
+    if let Some(dir) = s.worker.read_only {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 fn put_spare(exe: &std::path::Path, limits: &str) {
     let mut slot = SPARE.lock().unwrap_or_else(|e| e.into_inner());
     if slot.is_none() {
-        if let Ok((child, sock)) = start_first(exe, limits) {
+        if let Ok(worker) = start_first(exe, limits) {
             *slot = Some(Spare {
                 exe: exe.to_path_buf(),
                 limits: limits.to_string(),
-                child,
-                sock,
+                worker,
             });
         }
     }
@@ -1058,6 +1129,7 @@ impl MemoryManager for LinuxBackend {
                 let out = self.simple(pid, Op::Cred, a, &[], unit);
                 if let (true, Some(w)) = (out.is_ok(), self.workers.get_mut(&pid)) {
                     w.cap_ipc_lock = *cap_ipc_lock;
+                    w.euid = *euid;
                 }
                 out
             }

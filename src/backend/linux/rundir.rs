@@ -35,6 +35,9 @@ pub struct RunDir {
     files: BTreeMap<String, PathBuf>,
     /// Whether anything of the run may be in /dev/shm (else dropping skips the scan).
     used_shm: bool,
+    /// The first worker's read-only directory (a read-only bind mount in
+    /// its mount namespace), which the run owns and removes.
+    read_only: Option<PathBuf>,
 }
 
 impl RunDir {
@@ -48,6 +51,7 @@ impl RunDir {
             disk: None,
             files: BTreeMap::new(),
             used_shm: false,
+            read_only: None,
         }
     }
 
@@ -90,18 +94,44 @@ impl RunDir {
     /// `.` and `..` are resolved lexically and `..` stops at the top, as
     /// `/..` is `/`, and the result is one flat name: no path leaves the
     /// run's places, and no directory stands between the trace's files.
-    pub fn make_file(&mut self, path: &str, fs: FileSystem) -> Result<PathBuf, String> {
+    /// A read-only file goes in the first worker's read-only directory when
+    /// there is one (its file system does not matter: no mapping of it can
+    /// be written).
+    pub fn make_file(&mut self, path: &str, fs: FileSystem, read_only: bool) -> Result<PathBuf, String> {
         let key = normalise(path);
         let name = format!("{}f.{}", self.prefix, flat_name(&key));
-        let real = match fs {
-            FileSystem::Tmpfs => {
+        let real = match (self.read_only_place(), read_only, fs) {
+            (Some(dir), true, _) => dir.join(name),
+            (_, _, FileSystem::Tmpfs) => {
                 self.used_shm = true;
                 Path::new(SHM_DIR).join(name)
             }
-            FileSystem::Disk => self.disk_dir()?.join(name),
+            (_, _, FileSystem::Disk) => self.disk_dir()?.join(name),
         };
         self.files.insert(key, real.clone());
         Ok(real)
+    }
+
+    /// Takes over the first worker's read-only directory (made by
+    /// [`make_read_only_dir`]), to remove it at the end. After the worker's
+    /// hello it exists only if the worker made it a read-only mount.
+    pub fn adopt_read_only_dir(&mut self, dir: PathBuf) {
+        self.read_only = Some(dir);
+    }
+
+    /// The read-only directory, if the first worker made it a read-only mount.
+    pub fn read_only_dir(&self) -> Option<&Path> {
+        self.read_only.as_deref().filter(|d| d.is_dir())
+    }
+
+    /// Whether `real` is a file on the read-only mount.
+    pub fn is_read_only(&self, real: &Path) -> bool {
+        self.read_only.as_deref().is_some_and(|dir| real.starts_with(dir))
+    }
+
+    /// Where a new read-only file goes: the read-only mount, if there is one.
+    fn read_only_place(&self) -> Option<&Path> {
+        self.read_only_dir()
     }
 
     /// The run directory on a disk file system, made on first use: in the
@@ -127,7 +157,7 @@ impl Drop for RunDir {
         if self.used_shm {
             remove_prefixed(&self.prefix);
         }
-        if let Some(dir) = &self.disk {
+        for dir in [&self.disk, &self.read_only].into_iter().flatten() {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
@@ -139,6 +169,18 @@ pub fn disk_base() -> Option<PathBuf> {
     [std::env::temp_dir(), PathBuf::from("/var/tmp")]
         .into_iter()
         .find(|d| rustix::fs::statfs(d).is_ok_and(|s| !matches!(s.f_type, TMPFS_MAGIC | RAMFS_MAGIC)))
+}
+
+/// Makes a fresh directory for a first worker's read-only mount,
+/// `<disk base>/mmoracle-<pid>.ro<n>`, or `None` without a disk file system
+/// for it. The name carries the driver's pid, so the termination handler
+/// and the next run's stale sweep remove what a run leaves behind.
+pub fn make_read_only_dir() -> Option<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+    let dir = disk_base()?.join(format!("{TAG}{}.ro{seq}", std::process::id()));
+    std::fs::DirBuilder::new().mode(0o755).create(&dir).ok()?;
+    Some(dir)
 }
 
 /// `path` with `.`, `..` and repeated slashes resolved lexically.
@@ -230,27 +272,27 @@ mod tests {
         let shm = |name: &str| Path::new(SHM_DIR).join(name);
         let p = run.prefix().to_string();
         assert_eq!(
-            run.make_file("/data/file", FileSystem::Tmpfs).unwrap(),
+            run.make_file("/data/file", FileSystem::Tmpfs, false).unwrap(),
             shm(&format!("{p}f.data%2Ffile"))
         );
         assert_eq!(
-            run.make_file("/../../etc/passwd", FileSystem::Tmpfs).unwrap(),
+            run.make_file("/../../etc/passwd", FileSystem::Tmpfs, false).unwrap(),
             shm(&format!("{p}f.etc%2Fpasswd"))
         );
         assert_eq!(
-            run.make_file("/a/./b/../../../c%", FileSystem::Tmpfs).unwrap(),
+            run.make_file("/a/./b/../../../c%", FileSystem::Tmpfs, false).unwrap(),
             shm(&format!("{p}f.c%25"))
         );
         assert_eq!(run.file("/data//./file"), shm(&format!("{p}f.data%2Ffile")));
         assert!(run.has_file("/etc/../etc/passwd") && !run.has_file("/etc"));
         let long = format!("/{}", "x/".repeat(200));
-        let made = run.make_file(&long, FileSystem::Tmpfs).unwrap();
+        let made = run.make_file(&long, FileSystem::Tmpfs, false).unwrap();
         assert!(made.file_name().unwrap().len() <= NAME_MAX, "{}", made.display());
         assert_eq!(run.shm_name("buf"), format!("/{p}s.buf"));
         assert!(run.shm_name(&"n".repeat(255)).len() <= NAME_MAX + 1);
         assert!(run.disk.is_none(), "no disk file, no directory");
         if disk_base().is_some() {
-            let disk = run.make_file("/d", FileSystem::Disk).unwrap();
+            let disk = run.make_file("/d", FileSystem::Disk, false).unwrap();
             let dir = run.disk.clone().unwrap();
             assert_eq!(disk, dir.join(format!("{p}f.d")));
             assert!(dir.is_dir());

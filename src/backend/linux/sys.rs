@@ -44,6 +44,15 @@ extern "C" {
     fn setgroups(n: usize, list: *const u32) -> c_int;
     fn sigaction(sig: c_int, act: *const SigAction, old: *mut SigAction) -> c_int;
     fn sigaltstack(ss: *const StackT, old: *mut StackT) -> c_int;
+    fn unshare(flags: c_int) -> c_int;
+    fn atexit(f: extern "C" fn()) -> c_int;
+    fn mount(
+        source: *const c_char,
+        target: *const c_char,
+        fstype: *const c_char,
+        flags: std::ffi::c_ulong,
+        data: *const c_void,
+    ) -> c_int;
 }
 
 const F_DUPFD_CLOEXEC: c_int = 1030;
@@ -196,6 +205,45 @@ pub fn sys_prlimit(pid: i32, resource: i32, new: Option<(u64, u64)>) -> Result<(
     // SAFETY: both pointers are valid for the call or null.
     int_result(unsafe { prlimit(pid, resource, new_ptr, &mut old) })?;
     Ok((old.cur, old.max))
+}
+
+/// Runs `f` when the program exits (returning from main or
+/// `std::process::exit`), as C's atexit does.
+pub fn at_exit(f: extern "C" fn()) {
+    // SAFETY: `f` is a plain function that lives as long as the program.
+    unsafe { atexit(f) };
+}
+
+const CLONE_NEWNS: c_int = 0x0002_0000;
+const MS_RDONLY: std::ffi::c_ulong = 1;
+const MS_REMOUNT: std::ffi::c_ulong = 32;
+const MS_BIND: std::ffi::c_ulong = 4096;
+const MS_REC: std::ffi::c_ulong = 16384;
+const MS_PRIVATE: std::ffi::c_ulong = 1 << 18;
+
+/// Gives this process a mount namespace of its own (its children inherit
+/// it), in which `dir` is a read-only bind mount of itself: the driver, in
+/// the machine's namespace, writes files there, and this process and its
+/// children see them on a read-only mount. Nothing outside changes: every
+/// mount is made private first, so none propagates back.
+pub fn sys_read_only_bind(dir: &std::ffi::CStr) -> SysResult {
+    let none = std::ptr::null::<c_char>();
+    // SAFETY: CLONE_NEWNS only gives this single-threaded process its own
+    // copy of the mount table.
+    int_result(unsafe { unshare(CLONE_NEWNS) })?;
+    // SAFETY: each pointer is a NUL-terminated string that outlives the
+    // call, or null where mount(2) ignores the argument for these flags.
+    unsafe {
+        int_result(mount(none, c"/".as_ptr(), none, MS_REC | MS_PRIVATE, std::ptr::null()))?;
+        int_result(mount(dir.as_ptr(), dir.as_ptr(), none, MS_BIND, std::ptr::null()))?;
+        int_result(mount(
+            none,
+            dir.as_ptr(),
+            none,
+            MS_REMOUNT | MS_BIND | MS_RDONLY,
+            std::ptr::null(),
+        ))
+    }
 }
 
 /// setgroups([]) then setresgid(gid) then setresuid(uid), each for all three ids.

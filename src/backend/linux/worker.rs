@@ -24,6 +24,8 @@ pub const WORKER_ENV: &str = "MMORACLE_WORKER";
 const SOFT_ENV: &str = "MMORACLE_SOFT_LIMITS";
 /// The first worker's initial limits (`resource=cur:max,...`), set before anything else.
 pub const LIMITS_ENV: &str = "MMORACLE_LIMITS";
+/// Set for a first worker: the directory the driver made for its read-only mount.
+pub const READ_ONLY_ENV: &str = "MMORACLE_READ_ONLY_DIR";
 /// The limits a spawn raises: Linux RLIMIT_AS, RLIMIT_DATA, RLIMIT_NOFILE, RLIMIT_MEMLOCK.
 const RAISED: [i32; 4] = [9, 2, 7, 8];
 
@@ -146,7 +148,11 @@ impl Worker {
             )
         };
         close_others(&[ctrl.as_raw_fd(), err.as_raw_fd(), status.as_raw_fd(), maps.as_raw_fd()]);
-        if std::env::var(WORKER_ENV).is_ok_and(|v| v == "first") && rustix::process::geteuid().is_root() {
+        let first = std::env::var(WORKER_ENV).is_ok_and(|v| v == "first");
+        if let (true, Ok(dir)) = (first, std::env::var(READ_ONLY_ENV)) {
+            make_read_only_mount(&dir);
+        }
+        if first && rustix::process::geteuid().is_root() {
             drop_unmodelled_capabilities().map_err(|e| io_err("dropping capabilities", e))?;
         }
         sys::install_fault_handler().map_err(|e| io_err("signal handlers", e))?;
@@ -388,6 +394,7 @@ impl Worker {
             .env(WORKER_ENV, "child")
             .env(SOFT_ENV, soft.join(","))
             .env_remove(LIMITS_ENV)
+            .env_remove(READ_ONLY_ENV)
             .stdin(Stdio::from(OwnedFd::from(theirs)))
             .stdout(Stdio::null())
             .stderr(Stdio::from(err))
@@ -395,6 +402,18 @@ impl Worker {
             .map_err(errno)?;
         // Not waited for: SIGCHLD is ignored, so the kernel reaps it.
         Ok((u64::from(child.id()), OwnedFd::from(ours)))
+    }
+}
+
+/// Makes the directory the driver made for this worker a read-only bind
+/// mount, in a mount namespace of this worker's own (which its children
+/// inherit), while the worker still has the privilege to. Where the machine
+/// does not allow it the directory is removed: the driver takes its absence
+/// to mean read-only files cannot be made, and says so.
+fn make_read_only_mount(dir: &str) {
+    let Ok(path) = std::ffi::CString::new(dir) else { return };
+    if sys::sys_read_only_bind(&path).is_err() {
+        let _ = rustix::fs::rmdir(path.as_c_str());
     }
 }
 
