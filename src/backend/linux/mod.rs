@@ -691,8 +691,13 @@ impl LinuxBackend {
         let real = match path {
             "/dev/zero" | "/dev/null" => PathBuf::from(path),
             "/dev/mem" => return Outcome::Err(Errno::ENOENT), // never opened; absent on this kernel
-            // A device path that does not exist fails as it would (ENOENT).
-            p if p.starts_with("/dev/") && !std::path::Path::new(p).exists() => PathBuf::from(p),
+            // A device path that does not exist fails as it would (ENOENT),
+            // and never creates anything in the machine's /dev: the model's
+            // devices are fixed (OPEN-ENOENT-1), so O_CREAT goes.
+            p if p.starts_with("/dev/") && !std::path::Path::new(p).exists() => {
+                oflag.remove(crate::types::OFlags::CREAT);
+                PathBuf::from(p)
+            }
             p if p.starts_with("/dev/") || p == "/dev" => {
                 return self.skip(format!("{p}: the backend opens no device but /dev/zero and /dev/null"))
             }
