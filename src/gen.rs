@@ -687,13 +687,21 @@ impl Gen {
         // The first process stays root, so it can take back what it drops.
         let euid = if pid == 1 { 0 } else { self.pick(&[0, 0, 1000]) };
         let cap_ipc_lock = self.chance(1, 2);
-        self.plain(&pid, Call::Cred { euid, cap_ipc_lock })
+        self.plain(
+            &pid,
+            Call::Cred {
+                euid,
+                cap_ipc_lock,
+                egid: None,
+                groups: None,
+            },
+        )
     }
 
     // ---- library calls, the server's files, fds and other processes ------
 
     fn extra(&mut self, who: usize, pid: &Json) -> RawEvent {
-        match self.below(30) {
+        match self.below(33) {
             0..=2 => self.memobj_create(pid),
             3 => self.memobj_wrap(pid),
             4..=7 => self.memobj_map(pid),
@@ -713,6 +721,9 @@ impl Gen {
             25 => self.huge(pid),
             26 => self.plain(&Json::from(DEAD_PID), Call::Munlockall {}),
             27 => self.odd_limit(pid),
+            30 => self.umask(pid),
+            31 => self.fstat_full(pid),
+            32 => self.cred_groups(pid),
             _ => self.exit_or_spawn(who, pid),
         }
     }
@@ -973,6 +984,47 @@ impl Gen {
             None => set_arg(&mut ev, "fd", fd),
         }
         ev
+    }
+
+    /// umask: usually a common mask, sometimes bits outside 0777.
+    fn umask(&mut self, pid: &Json) -> RawEvent {
+        let mask = match self.below(8) {
+            0 => self.rng.next_u32(),
+            1..=3 => 0,
+            4..=5 => 0o022,
+            _ => 0o077,
+        };
+        self.plain(pid, Call::Umask { mask })
+    }
+
+    fn fstat_full(&mut self, pid: &Json) -> RawEvent {
+        let fd = self.fd(pid);
+        let mut ev = raw_event(pid.clone(), &Call::FstatFull { fd: Fd(-1) }, None);
+        set_arg(&mut ev, "fd", fd);
+        ev
+    }
+
+    /// cred with an egid and groups: root's succeeds, anyone else's is
+    /// refused unless it keeps its gid (PROC-EPERM-2).
+    fn cred_groups(&mut self, pid: &Json) -> RawEvent {
+        let pid = self.restricted_caller(pid);
+        let euid = if pid == 1 { 0 } else { self.pick(&[0, 1000]) };
+        let egid = self.chance(2, 3).then(|| self.pick(&[0, 100, 1000]));
+        let groups = self.chance(1, 2).then(|| match self.below(3) {
+            0 => vec![],
+            1 => vec![100],
+            _ => vec![0, 200],
+        });
+        let cap_ipc_lock = pid == 1 || self.chance(1, 2);
+        self.plain(
+            &pid,
+            Call::Cred {
+                euid,
+                cap_ipc_lock,
+                egid,
+                groups,
+            },
+        )
     }
 
     fn fstat(&mut self, pid: &Json) -> RawEvent {

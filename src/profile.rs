@@ -399,6 +399,9 @@ pub struct Profile {
     /// Whether mlockall replaces MCL_FUTURE (Linux: MCL_CURRENT alone clears
     /// it) or only ever sets it (procnto).
     pub mlockall_replaces_future: bool,
+    /// The file type bits fstat reports for a shared-memory object
+    /// (FSTAT-STATUS-1): S_IFNAM on procnto, S_IFREG on Linux's tmpfs.
+    pub shm_file_type: u32,
 }
 
 const INF: Rlimit = Rlimit::INFINITE;
@@ -489,6 +492,7 @@ const NEUTRINO_FIELDS: Profile = Profile {
     mlockall_flags: MclFlags::CURRENT.union(MclFlags::FUTURE),
     lockall_partial_on_limit: true,
     mlockall_replaces_future: false,
+    shm_file_type: crate::call::file_type::NAM,
 };
 
 /// Linux 6.x on x86_64, as probed on this project's machines.
@@ -570,6 +574,7 @@ pub static LINUX: Profile = Profile {
     mlockall_flags: MclFlags::all(),
     lockall_partial_on_limit: false,
     mlockall_replaces_future: true,
+    shm_file_type: crate::call::file_type::REG,
 };
 
 impl Profile {

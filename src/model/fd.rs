@@ -1,11 +1,13 @@
 //! dup and fstat: the fd calls the library layers build on.
 //!
 //! spec: spec/fds.md. dup: DUP-EBADF-1, DUP-EMFILE-1, DUP-OK-1.
-//! fstat: FSTAT-EBADF-1, FSTAT-OK-1.
+//! fstat: FSTAT-EBADF-1, FSTAT-OK-1. fstat_full: FSTAT-EBADF-1,
+//! FSTAT-STATUS-1.
 
+use super::object::ObjKind;
 use super::process::FdTarget;
 use super::Model;
-use crate::call::{Outcome, Value};
+use crate::call::{file_type, FileStatus, Outcome, Value};
 use crate::rules::{Checks, Verdict};
 use crate::types::{Errno, Fd, Pid};
 
@@ -41,5 +43,49 @@ impl Model {
             _ => 0,
         };
         Verdict::ok(Value::Size(size), "FSTAT-OK-1")
+    }
+}
+
+/// The devices' status: character devices of root's, readable and writable by all.
+const DEVICE: FileStatus = FileStatus {
+    size: 0,
+    uid: 0,
+    gid: 0,
+    mode: file_type::CHR | 0o666,
+};
+
+impl Model {
+    /// Judges fstat read in full: size, owner, group and mode of what the
+    /// fd refers to. spec: FSTAT-EBADF-1, FSTAT-STATUS-1.
+    pub(super) fn plan_fstat_full(&self, pid: Pid, fd: Fd) -> Verdict {
+        let Some(entry) = self.procs[&pid].fd(fd) else {
+            return Verdict::only(Outcome::Err(Errno::EBADF), "FSTAT-EBADF-1");
+        };
+        Verdict::ok(Value::Status(self.file_status(entry.target)), "FSTAT-STATUS-1")
+    }
+
+    /// What fstat reports of `target`.
+    fn file_status(&self, target: FdTarget) -> FileStatus {
+        let FdTarget::Object(id) = target else {
+            return DEVICE;
+        };
+        let obj = self.objects.expect(id);
+        let (uid, gid, mode) = match (&obj.kind, self.server.file(id)) {
+            (ObjKind::Shm { mode, uid, gid, .. }, _) => (*uid, *gid, self.profile.shm_file_type | mode),
+            (_, Some(file)) => (
+                file.uid,
+                super::resmgr::SERVER_GID,
+                file_type::REG | (file.mode & 0o7777),
+            ),
+            // Physical memory (/dev/mem, QNX 4's Physical) and anonymous
+            // memory: a device of root's that only root may open.
+            _ => (0, 0, file_type::CHR | 0o600),
+        };
+        FileStatus {
+            size: obj.size,
+            uid,
+            gid,
+            mode,
+        }
     }
 }

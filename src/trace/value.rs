@@ -389,6 +389,8 @@ pub fn parse_value(json: &Json, kind: ValueKind, env: &Bindings) -> Result<Value
         ValueKind::Rlimit => parse_rlimit(&json).map(Value::Rlimit),
         ValueKind::Size => number(&json, "a size").map(Value::Size),
         ValueKind::Handle => number(&json, "a memobj handle").map(|h| Value::Handle(crate::call::Handle(h))),
+        ValueKind::Mode => small(&json, "permission bits").map(Value::Mode),
+        ValueKind::Status => parse_status(&json).map(Value::Status),
         ValueKind::Bytes => unreachable!("handled above"),
     }
 }
@@ -396,6 +398,29 @@ pub fn parse_value(json: &Json, kind: ValueKind, env: &Bindings) -> Result<Value
 fn number(json: &Json, what: &str) -> Result<u64, String> {
     json.as_u64()
         .ok_or_else(|| format!("expected {what} (an integer or a \"0x...\" string), found {json}"))
+}
+
+/// A number that fits in 32 bits (a mode, a uid, a gid).
+fn small(json: &Json, what: &str) -> Result<u32, String> {
+    json.as_u64()
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or_else(|| format!("expected {what} (an integer below 2^32 or a \"0x...\" string), found {json}"))
+}
+
+/// A file status `{"size":N,"uid":U,"gid":G,"mode":M}`, every key once.
+fn parse_status(json: &Json) -> Result<crate::call::FileStatus, String> {
+    let shape = "a file status {\"size\":N,\"uid\":U,\"gid\":G,\"mode\":M}";
+    let map = json
+        .as_object()
+        .filter(|m| m.len() == 4)
+        .ok_or_else(|| format!("expected {shape}, found {json}"))?;
+    let get = |key: &str| map.get(key).ok_or_else(|| format!("expected {shape}, found {json}"));
+    Ok(crate::call::FileStatus {
+        size: number(get("size")?, "a size")?,
+        uid: small(get("uid")?, "a uid")?,
+        gid: small(get("gid")?, "a gid")?,
+        mode: small(get("mode")?, "a mode")?,
+    })
 }
 
 fn parse_rlimit(json: &Json) -> Result<Rlimit, String> {
@@ -438,6 +463,8 @@ pub fn value_json(value: &Value) -> Json {
         Value::Bytes(b) => bytes_json(b),
         Value::Size(n) => Json::from(*n),
         Value::Handle(h) => Json::from(h.0),
+        Value::Mode(m) => Json::from(*m),
+        Value::Status(st) => serde_json::json!({"size": st.size, "uid": st.uid, "gid": st.gid, "mode": st.mode}),
     }
 }
 

@@ -463,6 +463,26 @@ impl LinuxBackend {
         }
     }
 
+    fn fstat_full(&mut self, pid: Pid, fd: Fd) -> Outcome {
+        match self.call(pid, Op::FstatFull, [fd.0 as i64 as u64, 0, 0, 0, 0, 0], &[]) {
+            Ok((reply, _)) => match reply.status {
+                Status::Ok => {
+                    let p = &self.payload;
+                    let word = |at: usize| u32::from_le_bytes(p[at..at + 4].try_into().expect("4 bytes"));
+                    Outcome::Ok(Value::Status(crate::call::FileStatus {
+                        size: u64::from_le_bytes(p[..8].try_into().expect("8 bytes")),
+                        uid: word(8),
+                        gid: word(12),
+                        mode: word(16),
+                    }))
+                }
+                Status::Errno(e) => self.errno(e),
+                Status::Signal(s) => self.signal(s),
+            },
+            Err(o) => o,
+        }
+    }
+
     fn exit(&mut self, pid: Pid) -> Outcome {
         let out = self.simple(pid, Op::Exit, [0; 6], &[], |_| Value::Unit);
         self.workers.remove(&pid);
@@ -795,7 +815,7 @@ fn write_file(path: &std::path::Path, mode: u32, uid: u32, data: &[u8], size: u6
         .open(path)?;
     f.write_all(data)?;
     f.set_len(size.max(data.len() as u64))?;
-    std::os::unix::fs::fchown(&f, Some(uid), None)?;
+    std::os::unix::fs::fchown(&f, Some(uid), Some(crate::model::resmgr::SERVER_GID))?;
     f.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))?;
     Ok(())
 }
@@ -1048,9 +1068,25 @@ impl MemoryManager for LinuxBackend {
         match call {
             Call::Spawn {} => self.spawn(pid),
             Call::Exit {} => self.exit(pid),
-            Call::Cred { euid, cap_ipc_lock } => {
-                let a = [u64::from(*euid), u64::from(*cap_ipc_lock), 0, 0, 0, 0];
-                let out = self.simple(pid, Op::Cred, a, &[], unit);
+            Call::Cred {
+                euid,
+                cap_ipc_lock,
+                egid,
+                groups,
+            } => {
+                if groups.as_ref().is_some_and(|g| g.len() > worker::MAX_GROUPS) {
+                    return self.skip(format!("cred with more than {} groups", worker::MAX_GROUPS));
+                }
+                let list: Vec<u8> = groups.iter().flatten().flat_map(|g| g.to_le_bytes()).collect();
+                let a = [
+                    u64::from(*euid),
+                    u64::from(*cap_ipc_lock),
+                    egid.map_or(u64::MAX, u64::from),
+                    u64::from(groups.is_some()),
+                    0,
+                    0,
+                ];
+                let out = self.simple(pid, Op::Cred, a, &list, unit);
                 if let (true, Some(w)) = (out.is_ok(), self.workers.get_mut(&pid)) {
                     w.cap_ipc_lock = *cap_ipc_lock;
                 }
@@ -1134,6 +1170,10 @@ impl MemoryManager for LinuxBackend {
                 out
             }
             Call::Fstat { fd } => self.simple(pid, Op::Fstat, [fd.0 as i64 as u64, 0, 0, 0, 0, 0], &[], Value::Size),
+            Call::Umask { mask } => self.simple(pid, Op::Umask, [u64::from(*mask), 0, 0, 0, 0, 0], &[], |old| {
+                Value::Mode(old as u32)
+            }),
+            Call::FstatFull { fd } => self.fstat_full(pid, *fd),
             Call::Load { addr, len } => self.load(pid, *addr, *len),
             Call::Store { addr, data } => self.store(pid, *addr, data),
             // Linux has no call that maps into another process.

@@ -673,7 +673,12 @@ fn ftruncate(page: u64) -> SBoxedStrategy<Call> {
 
 fn cred() -> SBoxedStrategy<Call> {
     (select(vec![0u32, 0, 1000, 1001, u32::MAX]), prop::bool::ANY)
-        .prop_map(|(euid, cap_ipc_lock)| Call::Cred { euid, cap_ipc_lock })
+        .prop_map(|(euid, cap_ipc_lock)| Call::Cred {
+            euid,
+            cap_ipc_lock,
+            egid: None,
+            groups: None,
+        })
         .sboxed()
 }
 
