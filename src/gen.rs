@@ -578,7 +578,12 @@ impl Gen {
         ev
     }
 
+    /// A modelled resource, or now and then a number no system knows
+    /// (RLIMIT-EINVAL-3).
     fn resource(&mut self) -> Resource {
+        if self.chance(1, 16) {
+            return Resource::Unknown(self.pick(&[16, 42, -1]));
+        }
         self.pick(&Resource::ALL)
     }
 

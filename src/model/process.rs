@@ -48,7 +48,7 @@ pub struct Process {
     /// The file mode creation mask (0 at the start; PROC-UMASK-1).
     pub umask: u32,
     /// Limits, indexed by [`Resource::index`].
-    pub limits: [Rlimit; 4],
+    pub limits: [Rlimit; Resource::COUNT],
     /// Whether mlockall(MCL_FUTURE) is in force.
     pub mcl_future: bool,
     /// Open fds (changed only through [`Process::install`] and
@@ -62,7 +62,7 @@ pub struct Process {
 
 impl Process {
     /// The first process of a run: root, with the profile's initial limits.
-    pub fn first(pid: Pid, limits: [Rlimit; 4]) -> Process {
+    pub fn first(pid: Pid, limits: [Rlimit; Resource::COUNT]) -> Process {
         Process {
             pid,
             euid: 0,
@@ -191,15 +191,33 @@ impl Cred<'_> {
 }
 
 impl Model {
-    /// Judges spawn. spec: PROC-EAGAIN-1, then PROC-SPAWN-1.
-    pub(super) fn plan_spawn(&self, _pid: Pid) -> Verdict {
+    /// Judges spawn. spec: PROC-EAGAIN-1, PROC-EAGAIN-2, then PROC-SPAWN-1.
+    pub(super) fn plan_spawn(&self, pid: Pid) -> Verdict {
         let mut c = Checks::new();
+        self.new_process_checks(pid, &mut c);
+        c.or_else(|| Verdict::ok(Value::Pid(Pid(self.next_pid)), "PROC-SPAWN-1"))
+    }
+
+    /// The checks every new process passes (spawn, fork): the model's bound
+    /// on processes, then the caller's RLIMIT_NPROC.
+    pub(super) fn new_process_checks(&self, pid: Pid, c: &mut Checks) {
         c.check(
             "PROC-EAGAIN-1",
             Errno::EAGAIN,
             self.procs.len() >= self.profile.max_procs,
-        );
-        c.or_else(|| Verdict::ok(Value::Pid(Pid(self.next_pid)), "PROC-SPAWN-1"))
+        )
+        .check("PROC-EAGAIN-2", Errno::EAGAIN, self.nproc_blown(&self.procs[&pid]));
+    }
+
+    /// Whether `caller` may start no process under its RLIMIT_NPROC: its
+    /// uid's live processes have reached the soft limit, and the profile
+    /// does not exempt root (PROC-EAGAIN-2).
+    fn nproc_blown(&self, caller: &Process) -> bool {
+        if self.profile.nproc_exempts_root && caller.euid == 0 {
+            return false;
+        }
+        let same_uid = self.procs.values().filter(|p| p.euid == caller.euid).count() as u64;
+        same_uid >= caller.limit(Resource::RLIMIT_NPROC).cur
     }
 
     /// Applies spawn: the child (at the pid the implementation chose, if it is

@@ -100,6 +100,8 @@ struct Worker {
     cap_ipc_lock: bool,
     /// Whether mlockall(MCL_FUTURE) is in force.
     mcl_future: bool,
+    /// The uid (real, effective and saved: cred sets all three).
+    euid: u32,
     touched: u64,
     last: Counters,
 }
@@ -242,6 +244,7 @@ impl LinuxBackend {
             own_lockable: lockable_size(&maps),
             cap_ipc_lock: true,
             mcl_future: false,
+            euid: 0,
             touched: 0,
             last: reply.counters,
         })
@@ -378,7 +381,7 @@ impl LinuxBackend {
         match resource {
             Resource::RLIMIT_AS => w.baseline.vm_size,
             Resource::RLIMIT_DATA => w.baseline.vm_data,
-            Resource::RLIMIT_MEMLOCK | Resource::RLIMIT_NOFILE => 0,
+            _ => 0,
         }
     }
 
@@ -429,15 +432,69 @@ impl LinuxBackend {
         }
     }
 
+    /// The soft limit of `resource` in `pid`'s worker.
+    fn soft_limit(&mut self, pid: Pid, resource: Resource) -> Option<u64> {
+        let a = [0, resource.linux() as u64, 0, 0, 0, 0];
+        match self.call(pid, Op::Prlimit, a, &[]) {
+            Ok((reply, _)) if reply.status == Status::Ok => {
+                Some(u64::from_le_bytes(self.payload[..8].try_into().expect("8 bytes")))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether a new process of `pid` is refused under RLIMIT_NPROC
+    /// (PROC-EAGAIN-2), or why that cannot be judged here: the kernel counts
+    /// every process of the uid on the machine, the model only this run's.
+    /// A child started under an odd RLIMIT_STACK gets another memory layout,
+    /// or does not start, and cannot be judged either.
+    fn new_process_limits(&mut self, pid: Pid) -> Result<bool, String> {
+        let uid = self.workers.get(&pid).map_or(0, |w| w.euid);
+        let stack = self
+            .soft_limit(pid, Resource::RLIMIT_STACK)
+            .ok_or("RLIMIT_STACK could not be read")?;
+        if !(1 << 20..=1 << 30).contains(&stack) {
+            return Err(format!(
+                "a child under a soft RLIMIT_STACK of {stack:#x} starts with another memory layout, or not at all"
+            ));
+        }
+        if uid == 0 {
+            return Ok(false); // the root user is never limited
+        }
+        let limit = self
+            .soft_limit(pid, Resource::RLIMIT_NPROC)
+            .ok_or("RLIMIT_NPROC could not be read")?;
+        let ours = self.workers.values().filter(|w| w.euid == uid).count() as u64;
+        if ours >= limit {
+            return Ok(true);
+        }
+        let machine = processes_of_uid(uid) as u64;
+        if machine >= limit {
+            return Err(format!(
+                "{machine} processes of uid {uid} run on this machine, {ours} of them this run's: RLIMIT_NPROC ({limit}) counts them all"
+            ));
+        }
+        Ok(false)
+    }
+
     fn spawn(&mut self, pid: Pid) -> Outcome {
         if self.workers.len() >= self.profile.max_procs {
             return Outcome::Err(Errno::EAGAIN); // PROC-EAGAIN-1: the worker pool's bound
         }
+        let nproc_reached = match self.new_process_limits(pid) {
+            Ok(reached) => reached,
+            Err(why) => return self.apart(why),
+        };
         match self.call(pid, Op::Spawn, [0; 6], &[]) {
+            // PROC-EAGAIN-2: the kernel refused the fork under RLIMIT_NPROC.
+            Ok((reply, _)) if nproc_reached && reply.status == Status::Errno(Errno::EAGAIN.linux()) => {
+                Outcome::Err(Errno::EAGAIN)
+            }
             Ok((reply, fd)) => match (reply.status, fd) {
                 (Status::Ok, Some(fd)) => match self.hello(UnixStream::from(fd)) {
                     Ok(mut w) => {
                         w.cap_ipc_lock = self.workers.get(&pid).is_some_and(|p| p.cap_ipc_lock);
+                        w.euid = self.workers.get(&pid).map_or(0, |p| p.euid);
                         let child = Pid(self.next_pid);
                         self.next_pid += 1;
                         self.workers.insert(child, w);
@@ -902,6 +959,20 @@ fn initial_limits_env(profile: &Profile) -> Result<String, String> {
     Ok(parts.join(","))
 }
 
+/// How many processes of real uid `uid` this machine runs (/proc/*/status).
+fn processes_of_uid(uid: u32) -> usize {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
+    dir.filter_map(|e| {
+        let e = e.ok()?;
+        e.file_name().to_str()?.parse::<u32>().ok()?;
+        let status = std::fs::read_to_string(e.path().join("status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+        let real: u32 = line.split_whitespace().nth(1)?.parse().ok()?;
+        (real == uid).then_some(())
+    })
+    .count()
+}
+
 /// The worker's own ranges from its /proc/self/maps.
 fn own_ranges(maps: &str) -> Vec<OwnRange> {
     maps.lines()
@@ -1089,6 +1160,7 @@ impl MemoryManager for LinuxBackend {
                 let out = self.simple(pid, Op::Cred, a, &list, unit);
                 if let (true, Some(w)) = (out.is_ok(), self.workers.get_mut(&pid)) {
                     w.cap_ipc_lock = *cap_ipc_lock;
+                    w.euid = *euid;
                 }
                 out
             }
