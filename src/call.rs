@@ -182,6 +182,8 @@ pub enum Call {
         /// The descriptor.
         fd: Fd,
     },
+    /// `pipe(fds)`: a pipe's read end and write end, two new fds.
+    Pipe {},
     /// `mmap_peer(target, addr, len, prot, flags, fd, off)` (QNX): map into
     /// another process, with `fd` looked up in the caller.
     MmapPeer {
@@ -387,6 +389,7 @@ impl Call {
             Call::Dup { .. } => "dup",
             Call::Fstat { .. } => "fstat",
             Call::FstatFull { .. } => "fstat_full",
+            Call::Pipe {} => "pipe",
             Call::MmapPeer { .. } => "mmap_peer",
             Call::MunmapPeer { .. } => "munmap_peer",
             Call::ResmgrFile { .. } => "resmgr_file",
@@ -443,6 +446,8 @@ pub enum ValueKind {
     Mode,
     /// A file's status (fstat_full).
     Status,
+    /// Two fds (pipe: the read end, then the write end).
+    FdPair,
 }
 
 impl Call {
@@ -457,6 +462,7 @@ impl Call {
             Call::Fstat { .. } => ValueKind::Size,
             Call::Umask { .. } => ValueKind::Mode,
             Call::FstatFull { .. } => ValueKind::Status,
+            Call::Pipe {} => ValueKind::FdPair,
             Call::MemobjCreate { .. } | Call::MemobjWrap { .. } | Call::MemobjShare { .. } => ValueKind::Handle,
             Call::MunmapPeer { .. } | Call::ResmgrFile { .. } | Call::MemobjUnmap { .. } | Call::MemobjClose { .. } => {
                 ValueKind::Unit
@@ -490,7 +496,7 @@ impl Call {
             }
             _ => matches!(
                 self.value_kind(),
-                ValueKind::Addr | ValueKind::Fd | ValueKind::Pid | ValueKind::Handle
+                ValueKind::Addr | ValueKind::Fd | ValueKind::FdPair | ValueKind::Pid | ValueKind::Handle
             ),
         }
     }
@@ -510,6 +516,7 @@ impl Value {
             Value::Handle(_) => ValueKind::Handle,
             Value::Mode(_) => ValueKind::Mode,
             Value::Status(_) => ValueKind::Status,
+            Value::FdPair(..) => ValueKind::FdPair,
         }
     }
 }
@@ -716,6 +723,8 @@ pub enum Value {
     Mode(u32),
     /// A file's status (fstat_full).
     Status(FileStatus),
+    /// Two fds (pipe: the read end, then the write end).
+    FdPair(Fd, Fd),
 }
 
 /// The file type bits of `st_mode` (the same numbers on QNX and Linux).
@@ -786,6 +795,7 @@ impl fmt::Display for Value {
             Value::Size(n) => write!(f, "size {n:#x}"),
             Value::Handle(h) => write!(f, "{h}"),
             Value::Mode(m) => write!(f, "mode {m:#o}"),
+            Value::FdPair(r, w) => write!(f, "fds {r} and {w}"),
             Value::Status(st) => write!(
                 f,
                 "{{size: {:#x}, uid: {}, gid: {}, mode: {:#o}}}",

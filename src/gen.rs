@@ -706,7 +706,7 @@ impl Gen {
     // ---- library calls, the server's files, fds and other processes ------
 
     fn extra(&mut self, who: usize, pid: &Json) -> RawEvent {
-        match self.below(33) {
+        match self.below(34) {
             0..=2 => self.memobj_create(pid),
             3 => self.memobj_wrap(pid),
             4..=7 => self.memobj_map(pid),
@@ -729,6 +729,7 @@ impl Gen {
             30 => self.umask(pid),
             31 => self.fstat_full(pid),
             32 => self.cred_groups(pid),
+            33 => self.pipe(pid),
             _ => self.exit_or_spawn(who, pid),
         }
     }
@@ -1030,6 +1031,35 @@ impl Gen {
                 groups,
             },
         )
+    }
+
+    /// pipe, its ends bound to two fd slots, free ones when there are
+    /// (other calls then pick them like any fd: mmap, fstat, dup, close);
+    /// a slot still held is closed first, as bind_fd does.
+    fn pipe(&mut self, pid: &Json) -> RawEvent {
+        let mut free: Vec<usize> = (0..FD_SLOTS).filter(|&i| self.fd_slots[i].is_none()).collect();
+        while free.len() < 2 {
+            let any = self.below(FD_SLOTS as u64) as usize;
+            if !free.contains(&any) {
+                free.push(any);
+            }
+        }
+        let (r, w) = (free[0], free[1]);
+        let mut ev = raw_event(pid.clone(), &Call::Pipe {}, None);
+        ev.bind = Some(crate::trace::reader::Field {
+            name: "bind".into(),
+            value: serde_json::json!([format!("f{r}"), format!("f{w}")]),
+            column: 0,
+        });
+        self.queued.push(ev);
+        for slot in [r, w] {
+            if let Some(owner) = self.fd_slots[slot].replace(pid.clone()) {
+                let mut close = raw_event(owner, &Call::Close { fd: Fd(-1) }, None);
+                set_arg(&mut close, "fd", Json::from(format!("$f{slot}")));
+                self.queued.push(close);
+            }
+        }
+        self.queued.pop().expect("the pipe at least")
     }
 
     fn fstat(&mut self, pid: &Json) -> RawEvent {

@@ -5,11 +5,11 @@
 //! FSTAT-STATUS-1.
 
 use super::object::ObjKind;
-use super::process::FdTarget;
+use super::process::{FdEntry, FdTarget};
 use super::Model;
 use crate::call::{file_type, FileStatus, Outcome, Value};
 use crate::rules::{Checks, Verdict};
-use crate::types::{Errno, Fd, Pid};
+use crate::types::{Errno, Fd, OFlags, Pid};
 
 impl Model {
     /// Judges dup.
@@ -66,8 +66,17 @@ impl Model {
 
     /// What fstat reports of `target`.
     fn file_status(&self, target: FdTarget) -> FileStatus {
-        let FdTarget::Object(id) = target else {
-            return DEVICE;
+        let id = match target {
+            FdTarget::Object(id) => id,
+            FdTarget::Pipe { uid, gid } => {
+                return FileStatus {
+                    size: 0,
+                    uid,
+                    gid,
+                    mode: file_type::FIFO | 0o600,
+                }
+            }
+            FdTarget::Zero | FdTarget::Unmappable => return DEVICE,
         };
         let obj = self.objects.expect(id);
         let (uid, gid, mode) = match (&obj.kind, self.server.file(id)) {
@@ -87,5 +96,47 @@ impl Model {
             gid,
             mode,
         }
+    }
+}
+
+impl Model {
+    /// Judges pipe: the two lowest free fds, read end first.
+    /// spec: PIPE-EMFILE-1, then PIPE-OK-1.
+    pub(super) fn plan_pipe(&self, pid: Pid) -> Verdict {
+        let Some((r, w)) = self.two_free_fds(pid) else {
+            return Verdict::only(Outcome::Err(Errno::EMFILE), "PIPE-EMFILE-1");
+        };
+        Verdict::ok(Value::FdPair(r, w), "PIPE-OK-1")
+    }
+
+    /// The two lowest free fds below the caller's RLIMIT_NOFILE.
+    fn two_free_fds(&self, pid: Pid) -> Option<(Fd, Fd)> {
+        let proc = &self.procs[&pid];
+        let r = proc.lowest_free_fd()?;
+        let limit = proc.limit(crate::types::Resource::RLIMIT_NOFILE).cur;
+        let w = (r.0 + 1..).map(Fd).find(|fd| proc.fd(*fd).is_none())?;
+        (u64::try_from(w.0).ok()? < limit).then_some((r, w))
+    }
+
+    /// Applies pipe: installs the two fds the implementation returned, if
+    /// both are free and different.
+    pub(super) fn commit_pipe(&mut self, pid: Pid, outcome: &Outcome) -> Result<(), String> {
+        let Outcome::Ok(Value::FdPair(r, w)) = outcome else {
+            return Ok(());
+        };
+        if r == w {
+            return Err(format!("both ends of the pipe are fd {r}"));
+        }
+        let r = self.adoptable_fd(pid, &Value::Fd(*r))?;
+        let w = self.adoptable_fd(pid, &Value::Fd(*w))?;
+        let p = &self.procs[&pid];
+        let target = FdTarget::Pipe {
+            uid: p.euid,
+            gid: p.egid,
+        };
+        for (fd, oflags) in [(r, OFlags::RDONLY), (w, OFlags::WRONLY)] {
+            self.install_fd(pid, fd, FdEntry { target, oflags });
+        }
+        Ok(())
     }
 }

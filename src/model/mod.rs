@@ -168,6 +168,7 @@ impl Model {
             Call::Dup { fd } => self.plan_dup(pid, *fd),
             Call::Fstat { fd } => self.plan_fstat(pid, *fd),
             Call::FstatFull { fd } => self.plan_fstat_full(pid, *fd),
+            Call::Pipe {} => self.plan_pipe(pid),
             Call::MmapPeer { .. } | Call::MunmapPeer { .. } => self.plan_peer(pid, call),
             Call::ResmgrFile { .. } => self.plan_resmgr_file(call),
             Call::IoMmap {
@@ -260,6 +261,7 @@ impl Model {
             }
             Call::Dup { fd } => self.commit_dup(pid, *fd, outcome),
             Call::Fstat { .. } | Call::FstatFull { .. } => Ok(()),
+            Call::Pipe {} => self.commit_pipe(pid, outcome),
             Call::MmapPeer { .. } | Call::MunmapPeer { .. } => self.commit_peer(pid, call, outcome),
             Call::ResmgrFile { .. } => {
                 self.commit_resmgr_file_call(call, outcome);

@@ -21,6 +21,13 @@ pub enum FdTarget {
     Zero,
     /// A file that cannot be mapped (/dev/null).
     Unmappable,
+    /// One end of a pipe (cannot be mapped either), made by `uid` and `gid`.
+    Pipe {
+        /// The creator's euid.
+        uid: u32,
+        /// The creator's egid.
+        gid: u32,
+    },
 }
 
 /// One open file description.

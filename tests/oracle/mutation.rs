@@ -95,6 +95,8 @@ fn mutate(oracle: &Oracle, pid: Pid, call: &Call, ret: &Outcome, equivalent: &mu
         })),
         Outcome::Ok(Value::Size(n)) => Outcome::Ok(Value::Size(n ^ 1)),
         Outcome::Ok(Value::Mode(m)) => Outcome::Ok(Value::Mode(m ^ 0o002)),
+        // Two fds are a free choice, as one is; a mutant gives both ends one fd.
+        Outcome::Ok(Value::FdPair(r, _)) => Outcome::Ok(Value::FdPair(*r, *r)),
         Outcome::Ok(Value::Status(st)) => Outcome::Ok(Value::Status(mmoracle::call::FileStatus {
             mode: st.mode ^ 0o040,
             ..*st

@@ -26,6 +26,7 @@ fn every_call() -> Vec<Call> {
         },
         Call::Umask { mask: 0o022 },
         Call::FstatFull { fd: Fd(3) },
+        Call::Pipe {},
         Call::Getrlimit {
             resource: Resource::RLIMIT_NOFILE,
             target: Some(Pid(3)),
@@ -178,6 +179,7 @@ fn outcomes_of_every_kind_write_as_they_read() {
             mmoracle::ValueKind::Size => Value::Size(0x1234),
             mmoracle::ValueKind::Handle => Value::Handle(mmoracle::call::Handle(7)),
             mmoracle::ValueKind::Mode => Value::Mode(0o777),
+            mmoracle::ValueKind::FdPair => Value::FdPair(Fd(0), Fd(9)),
             mmoracle::ValueKind::Status => Value::Status(mmoracle::call::FileStatus {
                 size: u64::MAX,
                 uid: 1000,

@@ -76,10 +76,13 @@ pub enum Op {
     /// fstat in full: fd; the reply's payload is st_size (8 bytes), then
     /// st_uid, st_gid and st_mode (4 bytes each).
     FstatFull,
+    /// pipe2(O_CLOEXEC); the value is the read end, with the write end in
+    /// its high 32 bits.
+    Pipe,
 }
 
 impl Op {
-    const ALL: [Op; 25] = [
+    const ALL: [Op; 26] = [
         Op::Spawn,
         Op::Exit,
         Op::Cred,
@@ -105,6 +108,7 @@ impl Op {
         Op::MapCount,
         Op::Umask,
         Op::FstatFull,
+        Op::Pipe,
     ];
 
     /// The op with this number.

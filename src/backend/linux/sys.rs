@@ -57,6 +57,7 @@ extern "C" {
     fn setresgid(r: u32, e: u32, s: u32) -> c_int;
     fn setgroups(n: usize, list: *const u32) -> c_int;
     fn umask(mask: u32) -> u32;
+    fn pipe2(fds: *mut c_int, flags: c_int) -> c_int;
     fn sigaction(sig: c_int, act: *const SigAction, old: *mut SigAction) -> c_int;
     fn sigaltstack(ss: *const StackT, old: *mut StackT) -> c_int;
 }
@@ -219,6 +220,15 @@ pub fn sys_fstat_full(fd: i32) -> Result<(u64, u32, u32, u32), i32> {
         word(ST_GID_OFFSET),
         word(ST_MODE_OFFSET),
     ))
+}
+
+/// pipe2 with O_CLOEXEC (an exec'd child must not inherit trace fds): the
+/// read end and the write end.
+pub fn sys_pipe() -> Result<(i32, i32), i32> {
+    let mut fds = [0 as c_int; 2];
+    // SAFETY: `fds` has room for the two fds pipe2 writes.
+    int_result(unsafe { pipe2(fds.as_mut_ptr(), O_CLOEXEC) })?;
+    Ok((fds[0], fds[1]))
 }
 
 /// umask: sets the mask, returns the old one.

@@ -255,6 +255,7 @@ impl Worker {
                 cred(a[0] as u32, a[1] != 0, egid, (a[3] != 0).then_some(&list[..n]))
             }
             Op::Umask => Ok(sys::sys_umask(a[0] as u32)),
+            Op::Pipe => sys::sys_pipe().map(|(r, w)| u64::from(r as u32) | u64::from(w as u32) << 32),
             Op::FstatFull => sys::sys_fstat_full(a[0] as i32).map(|(size, uid, gid, mode)| {
                 self.reply[..8].copy_from_slice(&size.to_le_bytes());
                 self.reply[8..12].copy_from_slice(&uid.to_le_bytes());
