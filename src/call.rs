@@ -26,6 +26,19 @@ pub enum Call {
         /// Whether the process holds the memory-locking privilege
         /// (CAP_IPC_LOCK on Linux, PROCMGR_AID_MEM_LOCK on Neutrino).
         cap_ipc_lock: bool,
+        /// The new effective gid; absent: the euid when the euid changes
+        /// (what a cred without it always did), else unchanged.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        egid: Option<u32>,
+        /// The new supplementary groups; absent: none when root changes its
+        /// euid (setgroups of an empty list), else unchanged.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        groups: Option<Vec<u32>>,
+    },
+    /// `umask(mask)`: sets the file mode creation mask, returns the old one.
+    Umask {
+        /// The new mask (only its permission bits, 0o777, are kept).
+        mask: u32,
     },
     /// Read a resource limit of `target` (0 or absent: the caller).
     Getrlimit {
@@ -165,6 +178,14 @@ pub enum Call {
         /// The descriptor.
         fd: Fd,
     },
+    /// `fstat(fd)` read in full: size, owner, group and mode. Returns a
+    /// [`FileStatus`].
+    FstatFull {
+        /// The descriptor.
+        fd: Fd,
+    },
+    /// `pipe(fds)`: a pipe's read end and write end, two new fds.
+    Pipe {},
     /// `mmap_peer(target, addr, len, prot, flags, fd, off)` (QNX): map into
     /// another process, with `fd` looked up in the caller.
     MmapPeer {
@@ -352,6 +373,7 @@ impl Call {
             Call::Spawn {} => "spawn",
             Call::Exit {} => "exit",
             Call::Cred { .. } => "cred",
+            Call::Umask { .. } => "umask",
             Call::Getrlimit { .. } => "getrlimit",
             Call::Setrlimit { .. } => "setrlimit",
             Call::Mmap { .. } => "mmap",
@@ -371,6 +393,8 @@ impl Call {
             Call::Store { .. } => "store",
             Call::Dup { .. } => "dup",
             Call::Fstat { .. } => "fstat",
+            Call::FstatFull { .. } => "fstat_full",
+            Call::Pipe {} => "pipe",
             Call::MmapPeer { .. } => "mmap_peer",
             Call::MunmapPeer { .. } => "munmap_peer",
             Call::ResmgrFile { .. } => "resmgr_file",
@@ -423,6 +447,12 @@ pub enum ValueKind {
     Size,
     /// A libmemobj handle.
     Handle,
+    /// Permission bits (umask's old mask).
+    Mode,
+    /// A file's status (fstat_full).
+    Status,
+    /// Two fds (pipe: the read end, then the write end).
+    FdPair,
 }
 
 impl Call {
@@ -435,6 +465,9 @@ impl Call {
             Call::Getrlimit { .. } => ValueKind::Rlimit,
             Call::Load { .. } | Call::IoMmap { .. } | Call::GammaMmap { .. } => ValueKind::Bytes,
             Call::Fstat { .. } => ValueKind::Size,
+            Call::Umask { .. } => ValueKind::Mode,
+            Call::FstatFull { .. } => ValueKind::Status,
+            Call::Pipe {} => ValueKind::FdPair,
             Call::MemobjCreate { .. } | Call::MemobjWrap { .. } | Call::MemobjShare { .. } => ValueKind::Handle,
             Call::MunmapPeer { .. } | Call::ResmgrFile { .. } | Call::MemobjUnmap { .. } | Call::MemobjClose { .. } => {
                 ValueKind::Unit
@@ -468,7 +501,7 @@ impl Call {
             }
             _ => matches!(
                 self.value_kind(),
-                ValueKind::Addr | ValueKind::Fd | ValueKind::Pid | ValueKind::Handle
+                ValueKind::Addr | ValueKind::Fd | ValueKind::FdPair | ValueKind::Pid | ValueKind::Handle
             ),
         }
     }
@@ -486,6 +519,9 @@ impl Value {
             Value::Bytes(_) => ValueKind::Bytes,
             Value::Size(_) => ValueKind::Size,
             Value::Handle(_) => ValueKind::Handle,
+            Value::Mode(_) => ValueKind::Mode,
+            Value::Status(_) => ValueKind::Status,
+            Value::FdPair(..) => ValueKind::FdPair,
         }
     }
 }
@@ -688,6 +724,37 @@ pub enum Value {
     Size(u64),
     /// A libmemobj handle (memobj_create, memobj_wrap, memobj_share).
     Handle(Handle),
+    /// Permission bits (umask).
+    Mode(u32),
+    /// A file's status (fstat_full).
+    Status(FileStatus),
+    /// Two fds (pipe: the read end, then the write end).
+    FdPair(Fd, Fd),
+}
+
+/// The file type bits of `st_mode` (the same numbers on QNX and Linux).
+pub mod file_type {
+    /// S_IFIFO: a pipe.
+    pub const FIFO: u32 = 0o010000;
+    /// S_IFCHR: a character device.
+    pub const CHR: u32 = 0o020000;
+    /// S_IFNAM: a QNX name-space entry, what /dev/shmem objects are.
+    pub const NAM: u32 = 0o050000;
+    /// S_IFREG: a regular file.
+    pub const REG: u32 = 0o100000;
+}
+
+/// What `fstat` reports of a file beyond its size (spec/fds.md, FSTAT-STATUS-1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStatus {
+    /// `st_size`: the exact byte size.
+    pub size: u64,
+    /// `st_uid`: the owner.
+    pub uid: u32,
+    /// `st_gid`: the group.
+    pub gid: u32,
+    /// `st_mode`: the file type bits and the permission bits.
+    pub mode: u32,
 }
 
 /// What one call did.
@@ -732,6 +799,13 @@ impl fmt::Display for Value {
             Value::Bytes(b) => write!(f, "bytes {}", hex_bytes(b)),
             Value::Size(n) => write!(f, "size {n:#x}"),
             Value::Handle(h) => write!(f, "{h}"),
+            Value::Mode(m) => write!(f, "mode {m:#o}"),
+            Value::FdPair(r, w) => write!(f, "fds {r} and {w}"),
+            Value::Status(st) => write!(
+                f,
+                "{{size: {:#x}, uid: {}, gid: {}, mode: {:#o}}}",
+                st.size, st.uid, st.gid, st.mode
+            ),
         }
     }
 }

@@ -364,6 +364,8 @@ impl<'a> Input<'a> {
             16 => Call::Cred {
                 euid: self.pick(&[0, 1000, u32::MAX]),
                 cap_ipc_lock: self.u8() & 1 == 1,
+                egid: None,
+                groups: None,
             },
             17 => Call::Spawn {},
             18 => Call::Exit {},

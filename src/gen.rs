@@ -580,7 +580,12 @@ impl Gen {
         ev
     }
 
+    /// A modelled resource, or now and then a number no system knows
+    /// (RLIMIT-EINVAL-3).
     fn resource(&mut self) -> Resource {
+        if self.chance(1, 16) {
+            return Resource::Unknown(self.pick(&[16, 42, -1]));
+        }
         self.pick(&Resource::ALL)
     }
 
@@ -689,13 +694,21 @@ impl Gen {
         // The first process stays root, so it can take back what it drops.
         let euid = if pid == 1 { 0 } else { self.pick(&[0, 0, 1000]) };
         let cap_ipc_lock = self.chance(1, 2);
-        self.plain(&pid, Call::Cred { euid, cap_ipc_lock })
+        self.plain(
+            &pid,
+            Call::Cred {
+                euid,
+                cap_ipc_lock,
+                egid: None,
+                groups: None,
+            },
+        )
     }
 
     // ---- library calls, the server's files, fds and other processes ------
 
     fn extra(&mut self, who: usize, pid: &Json) -> RawEvent {
-        match self.below(30) {
+        match self.below(34) {
             0..=2 => self.memobj_create(pid),
             3 => self.memobj_wrap(pid),
             4..=7 => self.memobj_map(pid),
@@ -715,6 +728,10 @@ impl Gen {
             25 => self.huge(pid),
             26 => self.plain(&Json::from(DEAD_PID), Call::Munlockall {}),
             27 => self.odd_limit(pid),
+            30 => self.umask(pid),
+            31 => self.fstat_full(pid),
+            32 => self.cred_groups(pid),
+            33 => self.pipe(pid),
             _ => self.exit_or_spawn(who, pid),
         }
     }
@@ -976,6 +993,76 @@ impl Gen {
             None => set_arg(&mut ev, "fd", fd),
         }
         ev
+    }
+
+    /// umask: usually a common mask, sometimes bits outside 0777.
+    fn umask(&mut self, pid: &Json) -> RawEvent {
+        let mask = match self.below(8) {
+            0 => self.rng.next_u32(),
+            1..=3 => 0,
+            4..=5 => 0o022,
+            _ => 0o077,
+        };
+        self.plain(pid, Call::Umask { mask })
+    }
+
+    fn fstat_full(&mut self, pid: &Json) -> RawEvent {
+        let fd = self.fd(pid);
+        let mut ev = raw_event(pid.clone(), &Call::FstatFull { fd: Fd(-1) }, None);
+        set_arg(&mut ev, "fd", fd);
+        ev
+    }
+
+    /// cred with an egid and groups: root's succeeds, anyone else's is
+    /// refused unless it keeps its gid (PROC-EPERM-2).
+    fn cred_groups(&mut self, pid: &Json) -> RawEvent {
+        let pid = self.restricted_caller(pid);
+        let euid = if pid == 1 { 0 } else { self.pick(&[0, 1000]) };
+        let egid = self.chance(2, 3).then(|| self.pick(&[0, 100, 1000]));
+        let groups = self.chance(1, 2).then(|| match self.below(3) {
+            0 => vec![],
+            1 => vec![100],
+            _ => vec![0, 200],
+        });
+        let cap_ipc_lock = pid == 1 || self.chance(1, 2);
+        self.plain(
+            &pid,
+            Call::Cred {
+                euid,
+                cap_ipc_lock,
+                egid,
+                groups,
+            },
+        )
+    }
+
+    /// pipe, its ends bound to two fd slots, free ones when there are
+    /// (other calls then pick them like any fd: mmap, fstat, dup, close);
+    /// a slot still held is closed first, as bind_fd does.
+    fn pipe(&mut self, pid: &Json) -> RawEvent {
+        let mut free: Vec<usize> = (0..FD_SLOTS).filter(|&i| self.fd_slots[i].is_none()).collect();
+        while free.len() < 2 {
+            let any = self.below(FD_SLOTS as u64) as usize;
+            if !free.contains(&any) {
+                free.push(any);
+            }
+        }
+        let (r, w) = (free[0], free[1]);
+        let mut ev = raw_event(pid.clone(), &Call::Pipe {}, None);
+        ev.bind = Some(crate::trace::reader::Field {
+            name: "bind".into(),
+            value: serde_json::json!([format!("f{r}"), format!("f{w}")]),
+            column: 0,
+        });
+        self.queued.push(ev);
+        for slot in [r, w] {
+            if let Some(owner) = self.fd_slots[slot].replace(pid.clone()) {
+                let mut close = raw_event(owner, &Call::Close { fd: Fd(-1) }, None);
+                set_arg(&mut close, "fd", Json::from(format!("$f{slot}")));
+                self.queued.push(close);
+            }
+        }
+        self.queued.pop().expect("the pipe at least")
     }
 
     fn fstat(&mut self, pid: &Json) -> RawEvent {

@@ -4,7 +4,7 @@
 //! (`profile.rlimit_cmp`) and runs the check list the profile names; it never
 //! asks "is this QNX?". See spec/profiles.md for every knob and its source.
 
-use crate::types::{Errno, MapFlags, MclFlags, MsyncFlags, Prot, Rlimit, RLIM_INFINITY};
+use crate::types::{Errno, MapFlags, MclFlags, MsyncFlags, Prot, Resource, Rlimit, RLIM_INFINITY};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -321,7 +321,7 @@ pub struct Profile {
     /// nobody does.
     pub raise_hard_needs_root: bool,
     /// Initial limits, indexed by [`crate::types::Resource::index`].
-    pub initial_limits: [Rlimit; 4],
+    pub initial_limits: [Rlimit; Resource::COUNT],
     /// How shm names become paths.
     pub shm_names: ShmNames,
     /// Whether open and shm_open take the fd before looking the name up, so
@@ -405,6 +405,12 @@ pub struct Profile {
     /// Whether mlockall replaces MCL_FUTURE (Linux: MCL_CURRENT alone clears
     /// it) or only ever sets it (procnto).
     pub mlockall_replaces_future: bool,
+    /// The file type bits fstat reports for a shared-memory object
+    /// (FSTAT-STATUS-1): S_IFNAM on procnto, S_IFREG on Linux's tmpfs.
+    pub shm_file_type: u32,
+    /// Whether RLIMIT_NPROC spares root (Linux: the root user is never
+    /// limited) or counts root's processes too (PROC-EAGAIN-2).
+    pub nproc_exempts_root: bool,
 }
 
 const INF: Rlimit = Rlimit::INFINITE;
@@ -466,7 +472,8 @@ const NEUTRINO_FIELDS: Profile = Profile {
     private_phys_errno: None,
     phys_fd_range_check: false,
     raise_hard_needs_root: true,
-    initial_limits: [INF, Rlimit { cur: 1000, max: 1000 }, INF, INF],
+    // DATA, NOFILE, AS, MEMLOCK, STACK, NPROC.
+    initial_limits: [INF, Rlimit { cur: 1000, max: 1000 }, INF, INF, INF, INF],
     shm_names: ShmNames::SlashPrefixOnly,
     open_fd_first: false,
     trunc_needs_write_permission: false,
@@ -496,6 +503,8 @@ const NEUTRINO_FIELDS: Profile = Profile {
     mlockall_flags: MclFlags::CURRENT.union(MclFlags::FUTURE),
     lockall_partial_on_limit: true,
     mlockall_replaces_future: false,
+    shm_file_type: crate::call::file_type::NAM,
+    nproc_exempts_root: false,
 };
 
 /// Linux 6.x on x86_64, as probed on this project's machines.
@@ -548,6 +557,13 @@ pub static LINUX: Profile = Profile {
             cur: 8 << 20,
             max: 8 << 20,
         },
+        // RLIMIT_STACK as this machine's shells start with; RLIMIT_NPROC a
+        // bound the first worker sets (the machine's own is threads-max / 2).
+        Rlimit {
+            cur: 8 << 20,
+            max: RLIM_INFINITY,
+        },
+        Rlimit { cur: 4096, max: 4096 },
     ],
     shm_names: ShmNames::Glibc,
     open_fd_first: true,
@@ -578,6 +594,8 @@ pub static LINUX: Profile = Profile {
     mlockall_flags: MclFlags::all(),
     lockall_partial_on_limit: false,
     mlockall_replaces_future: true,
+    shm_file_type: crate::call::file_type::REG,
+    nproc_exempts_root: true,
 };
 
 impl Profile {

@@ -254,7 +254,7 @@ impl Model {
             Some(e) => {
                 let source = match e.target {
                     FdTarget::Zero => Source::Anon,
-                    FdTarget::Unmappable => Source::Unmappable,
+                    FdTarget::Unmappable | FdTarget::Pipe { .. } => Source::Unmappable,
                     FdTarget::Object(id) if self.file_without_mmap(id) => Source::Unmappable,
                     FdTarget::Object(id) => Source::Object(id),
                 };

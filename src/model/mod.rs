@@ -141,7 +141,8 @@ impl Model {
         match call {
             Call::Spawn {} => self.plan_spawn(pid),
             Call::Exit {} => Verdict::ok(crate::call::Value::Unit, "PROC-EXIT-1"),
-            Call::Cred { euid, cap_ipc_lock } => self.plan_cred(pid, *euid, *cap_ipc_lock),
+            Call::Cred { .. } => self.plan_cred(pid, &cred_of(call)),
+            Call::Umask { .. } => self.plan_umask(pid),
             Call::Getrlimit { resource, target } => self.plan_getrlimit(pid, *resource, *target),
             Call::Setrlimit {
                 resource,
@@ -166,6 +167,8 @@ impl Model {
             Call::Store { addr, data } => self.plan_store(pid, *addr, data),
             Call::Dup { fd } => self.plan_dup(pid, *fd),
             Call::Fstat { fd } => self.plan_fstat(pid, *fd),
+            Call::FstatFull { fd } => self.plan_fstat_full(pid, *fd),
+            Call::Pipe {} => self.plan_pipe(pid),
             Call::MmapPeer { .. } | Call::MunmapPeer { .. } => self.plan_peer(pid, call),
             Call::ResmgrFile { .. } => self.plan_resmgr_file(call),
             Call::IoMmap {
@@ -192,10 +195,14 @@ impl Model {
                 self.commit_exit(pid);
                 Ok(())
             }
-            Call::Cred { euid, cap_ipc_lock } => {
+            Call::Cred { .. } => {
                 if outcome.is_ok() {
-                    self.commit_cred(pid, *euid, *cap_ipc_lock);
+                    self.commit_cred(pid, &cred_of(call));
                 }
+                Ok(())
+            }
+            Call::Umask { mask } => {
+                self.commit_umask(pid, *mask);
                 Ok(())
             }
             Call::Getrlimit { .. } => Ok(()),
@@ -257,7 +264,8 @@ impl Model {
                 Ok(())
             }
             Call::Dup { fd } => self.commit_dup(pid, *fd, outcome),
-            Call::Fstat { .. } => Ok(()),
+            Call::Fstat { .. } | Call::FstatFull { .. } => Ok(()),
+            Call::Pipe {} => self.commit_pipe(pid, outcome),
             Call::MmapPeer { .. } | Call::MunmapPeer { .. } => self.commit_peer(pid, call, outcome),
             Call::ResmgrFile { .. } => {
                 self.commit_resmgr_file_call(call, outcome);
@@ -338,6 +346,25 @@ impl Model {
 
     #[cfg(not(debug_assertions))]
     fn debug_check_invariants(&mut self) {}
+}
+
+/// The arguments of a `Call::Cred`.
+fn cred_of(call: &Call) -> process::Cred<'_> {
+    let Call::Cred {
+        euid,
+        cap_ipc_lock,
+        egid,
+        groups,
+    } = call
+    else {
+        unreachable!("a cred call")
+    };
+    process::Cred {
+        euid: *euid,
+        cap_ipc_lock: *cap_ipc_lock,
+        egid: *egid,
+        groups: groups.as_deref(),
+    }
 }
 
 impl MemoryManager for Model {

@@ -23,6 +23,8 @@ pub enum ObjKind {
         mode: u32,
         /// The owner's uid.
         uid: u32,
+        /// The group: the creator's egid.
+        gid: u32,
     },
     /// Physical memory (/dev/mem, MAP_PHYS, QNX 4 `Physical`): offsets are
     /// physical addresses.

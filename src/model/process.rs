@@ -3,7 +3,7 @@
 //!
 //! spec: spec/processes.md. Every call first: PROC-ESRCH-1 (in mod.rs).
 //! spawn: PROC-EAGAIN-1, PROC-SPAWN-1. exit: PROC-EXIT-1 (always succeeds).
-//! cred: PROC-EPERM-1, PROC-CRED-1.
+//! cred: PROC-EPERM-1, PROC-EPERM-2, PROC-CRED-1. umask: PROC-UMASK-1.
 
 use super::space::AddressSpace;
 use super::Model;
@@ -21,6 +21,13 @@ pub enum FdTarget {
     Zero,
     /// A file that cannot be mapped (/dev/null).
     Unmappable,
+    /// One end of a pipe (cannot be mapped either), made by `uid` and `gid`.
+    Pipe {
+        /// The creator's euid.
+        uid: u32,
+        /// The creator's egid.
+        gid: u32,
+    },
 }
 
 /// One open file description.
@@ -41,8 +48,14 @@ pub struct Process {
     pub euid: u32,
     /// The memory-locking privilege (CAP_IPC_LOCK / PROCMGR_AID_MEM_LOCK).
     pub cap_ipc_lock: bool,
+    /// The effective gid (0 at the start).
+    pub egid: u32,
+    /// The supplementary groups (none at the start).
+    pub groups: Vec<u32>,
+    /// The file mode creation mask (0 at the start; PROC-UMASK-1).
+    pub umask: u32,
     /// Limits, indexed by [`Resource::index`].
-    pub limits: [Rlimit; 4],
+    pub limits: [Rlimit; Resource::COUNT],
     /// Whether mlockall(MCL_FUTURE) is in force.
     pub mcl_future: bool,
     /// Open fds (changed only through [`Process::install`] and
@@ -56,11 +69,14 @@ pub struct Process {
 
 impl Process {
     /// The first process of a run: root, with the profile's initial limits.
-    pub fn first(pid: Pid, limits: [Rlimit; 4]) -> Process {
+    pub fn first(pid: Pid, limits: [Rlimit; Resource::COUNT]) -> Process {
         Process {
             pid,
             euid: 0,
             cap_ipc_lock: true,
+            egid: 0,
+            groups: Vec::new(),
+            umask: 0,
             limits,
             mcl_future: false,
             fds: BTreeMap::new(),
@@ -74,6 +90,24 @@ impl Process {
     /// drops it, as setresuid clears the effective capabilities).
     pub fn holds_raw_io(&self) -> bool {
         self.euid == 0
+    }
+
+    /// Whether the process is in group `gid`: its egid or a supplementary group.
+    pub fn in_group(&self, gid: u32) -> bool {
+        self.egid == gid || self.groups.contains(&gid)
+    }
+
+    /// The three permission bits of `mode` that apply to this process for
+    /// a file owned by `uid` and `gid`: the owner's, else the group's, else
+    /// the others' (POSIX file access; root's override is the caller's).
+    pub fn permission_bits(&self, mode: u32, uid: u32, gid: u32) -> u32 {
+        if self.euid == uid {
+            (mode >> 6) & 7
+        } else if self.in_group(gid) {
+            (mode >> 3) & 7
+        } else {
+            mode & 7
+        }
     }
 
     /// The limit in force for `resource`.
@@ -121,16 +155,76 @@ impl Process {
     }
 }
 
+/// A cred call's arguments.
+#[derive(Clone, Copy, Debug)]
+pub struct Cred<'a> {
+    /// The new euid.
+    pub euid: u32,
+    /// Whether the locking privilege is kept.
+    pub cap_ipc_lock: bool,
+    /// The new egid, if given.
+    pub egid: Option<u32>,
+    /// The new supplementary groups, if given.
+    pub groups: Option<&'a [u32]>,
+}
+
+impl Cred<'_> {
+    /// The egid after the call: the one given; else the new euid when the
+    /// euid changes (the backend's setresgid to the uid, which traces
+    /// written before `egid` existed rely on); else unchanged.
+    pub fn new_egid(&self, p: &Process) -> u32 {
+        match self.egid {
+            Some(g) => g,
+            None if self.euid != p.euid => self.euid,
+            None => p.egid,
+        }
+    }
+
+    /// The supplementary groups after the call: the ones given; else none
+    /// when the euid changes; else unchanged.
+    pub fn new_groups(&self, p: &Process) -> Vec<u32> {
+        match self.groups {
+            Some(g) => g.to_vec(),
+            None if self.euid != p.euid => Vec::new(),
+            None => p.groups.clone(),
+        }
+    }
+
+    /// Whether the call sets groups (setgroups) or another egid (setresgid),
+    /// which need the privilege to change groups (PROC-EPERM-2).
+    pub fn changes_groups(&self, p: &Process) -> bool {
+        self.groups.is_some() || self.egid.is_some_and(|g| g != p.egid)
+    }
+}
+
 impl Model {
-    /// Judges spawn. spec: PROC-EAGAIN-1, then PROC-SPAWN-1.
-    pub(super) fn plan_spawn(&self, _pid: Pid) -> Verdict {
+    /// Judges spawn. spec: PROC-EAGAIN-1, PROC-EAGAIN-2, then PROC-SPAWN-1.
+    pub(super) fn plan_spawn(&self, pid: Pid) -> Verdict {
         let mut c = Checks::new();
+        self.new_process_checks(pid, &mut c);
+        c.or_else(|| Verdict::ok(Value::Pid(Pid(self.next_pid)), "PROC-SPAWN-1"))
+    }
+
+    /// The checks every new process passes (spawn, fork): the model's bound
+    /// on processes, then the caller's RLIMIT_NPROC.
+    pub(super) fn new_process_checks(&self, pid: Pid, c: &mut Checks) {
         c.check(
             "PROC-EAGAIN-1",
             Errno::EAGAIN,
             self.procs.len() >= self.profile.max_procs,
-        );
-        c.or_else(|| Verdict::ok(Value::Pid(Pid(self.next_pid)), "PROC-SPAWN-1"))
+        )
+        .check("PROC-EAGAIN-2", Errno::EAGAIN, self.nproc_blown(&self.procs[&pid]));
+    }
+
+    /// Whether `caller` may start no process under its RLIMIT_NPROC: its
+    /// uid's live processes have reached the soft limit, and the profile
+    /// does not exempt root (PROC-EAGAIN-2).
+    fn nproc_blown(&self, caller: &Process) -> bool {
+        if self.profile.nproc_exempts_root && caller.euid == 0 {
+            return false;
+        }
+        let same_uid = self.procs.values().filter(|p| p.euid == caller.euid).count() as u64;
+        same_uid >= caller.limit(Resource::RLIMIT_NPROC).cur
     }
 
     /// Applies spawn: the child (at the pid the implementation chose, if it is
@@ -151,6 +245,9 @@ impl Model {
         let mut proc = Process::first(*child, p.limits);
         proc.euid = p.euid;
         proc.cap_ipc_lock = p.cap_ipc_lock;
+        proc.egid = p.egid;
+        proc.groups = p.groups.clone();
+        proc.umask = p.umask;
         self.procs.insert(*child, proc);
         self.next_pid = self.next_pid.max(child.0.saturating_add(1));
         Ok(())
@@ -173,21 +270,36 @@ impl Model {
     /// Judges cred. Privileges can be dropped but never regained, as the
     /// real backend's setresuid and capset make it: only root may change its
     /// uid, and nobody may take the locking privilege back.
-    /// spec: PROC-EPERM-1, then PROC-CRED-1.
-    pub(super) fn plan_cred(&self, pid: Pid, euid: u32, cap: bool) -> Verdict {
+    /// spec: PROC-EPERM-1, PROC-EPERM-2, then PROC-CRED-1.
+    pub(super) fn plan_cred(&self, pid: Pid, cred: &Cred<'_>) -> Verdict {
         let p = &self.procs[&pid];
-        let changes_uid_unprivileged = p.euid != 0 && euid != p.euid;
-        let regains_cap = cap && !p.cap_ipc_lock;
+        let changes_uid_unprivileged = p.euid != 0 && cred.euid != p.euid;
+        let regains_cap = cred.cap_ipc_lock && !p.cap_ipc_lock;
         let mut c = Checks::new();
-        c.check("PROC-EPERM-1", Errno::EPERM, changes_uid_unprivileged || regains_cap);
+        c.check("PROC-EPERM-1", Errno::EPERM, changes_uid_unprivileged || regains_cap)
+            .check("PROC-EPERM-2", Errno::EPERM, p.euid != 0 && cred.changes_groups(p));
         c.or_else(|| Verdict::ok(Value::Unit, "PROC-CRED-1"))
     }
 
     /// Applies a successful cred.
-    pub(super) fn commit_cred(&mut self, pid: Pid, euid: u32, cap: bool) {
+    pub(super) fn commit_cred(&mut self, pid: Pid, cred: &Cred<'_>) {
         let p = self.procs.get_mut(&pid).expect("caller exists");
-        p.euid = euid;
-        p.cap_ipc_lock = cap;
+        let (egid, groups) = (cred.new_egid(p), cred.new_groups(p));
+        p.euid = cred.euid;
+        p.cap_ipc_lock = cred.cap_ipc_lock;
+        p.egid = egid;
+        p.groups = groups;
+    }
+
+    /// umask: the old mask, and the new one's permission bits kept.
+    /// spec: PROC-UMASK-1.
+    pub(super) fn plan_umask(&self, pid: Pid) -> Verdict {
+        Verdict::ok(Value::Mode(self.procs[&pid].umask), "PROC-UMASK-1")
+    }
+
+    /// Applies umask (it cannot fail).
+    pub(super) fn commit_umask(&mut self, pid: Pid, mask: u32) {
+        self.procs.get_mut(&pid).expect("caller exists").umask = mask & 0o777;
     }
 
     /// Drops one fd's reference to what it refers to.

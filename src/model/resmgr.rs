@@ -69,6 +69,9 @@ impl FileAttr {
     }
 }
 
+/// The group of every server file: the server's own, 0 (FSTAT-STATUS-1).
+pub const SERVER_GID: u32 = 0;
+
 /// The files of the modelled server.
 #[derive(Clone, Debug, Default)]
 pub struct Server {
@@ -330,11 +333,7 @@ impl Model {
     /// The server's checks when a client opens one of its files
     /// (`_iofunc_open`, iofunc_check_access).
     pub(super) fn open_file_checks(&self, proc: &Process, file: &FileAttr, oflag: OFlags, c: &mut Checks) {
-        let bits = if proc.euid == file.uid {
-            (file.mode >> 6) & 7
-        } else {
-            file.mode & 7
-        };
+        let bits = proc.permission_bits(file.mode, file.uid, SERVER_GID);
         let denied = proc.euid != 0 && ((oflag.readable() && bits & 4 == 0) || (oflag.writable() && bits & 2 == 0));
         c.check("OPEN-EROFS-1", Errno::EROFS, oflag.writable() && file.readonly_mount)
             .check("OPEN-EACCES-1", Errno::EACCES, denied)

@@ -1,9 +1,10 @@
-//! getrlimit and setrlimit for RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK and
-//! RLIMIT_NOFILE.
+//! getrlimit and setrlimit for RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK,
+//! RLIMIT_NOFILE, RLIMIT_STACK and RLIMIT_NPROC, and resource numbers no
+//! system knows.
 //!
 //! spec: spec/rlimits.md. getrlimit: RLIMIT-ESRCH-1, RLIMIT-EPERM-2,
-//! RLIMIT-GET-1. setrlimit, in every profile: RLIMIT-ESRCH-1,
-//! RLIMIT-EPERM-2, RLIMIT-EINVAL-1, RLIMIT-EINVAL-2 (only where
+//! RLIMIT-EINVAL-3, RLIMIT-GET-1. setrlimit, in every profile: RLIMIT-ESRCH-1,
+//! RLIMIT-EPERM-2, RLIMIT-EINVAL-3, RLIMIT-EINVAL-1, RLIMIT-EINVAL-2 (only where
 //! `nofile_below_usage_einval`), RLIMIT-EPERM-1; success RLIMIT-SET-2 (the
 //! soft limit became the hard one) or RLIMIT-SET-1.
 
@@ -41,7 +42,8 @@ impl Model {
             return Verdict::only(Outcome::Err(Errno::ESRCH), "RLIMIT-ESRCH-1");
         };
         let mut c = Checks::new();
-        c.check("RLIMIT-EPERM-2", Errno::EPERM, self.limits_foreign(caller, t));
+        c.check("RLIMIT-EPERM-2", Errno::EPERM, self.limits_foreign(caller, t))
+            .check("RLIMIT-EINVAL-3", Errno::EINVAL, resource.is_unknown());
         c.or_else(|| Verdict::ok(Value::Rlimit(t.limit(resource)), "RLIMIT-GET-1"))
     }
 
@@ -74,12 +76,16 @@ impl Model {
         let Some(t) = self.procs.get(&Self::limit_target(pid, target)) else {
             return Verdict::only(Outcome::Err(Errno::ESRCH), "RLIMIT-ESRCH-1");
         };
+        let mut c = Checks::new();
+        c.check("RLIMIT-EPERM-2", Errno::EPERM, self.limits_foreign(caller, t))
+            .check("RLIMIT-EINVAL-3", Errno::EINVAL, resource.is_unknown());
+        if resource.is_unknown() {
+            return c.or_else(|| unreachable!("RLIMIT-EINVAL-3 holds"));
+        }
         let new = self.new_limit(cur, max);
         let below_usage = resource == Resource::RLIMIT_NOFILE && new.cur < Self::fds_in_use(t);
         let raises_hard = max > t.limit(resource).max;
-        let mut c = Checks::new();
-        c.check("RLIMIT-EPERM-2", Errno::EPERM, self.limits_foreign(caller, t))
-            .check("RLIMIT-EINVAL-1", Errno::EINVAL, new.cur > new.max)
+        c.check("RLIMIT-EINVAL-1", Errno::EINVAL, new.cur > new.max)
             .check(
                 "RLIMIT-EINVAL-2",
                 Errno::EINVAL,
@@ -104,7 +110,7 @@ impl Model {
         target: Option<Pid>,
         outcome: &Outcome,
     ) {
-        if !outcome.is_ok() {
+        if !outcome.is_ok() || resource.is_unknown() {
             return;
         }
         let new = self.new_limit(cur, max);

@@ -114,12 +114,12 @@ impl Model {
     }
 
     /// Whether the permission bits refuse `oflag` to `proc`. Root always
-    /// passes; the model has no groups, so a non-owner gets the other bits.
-    fn open_denied(&self, proc: &Process, mode: u32, uid: u32, oflag: OFlags) -> bool {
+    /// passes; others get the owner's, the group's or the others' bits.
+    fn open_denied(&self, proc: &Process, mode: u32, (uid, gid): (u32, u32), oflag: OFlags) -> bool {
         if proc.euid == 0 {
             return false;
         }
-        let bits = if proc.euid == uid { (mode >> 6) & 7 } else { mode & 7 };
+        let bits = proc.permission_bits(mode, uid, gid);
         let wants_write =
             oflag.writable() || (self.profile.trunc_needs_write_permission && oflag.contains(OFlags::TRUNC));
         (oflag.readable() && bits & 4 == 0) || (wants_write && bits & 2 == 0)
@@ -150,14 +150,14 @@ impl Model {
             exists && oflag.contains(OFlags::CREAT | OFlags::EXCL),
         );
         if let Some(Object {
-            kind: ObjKind::Shm { mode, uid, .. },
+            kind: ObjKind::Shm { mode, uid, gid, .. },
             ..
         }) = existing
         {
             c.check(
                 "SHM-EACCES-1",
                 Errno::EACCES,
-                self.open_denied(proc, *mode, *uid, oflag),
+                self.open_denied(proc, *mode, (*uid, *gid), oflag),
             );
         }
         c.check("SHM-ENOENT-1", Errno::ENOENT, !exists && !oflag.contains(OFlags::CREAT));
@@ -204,14 +204,15 @@ impl Model {
         Ok(())
     }
 
-    /// A new, empty object owned by the caller, with the permission bits of
-    /// `mode` (the model's processes have umask 0).
+    /// A new, empty object owned by the caller's euid and egid, with the
+    /// permission bits of `mode` less the caller's umask (SHM-OPEN-1).
     fn create_shm(&mut self, pid: Pid, path: String, mode: u32) -> ObjId {
-        let uid = self.procs[&pid].euid;
+        let p = &self.procs[&pid];
         let kind = ObjKind::Shm {
             name: Some(path),
-            mode: mode & 0o777,
-            uid,
+            mode: mode & 0o777 & !p.umask,
+            uid: p.euid,
+            gid: p.egid,
         };
         self.objects.insert(Object::new(kind, 0))
     }

@@ -61,7 +61,10 @@ pub struct Event {
     pub pid: Pid,
     /// The call.
     pub call: Call,
-    /// The name its result is bound to.
+    /// The name its result is bound to; for a call returning two fds
+    /// (pipe), the two names joined by a comma, as [`Bindings::bind`] takes them.
+    ///
+    /// [`Bindings::bind`]: super::value::Bindings::bind
     pub bind: Option<String>,
     /// What an implementation did (traces).
     pub ret: Option<Outcome>,
@@ -369,6 +372,20 @@ fn resolve_pid(f: &Field, env: &Bindings) -> Result<Pid, String> {
 }
 
 fn check_bind(f: &Field, call: &Call) -> Result<String, String> {
+    if call.value_kind() == crate::call::ValueKind::FdPair {
+        // Two names, joined with a comma for Bindings::bind.
+        let names: Option<Vec<&str>> = f
+            .value
+            .as_array()
+            .filter(|a| a.len() == 2)
+            .and_then(|a| a.iter().map(|n| n.as_str().filter(|n| valid_bind_name(n))).collect());
+        return names.filter(|n| n[0] != n[1]).map(|n| n.join(",")).ok_or_else(|| {
+            format!(
+                "`{}` binds two names, [\"r\", \"w\"]: two different names (letters, digits, `_`; not PAGE or ARENA)",
+                call.name()
+            )
+        });
+    }
     let name = f
         .value
         .as_str()

@@ -45,7 +45,19 @@ impl Bindings {
 
     /// Binds `name` to the value a call returned: the address, fd or pid of a
     /// success, or what the C call returns on failure (-1, `MAP_FAILED`).
+    ///
+    /// A call returning two fds (pipe) binds two names, given as `"r,w"`
+    /// (the reader joins the `bind` array so): the first fd to the first.
     pub fn bind(&mut self, name: &str, kind: ValueKind, outcome: &Outcome, line: u64) {
+        if let Some((first, second)) = name.split_once(',') {
+            let (a, b) = match outcome {
+                Outcome::Ok(Value::FdPair(a, b)) => (i128::from(a.0), i128::from(b.0)),
+                _ => (failed_binding(kind), failed_binding(kind)),
+            };
+            self.names.insert(first.to_string(), Bound { value: a, line });
+            self.names.insert(second.to_string(), Bound { value: b, line });
+            return;
+        }
         let value = match outcome {
             Outcome::Ok(Value::Addr(a)) => i128::from(a.0),
             Outcome::Ok(Value::Fd(fd)) => i128::from(fd.0),
@@ -389,6 +401,9 @@ pub fn parse_value(json: &Json, kind: ValueKind, env: &Bindings) -> Result<Value
         ValueKind::Rlimit => parse_rlimit(&json).map(Value::Rlimit),
         ValueKind::Size => number(&json, "a size").map(Value::Size),
         ValueKind::Handle => number(&json, "a memobj handle").map(|h| Value::Handle(crate::call::Handle(h))),
+        ValueKind::Mode => small(&json, "permission bits").map(Value::Mode),
+        ValueKind::Status => parse_status(&json).map(Value::Status),
+        ValueKind::FdPair => parse_fd_pair(&json),
         ValueKind::Bytes => unreachable!("handled above"),
     }
 }
@@ -396,6 +411,41 @@ pub fn parse_value(json: &Json, kind: ValueKind, env: &Bindings) -> Result<Value
 fn number(json: &Json, what: &str) -> Result<u64, String> {
     json.as_u64()
         .ok_or_else(|| format!("expected {what} (an integer or a \"0x...\" string), found {json}"))
+}
+
+/// Two fds `[r, w]`.
+fn parse_fd_pair(json: &Json) -> Result<Value, String> {
+    let fd = |v: &Json| v.as_i64().and_then(|v| i32::try_from(v).ok()).map(Fd);
+    match json.as_array().map(Vec::as_slice) {
+        Some([r, w]) => match (fd(r), fd(w)) {
+            (Some(r), Some(w)) => Ok(Value::FdPair(r, w)),
+            _ => Err(format!("expected two file descriptors [r, w], found {json}")),
+        },
+        _ => Err(format!("expected two file descriptors [r, w], found {json}")),
+    }
+}
+
+/// A number that fits in 32 bits (a mode, a uid, a gid).
+fn small(json: &Json, what: &str) -> Result<u32, String> {
+    json.as_u64()
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or_else(|| format!("expected {what} (an integer below 2^32 or a \"0x...\" string), found {json}"))
+}
+
+/// A file status `{"size":N,"uid":U,"gid":G,"mode":M}`, every key once.
+fn parse_status(json: &Json) -> Result<crate::call::FileStatus, String> {
+    let shape = "a file status {\"size\":N,\"uid\":U,\"gid\":G,\"mode\":M}";
+    let map = json
+        .as_object()
+        .filter(|m| m.len() == 4)
+        .ok_or_else(|| format!("expected {shape}, found {json}"))?;
+    let get = |key: &str| map.get(key).ok_or_else(|| format!("expected {shape}, found {json}"));
+    Ok(crate::call::FileStatus {
+        size: number(get("size")?, "a size")?,
+        uid: small(get("uid")?, "a uid")?,
+        gid: small(get("gid")?, "a gid")?,
+        mode: small(get("mode")?, "a mode")?,
+    })
 }
 
 fn parse_rlimit(json: &Json) -> Result<Rlimit, String> {
@@ -438,6 +488,9 @@ pub fn value_json(value: &Value) -> Json {
         Value::Bytes(b) => bytes_json(b),
         Value::Size(n) => Json::from(*n),
         Value::Handle(h) => Json::from(h.0),
+        Value::Mode(m) => Json::from(*m),
+        Value::FdPair(r, w) => serde_json::json!([r.0, w.0]),
+        Value::Status(st) => serde_json::json!({"size": st.size, "uid": st.uid, "gid": st.gid, "mode": st.mode}),
     }
 }
 

@@ -75,9 +75,10 @@ impl fmt::Display for Fd {
 }
 
 /// A resource limited by setrlimit. Read from its C name (`RLIMIT_VMEM` is
-/// accepted for `RLIMIT_AS`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String")]
+/// accepted for `RLIMIT_AS`) or from its number in QNX's numbering; a
+/// number no system here knows is [`Resource::Unknown`] (RLIMIT-EINVAL-3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "ResourceWritten")]
 #[allow(clippy::upper_case_acronyms, non_camel_case_types)]
 pub enum Resource {
     /// RLIMIT_DATA (QNX 2, Linux 2).
@@ -88,56 +89,135 @@ pub enum Resource {
     RLIMIT_AS,
     /// RLIMIT_MEMLOCK (QNX 7, Linux 8).
     RLIMIT_MEMLOCK,
+    /// RLIMIT_STACK (QNX 3, Linux 3).
+    RLIMIT_STACK,
+    /// RLIMIT_NPROC (QNX 8, Linux 6).
+    RLIMIT_NPROC,
+    /// A resource number that names no resource of QNX or Linux.
+    Unknown(i64),
 }
 
+/// A resource as a trace writes it: a name or a number.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ResourceWritten {
+    Name(String),
+    Number(i64),
+}
+
+impl TryFrom<ResourceWritten> for Resource {
+    type Error = String;
+    fn try_from(w: ResourceWritten) -> Result<Resource, String> {
+        match w {
+            ResourceWritten::Name(s) => s.parse(),
+            ResourceWritten::Number(n) => Resource::from_qnx(n),
+        }
+    }
+}
+
+impl Serialize for Resource {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Resource::Unknown(n) => s.serialize_i64(*n),
+            r => s.serialize_str(r.name()),
+        }
+    }
+}
+
+/// QNX's resources the model does not keep, by number: a trace cannot name them.
+const UNMODELLED: [(i64, &str); 4] = [
+    (0, "RLIMIT_CPU"),
+    (1, "RLIMIT_FSIZE"),
+    (4, "RLIMIT_CORE"),
+    (9, "RLIMIT_NTHR"),
+];
+
 impl Resource {
-    /// All modelled resources.
-    pub const ALL: [Resource; 4] = [
+    /// Every modelled resource (the ones with a limit).
+    pub const ALL: [Resource; 6] = [
         Resource::RLIMIT_DATA,
         Resource::RLIMIT_NOFILE,
         Resource::RLIMIT_AS,
         Resource::RLIMIT_MEMLOCK,
+        Resource::RLIMIT_STACK,
+        Resource::RLIMIT_NPROC,
     ];
 
-    /// The C name.
+    /// How many resources have a limit: the length of per-process limit arrays.
+    pub const COUNT: usize = Resource::ALL.len();
+
+    /// The resource with QNX number `n`: a modelled one, [`Resource::Unknown`]
+    /// for a number no system here has, or an error for a QNX resource the
+    /// model does not keep (RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_CORE, RLIMIT_NTHR).
+    pub fn from_qnx(n: i64) -> Result<Resource, String> {
+        if let Some((_, name)) = UNMODELLED.iter().find(|(k, _)| *k == n) {
+            return Err(format!("resource {n} is {name}, which the model does not keep"));
+        }
+        let known = Resource::ALL.into_iter().find(|r| i64::from(r.qnx()) == n);
+        Ok(known.unwrap_or(Resource::Unknown(n)))
+    }
+
+    /// The C name (`"unknown"` for [`Resource::Unknown`]).
     pub fn name(self) -> &'static str {
         match self {
             Resource::RLIMIT_DATA => "RLIMIT_DATA",
             Resource::RLIMIT_NOFILE => "RLIMIT_NOFILE",
             Resource::RLIMIT_AS => "RLIMIT_AS",
             Resource::RLIMIT_MEMLOCK => "RLIMIT_MEMLOCK",
+            Resource::RLIMIT_STACK => "RLIMIT_STACK",
+            Resource::RLIMIT_NPROC => "RLIMIT_NPROC",
+            Resource::Unknown(_) => "unknown",
         }
     }
 
-    /// Index into per-process limit arrays.
+    /// Whether the number names no resource (RLIMIT-EINVAL-3).
+    pub fn is_unknown(self) -> bool {
+        matches!(self, Resource::Unknown(_))
+    }
+
+    /// Index into per-process limit arrays. An unknown resource has no
+    /// limit: every call naming one is refused before a limit is read.
     pub fn index(self) -> usize {
-        self as usize
+        Resource::ALL
+            .iter()
+            .position(|r| *r == self)
+            .expect("an unknown resource has no limit (RLIMIT-EINVAL-3 refuses it first)")
     }
 
     /// The QNX resource number.
     pub fn qnx(self) -> i32 {
         match self {
             Resource::RLIMIT_DATA => 2,
+            Resource::RLIMIT_STACK => 3,
             Resource::RLIMIT_NOFILE => 5,
             Resource::RLIMIT_AS => 6,
             Resource::RLIMIT_MEMLOCK => 7,
+            Resource::RLIMIT_NPROC => 8,
+            Resource::Unknown(n) => i32::try_from(n).unwrap_or(-1),
         }
     }
 
-    /// The Linux resource number.
+    /// The Linux resource number; an unknown one becomes -1, which Linux
+    /// refuses too (QNX numbers 10 to 15 are Linux resources).
     pub fn linux(self) -> i32 {
         match self {
             Resource::RLIMIT_DATA => 2,
+            Resource::RLIMIT_STACK => 3,
+            Resource::RLIMIT_NPROC => 6,
             Resource::RLIMIT_NOFILE => 7,
             Resource::RLIMIT_AS => 9,
             Resource::RLIMIT_MEMLOCK => 8,
+            Resource::Unknown(_) => -1,
         }
     }
 }
 
 impl fmt::Display for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        match self {
+            Resource::Unknown(n) => write!(f, "resource {n}"),
+            r => f.write_str(r.name()),
+        }
     }
 }
 
@@ -148,7 +228,7 @@ impl FromStr for Resource {
             return Ok(Resource::RLIMIT_AS);
         }
         Resource::ALL.into_iter().find(|r| r.name() == s).ok_or_else(|| {
-            format!("unknown resource `{s}` (expected RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK or RLIMIT_NOFILE)")
+            format!("unknown resource `{s}` (expected RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK, RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_STACK or a number)")
         })
     }
 }

@@ -87,7 +87,8 @@ fn ten_thousand_faults_are_recovered_in_one_worker() {
                 Signal::SIGSEGV,
             ),
         };
-        assert_eq!(b.execute(P1, &call), Outcome::Fault(want), "fault {i}");
+        let got = b.execute(P1, &call);
+        assert_eq!(got, Outcome::Fault(want), "fault {i}: {:?}", b.take_incident());
         assert_eq!(b.take_incident(), None);
     }
     // The worker is alive and its memory intact.
@@ -469,7 +470,14 @@ fn a_fresh_recording_matches_the_recorded_suite() {
         let (old, fresh) = (normalised(&old), normalised(&fresh));
         assert_eq!(old.len(), fresh.len(), "{}: line count", rec.display());
         for (i, (a, b)) in old.iter().zip(&fresh).enumerate() {
-            assert_eq!(a, b, "{}:{}: recorded vs fresh", rec.display(), i + 1);
+            assert_eq!(
+                a,
+                b,
+                "{}:{}: recorded vs fresh\n{}",
+                rec.display(),
+                i + 1,
+                mmoracle::oracle::report::file_text(&report)
+            );
         }
     }
 }

@@ -662,7 +662,9 @@ fn extreme_limits_pids_and_names_give_errnos() {
             &mut m,
             &Call::Cred {
                 euid: u32::MAX,
-                cap_ipc_lock: false
+                cap_ipc_lock: false,
+                egid: None,
+                groups: None,
             }
         )
         .is_ok());

@@ -21,7 +21,19 @@ fn mlockall(flags: MclFlags) -> Call {
 }
 
 fn cred(m: &mut Model, euid: u32, cap_ipc_lock: bool) {
-    assert_eq!(m.step(P1, &Call::Cred { euid, cap_ipc_lock }).outcome, Outcome::UNIT);
+    assert_eq!(
+        m.step(
+            P1,
+            &Call::Cred {
+                euid,
+                cap_ipc_lock,
+                egid: None,
+                groups: None,
+            }
+        )
+        .outcome,
+        Outcome::UNIT
+    );
 }
 
 fn locked(m: &Model) -> u64 {

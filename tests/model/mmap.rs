@@ -89,7 +89,15 @@ fn bytes(b: &[u8]) -> Outcome {
 const SEGV: Outcome = Outcome::Fault(Signal::SIGSEGV);
 
 fn cred(m: &mut Model, euid: u32, cap_ipc_lock: bool) {
-    let v = m.step(P1, &Call::Cred { euid, cap_ipc_lock });
+    let v = m.step(
+        P1,
+        &Call::Cred {
+            euid,
+            cap_ipc_lock,
+            egid: None,
+            groups: None,
+        },
+    );
     assert!(v.outcome.is_ok(), "{v:?}");
 }
 
@@ -1093,6 +1101,8 @@ fn mmap_eperm_4_fixed_below_mmap_min_addr() {
     let cred = Call::Cred {
         euid: 100,
         cap_ipc_lock: true,
+        egid: None,
+        groups: None,
     };
     assert_ok(&mut m, P1, &cred, "PROC-CRED-1");
     assert_err(&mut m, P1, &anon_fixed(0, PAGE), Errno::EPERM, "MMAP-EPERM-4");

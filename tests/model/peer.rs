@@ -243,3 +243,44 @@ fn fstat_ok_1_the_exact_size() {
     let whole = Neutrino.profile().last_paddr + 1;
     assert_eq!(assert_ok(&mut m, P1, &fstat(mem), "FSTAT-OK-1"), Value::Size(whole));
 }
+
+mod pipe {
+    use crate::util::*;
+    use mmoracle::types::*;
+    use mmoracle::{Call, ProfileName, Value};
+
+    #[test]
+    fn pipe_ok_1_two_ends_that_cannot_be_mapped() {
+        for p in ProfileName::ALL {
+            let mut m = model(p);
+            let out = assert_ok(&mut m, P1, &Call::Pipe {}, "PIPE-OK-1");
+            assert_eq!(out, Value::FdPair(Fd(0), Fd(1)));
+            let proc = m.process(P1).unwrap();
+            assert!(!proc.fd(Fd(0)).unwrap().oflags.writable() && proc.fd(Fd(1)).unwrap().oflags.writable());
+            let map = |fd| mmap(0, 4096, Prot::READ, MapFlags::SHARED, fd, 0);
+            let v = m.evaluate(P1, &map(0));
+            assert_eq!(v.outcome.errno(), Some(m.profile().unmappable_fd), "{p}");
+            let st = m.evaluate(P1, &Call::FstatFull { fd: Fd(1) });
+            assert_eq!(st.rule, "FSTAT-STATUS-1");
+            let trunc = Call::Ftruncate { fd: Fd(1), len: 0 };
+            assert_err(&mut m, P1, &trunc, Errno::EINVAL, "TRUNC-EINVAL-3");
+        }
+    }
+
+    #[test]
+    fn pipe_emfile_1_needs_two_free_fds() {
+        for p in ProfileName::ALL {
+            let mut m = model(p);
+            let hard = m.profile().initial_limits[Resource::RLIMIT_NOFILE.index()].max;
+            let set = Call::Setrlimit {
+                resource: Resource::RLIMIT_NOFILE,
+                cur: 1,
+                max: hard,
+                target: None,
+            };
+            assert_ok(&mut m, P1, &set, "RLIMIT-SET-1");
+            assert_err(&mut m, P1, &Call::Pipe {}, Errno::EMFILE, "PIPE-EMFILE-1");
+            assert!(m.process(P1).unwrap().fds().is_empty());
+        }
+    }
+}

@@ -130,3 +130,114 @@ fn proc_cred_1_drops_privileges() {
         assert_ok(&mut m, child, &Call::ShmUnlink { name: "/mine".into() }, "SHM-UNLINK-1");
     }
 }
+
+/// A cred call with a gid and groups.
+fn cred_groups(euid: u32, egid: Option<u32>, groups: Option<Vec<u32>>) -> Call {
+    Call::Cred {
+        euid,
+        cap_ipc_lock: false,
+        egid,
+        groups,
+    }
+}
+
+fn status(m: &mut mmoracle::Model, pid: Pid, fd: Fd) -> mmoracle::call::FileStatus {
+    match assert_ok(m, pid, &Call::FstatFull { fd }, "FSTAT-STATUS-1") {
+        Value::Status(st) => st,
+        other => panic!("fstat_full returned {other}"),
+    }
+}
+
+#[test]
+fn proc_umask_1_returns_the_old_mask_and_masks_new_objects() {
+    for p in ProfileName::ALL {
+        let mut m = model(p);
+        let umask = |mask| Call::Umask { mask };
+        assert_eq!(assert_ok(&mut m, P1, &umask(0o1777), "PROC-UMASK-1"), Value::Mode(0));
+        assert_eq!(assert_ok(&mut m, P1, &umask(0o027), "PROC-UMASK-1"), Value::Mode(0o777));
+        let fd = opened(&mut m, P1, &shm_open("/um", OFlags::RDWR | OFlags::CREAT, 0o666));
+        assert_eq!(status(&mut m, P1, fd).mode & 0o7777, 0o640, "{p}");
+        // spawn passes it on.
+        let child = spawn(&mut m, P1);
+        assert_eq!(assert_ok(&mut m, child, &umask(0), "PROC-UMASK-1"), Value::Mode(0o027));
+    }
+}
+
+#[test]
+fn proc_eperm_2_only_root_changes_its_groups() {
+    for p in ProfileName::ALL {
+        let mut m = model(p);
+        let child = spawn(&mut m, P1);
+        assert_ok(
+            &mut m,
+            child,
+            &cred_groups(0, Some(100), Some(vec![200])),
+            "PROC-CRED-1",
+        );
+        let proc = m.process(child).unwrap();
+        assert_eq!((proc.egid, proc.groups.clone()), (100, vec![200]));
+        assert_ok(&mut m, child, &cred_groups(1000, None, Some(vec![200])), "PROC-CRED-1");
+        // Not root any more: groups, even the same ones, and another gid are refused.
+        let refused = [
+            cred_groups(1000, None, Some(vec![200])),
+            cred_groups(1000, Some(0), None),
+        ];
+        for call in refused {
+            assert_err(&mut m, child, &call, Errno::EPERM, "PROC-EPERM-2");
+        }
+        // The uid change without egid took the uid as gid; naming it again is no change.
+        assert_ok(&mut m, child, &cred_groups(1000, Some(1000), None), "PROC-CRED-1");
+        let proc = m.process(child).unwrap();
+        assert_eq!((proc.euid, proc.egid, proc.groups.clone()), (1000, 1000, vec![200]));
+        // Without egid, a uid change takes the uid as gid and drops the groups.
+        let other = user(&mut m, 1001);
+        let proc = m.process(other).unwrap();
+        assert_eq!((proc.egid, proc.groups.is_empty()), (1001, true));
+    }
+}
+
+#[test]
+fn fstat_status_1_owner_group_mode_and_type() {
+    for p in ProfileName::ALL {
+        let mut m = model(p);
+        let child = spawn(&mut m, P1);
+        assert_ok(&mut m, child, &cred_groups(0, Some(100), None), "PROC-CRED-1");
+        let fd = opened(&mut m, child, &shm_open("/st", OFlags::RDWR | OFlags::CREAT, 0o660));
+        assert_ok(&mut m, child, &Call::Ftruncate { fd, len: 10 }, "TRUNC-OK-1");
+        let st = status(&mut m, child, fd);
+        let shm_type = m.profile().shm_file_type;
+        assert_eq!(
+            (st.size, st.uid, st.gid, st.mode),
+            (10, 0, 100, shm_type | 0o660),
+            "{p}"
+        );
+        let z = opened(
+            &mut m,
+            P1,
+            &Call::Open {
+                path: "/dev/zero".into(),
+                oflag: OFlags::RDWR,
+            },
+        );
+        assert_eq!(status(&mut m, P1, z).mode, 0o020666);
+        assert_err(
+            &mut m,
+            P1,
+            &Call::FstatFull { fd: Fd(77) },
+            Errno::EBADF,
+            "FSTAT-EBADF-1",
+        );
+        // SHM-EACCES-1: a process in group 100 gets the group bits.
+        let u = spawn(&mut m, P1);
+        assert_ok(&mut m, u, &cred_groups(1000, Some(5), Some(vec![100])), "PROC-CRED-1");
+        opened(&mut m, u, &shm_open("/st", OFlags::RDWR, 0));
+        let v = user(&mut m, 1002);
+        assert_err(
+            &mut m,
+            v,
+            &shm_open("/st", OFlags::RDONLY, 0),
+            Errno::EACCES,
+            "SHM-EACCES-1",
+        );
+    }
+}

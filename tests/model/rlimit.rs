@@ -283,3 +283,69 @@ fn limits_are_inherited_by_spawn() {
         assert_eq!(limit(&mut m, grandchild, Resource::RLIMIT_DATA), rl(MIB, MIB));
     }
 }
+
+#[test]
+fn rlimit_einval_3_a_number_that_names_no_resource() {
+    for p in ProfileName::ALL {
+        let mut m = model(p);
+        for n in [16, 42, -1, 10] {
+            let r = Resource::from_qnx(n).unwrap();
+            assert!(r.is_unknown(), "{n}");
+            assert_err(&mut m, P1, &get(r), Errno::EINVAL, "RLIMIT-EINVAL-3");
+            assert_err(&mut m, P1, &set(r, 1, 1), Errno::EINVAL, "RLIMIT-EINVAL-3");
+        }
+        // The target is looked up first.
+        let unknown = get_on(Some(Pid(77)), Resource::Unknown(42));
+        assert_err(&mut m, P1, &unknown, Errno::ESRCH, "RLIMIT-ESRCH-1");
+        // Known numbers are the named resources; unmodelled QNX ones are refused as input.
+        assert_eq!(Resource::from_qnx(3), Ok(Resource::RLIMIT_STACK));
+        assert_eq!(Resource::from_qnx(8), Ok(Resource::RLIMIT_NPROC));
+        assert!(Resource::from_qnx(0).unwrap_err().contains("RLIMIT_CPU"));
+    }
+}
+
+#[test]
+fn rlimit_stack_and_nproc_are_read_set_and_inherited() {
+    for p in ProfileName::ALL {
+        let mut m = model(p);
+        for r in [Resource::RLIMIT_STACK, Resource::RLIMIT_NPROC] {
+            let initial = m.profile().initial_limits[r.index()];
+            assert_eq!(assert_ok(&mut m, P1, &get(r), "RLIMIT-GET-1"), Value::Rlimit(initial));
+            let v = initial.max.min(3 * MIB);
+            assert_ok(&mut m, P1, &set(r, v, v), "RLIMIT-SET-1");
+            let child = spawn(&mut m, P1);
+            let lowered = Rlimit { cur: v, max: v };
+            assert_eq!(
+                assert_ok(&mut m, child, &get(r), "RLIMIT-GET-1"),
+                Value::Rlimit(lowered)
+            );
+        }
+    }
+}
+
+#[test]
+fn proc_eagain_2_rlimit_nproc_counts_the_uid_processes() {
+    for p in ProfileName::ALL {
+        let mut m = model(p);
+        let u = user(&mut m, 4242);
+        assert_ok(&mut m, u, &set(Resource::RLIMIT_NPROC, 2, 2), "RLIMIT-SET-1");
+        let u2 = spawn(&mut m, u);
+        assert_err(&mut m, u2, &Call::Spawn {}, Errno::EAGAIN, "PROC-EAGAIN-2");
+        // Another uid's processes do not count, and an exit makes room.
+        spawn(&mut m, P1);
+        assert_ok(&mut m, u2, &Call::Exit {}, "PROC-EXIT-1");
+        spawn(&mut m, u);
+        // Root: exempt where the profile says so.
+        assert_ok(&mut m, P1, &set(Resource::RLIMIT_NPROC, 1, 1), "RLIMIT-SET-1");
+        let out = m.step(P1, &Call::Spawn {});
+        if m.profile().nproc_exempts_root {
+            assert_eq!(out.rule, "PROC-SPAWN-1", "{p}");
+        } else {
+            assert_eq!(
+                (out.outcome, out.rule),
+                (Outcome::Err(Errno::EAGAIN), "PROC-EAGAIN-2"),
+                "{p}"
+            );
+        }
+    }
+}

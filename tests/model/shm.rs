@@ -66,7 +66,12 @@ pub(crate) fn spawn(m: &mut Model, parent: Pid) -> Pid {
 }
 
 pub(crate) fn cred(euid: u32, cap_ipc_lock: bool) -> Call {
-    Call::Cred { euid, cap_ipc_lock }
+    Call::Cred {
+        euid,
+        cap_ipc_lock,
+        egid: None,
+        groups: None,
+    }
 }
 
 /// A process spawned by P1 that has dropped to `euid` (no locking privilege).

@@ -94,6 +94,13 @@ fn mutate(oracle: &Oracle, pid: Pid, call: &Call, ret: &Outcome, equivalent: &mu
             max: r.max,
         })),
         Outcome::Ok(Value::Size(n)) => Outcome::Ok(Value::Size(n ^ 1)),
+        Outcome::Ok(Value::Mode(m)) => Outcome::Ok(Value::Mode(m ^ 0o002)),
+        // Two fds are a free choice, as one is; a mutant gives both ends one fd.
+        Outcome::Ok(Value::FdPair(r, _)) => Outcome::Ok(Value::FdPair(*r, *r)),
+        Outcome::Ok(Value::Status(st)) => Outcome::Ok(Value::Status(mmoracle::call::FileStatus {
+            mode: st.mode ^ 0o040,
+            ..*st
+        })),
         // Handles are free choices: a mutant returns one already in use, which
         // cannot be adopted again... except that nothing tracks use outside
         // the library, so handles are not mutated.

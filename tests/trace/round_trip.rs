@@ -15,7 +15,18 @@ fn every_call() -> Vec<Call> {
         Call::Cred {
             euid: 1000,
             cap_ipc_lock: false,
+            egid: None,
+            groups: None,
         },
+        Call::Cred {
+            euid: 0,
+            cap_ipc_lock: true,
+            egid: Some(100),
+            groups: Some(vec![0, 200]),
+        },
+        Call::Umask { mask: 0o022 },
+        Call::FstatFull { fd: Fd(3) },
+        Call::Pipe {},
         Call::Getrlimit {
             resource: Resource::RLIMIT_NOFILE,
             target: Some(Pid(3)),
@@ -167,6 +178,14 @@ fn outcomes_of_every_kind_write_as_they_read() {
             mmoracle::ValueKind::Bytes => Value::Bytes(vec![1, 2, 254]),
             mmoracle::ValueKind::Size => Value::Size(0x1234),
             mmoracle::ValueKind::Handle => Value::Handle(mmoracle::call::Handle(7)),
+            mmoracle::ValueKind::Mode => Value::Mode(0o777),
+            mmoracle::ValueKind::FdPair => Value::FdPair(Fd(0), Fd(9)),
+            mmoracle::ValueKind::Status => Value::Status(mmoracle::call::FileStatus {
+                size: u64::MAX,
+                uid: 1000,
+                gid: u32::MAX,
+                mode: 0o100644,
+            }),
         };
         for o in [
             Outcome::Ok(ok),

@@ -112,10 +112,10 @@ struct Worker {
     own_lockable: u64,
     /// Whether the process holds CAP_IPC_LOCK (as its cred calls left it).
     cap_ipc_lock: bool,
-    /// The effective uid (a child inherits its parent's).
-    euid: u32,
     /// Whether mlockall(MCL_FUTURE) is in force.
     mcl_future: bool,
+    /// The uid (real, effective and saved: cred sets all three).
+    euid: u32,
     touched: u64,
     last: Counters,
 }
@@ -267,8 +267,8 @@ impl LinuxBackend {
             own_locked: false,
             own_lockable: lockable_size(&maps),
             cap_ipc_lock: true,
-            euid: 0,
             mcl_future: false,
+            euid: 0,
             touched: 0,
             last: reply.counters,
         })
@@ -407,7 +407,7 @@ impl LinuxBackend {
         match resource {
             Resource::RLIMIT_AS => w.baseline.vm_size,
             Resource::RLIMIT_DATA => w.baseline.vm_data,
-            Resource::RLIMIT_MEMLOCK | Resource::RLIMIT_NOFILE => 0,
+            _ => 0,
         }
     }
 
@@ -458,11 +458,76 @@ impl LinuxBackend {
         }
     }
 
+    /// The soft limit of `resource` in `pid`'s worker.
+    fn soft_limit(&mut self, pid: Pid, resource: Resource) -> Option<u64> {
+        let a = [0, resource.linux() as u64, 0, 0, 0, 0];
+        match self.call(pid, Op::Prlimit, a, &[]) {
+            Ok((reply, _)) if reply.status == Status::Ok => {
+                Some(u64::from_le_bytes(self.payload[..8].try_into().expect("8 bytes")))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether a new process of `pid` is refused under RLIMIT_NPROC
+    /// (PROC-EAGAIN-2), or why that cannot be judged here: the kernel counts
+    /// every process of the uid on the machine, the model only this run's.
+    /// A child started under an odd RLIMIT_STACK gets another memory layout,
+    /// or does not start, and cannot be judged either.
+    fn new_process_limits(&mut self, pid: Pid) -> Result<bool, String> {
+        let uid = self.workers.get(&pid).map_or(0, |w| w.euid);
+        let stack = self
+            .soft_limit(pid, Resource::RLIMIT_STACK)
+            .ok_or("RLIMIT_STACK could not be read")?;
+        if !(1 << 20..=1 << 30).contains(&stack) {
+            return Err(format!(
+                "a child under a soft RLIMIT_STACK of {stack:#x} starts with another memory layout, or not at all"
+            ));
+        }
+        if uid == 0 {
+            return Ok(false); // the root user is never limited
+        }
+        let limit = self
+            .soft_limit(pid, Resource::RLIMIT_NPROC)
+            .ok_or("RLIMIT_NPROC could not be read")?;
+        let ours = self.workers.values().filter(|w| w.euid == uid).count() as u64;
+        if ours >= limit {
+            return Ok(true);
+        }
+        // Workers of an earlier run that were killed may take a moment to
+        // be gone (the kernel counts them until they are reaped): wait for
+        // them a little before blaming the machine.
+        let deadline = std::time::Instant::now() + Duration::from_millis(500);
+        let mut machine = processes_of_uid(uid) as u64;
+        while machine >= limit && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+            machine = processes_of_uid(uid) as u64;
+        }
+        if machine >= limit {
+            return Err(format!(
+                "{machine} processes of uid {uid} run on this machine, {ours} of them this run's: RLIMIT_NPROC ({limit}) counts them all"
+            ));
+        }
+        Ok(false)
+    }
+
     fn spawn(&mut self, pid: Pid) -> Outcome {
         if self.workers.len() >= self.profile.max_procs {
             return Outcome::Err(Errno::EAGAIN); // PROC-EAGAIN-1: the worker pool's bound
         }
+        let nproc_reached = match self.new_process_limits(pid) {
+            Ok(reached) => reached,
+            Err(why) => {
+                // The model's spawn took the next pid; keep the numbering in step.
+                self.next_pid += 1;
+                return self.apart(why);
+            }
+        };
         match self.call(pid, Op::Spawn, [0; 6], &[]) {
+            // PROC-EAGAIN-2: the kernel refused the fork under RLIMIT_NPROC.
+            Ok((reply, _)) if nproc_reached && reply.status == Status::Errno(Errno::EAGAIN.linux()) => {
+                Outcome::Err(Errno::EAGAIN)
+            }
             Ok((reply, fd)) => match (reply.status, fd) {
                 (Status::Ok, Some(fd)) => match self.hello(UnixStream::from(fd)) {
                     Ok(mut w) => {
@@ -493,9 +558,36 @@ impl LinuxBackend {
         }
     }
 
+    fn fstat_full(&mut self, pid: Pid, fd: Fd) -> Outcome {
+        match self.call(pid, Op::FstatFull, [fd.0 as i64 as u64, 0, 0, 0, 0, 0], &[]) {
+            Ok((reply, _)) => match reply.status {
+                Status::Ok => {
+                    let p = &self.payload;
+                    let word = |at: usize| u32::from_le_bytes(p[at..at + 4].try_into().expect("4 bytes"));
+                    Outcome::Ok(Value::Status(crate::call::FileStatus {
+                        size: u64::from_le_bytes(p[..8].try_into().expect("8 bytes")),
+                        uid: word(8),
+                        gid: word(12),
+                        mode: word(16),
+                    }))
+                }
+                Status::Errno(e) => self.errno(e),
+                Status::Signal(s) => self.signal(s),
+            },
+            Err(o) => o,
+        }
+    }
+
     fn exit(&mut self, pid: Pid) -> Outcome {
         let out = self.simple(pid, Op::Exit, [0; 6], &[], |_| Value::Unit);
-        self.workers.remove(&pid);
+        if let Some(w) = self.workers.remove(&pid) {
+            // The worker replies, then ends: wait until it is gone, as the
+            // model's process is, so that the kernel no longer counts it
+            // (RLIMIT_NPROC) and its parent is still there to reap it.
+            if let Some(p) = rustix::process::Pid::from_raw(w.real_pid) {
+                wait_gone(p, Duration::from_millis(500));
+            }
+        }
         self.unmappable_fds.retain(|(p, _)| *p != pid);
         out
     }
@@ -833,7 +925,7 @@ fn write_file(path: &std::path::Path, mode: u32, uid: u32, data: &[u8], size: u6
         .open(path)?;
     f.write_all(data)?;
     f.set_len(size.max(data.len() as u64))?;
-    std::os::unix::fs::fchown(&f, Some(uid), None)?;
+    std::os::unix::fs::fchown(&f, Some(uid), Some(crate::model::resmgr::SERVER_GID))?;
     f.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))?;
     Ok(())
 }
@@ -857,6 +949,15 @@ static SPARE: std::sync::Mutex<Option<Spare>> = std::sync::Mutex::new(None);
 
 /// Killed first workers not reaped yet.
 static DYING: std::sync::Mutex<Vec<Child>> = std::sync::Mutex::new(Vec::new());
+
+/// Waits until `pid` no longer exists (a killed worker its parent reaps), at
+/// most `limit`.
+fn wait_gone(pid: rustix::process::Pid, limit: Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while rustix::process::test_kill_process(pid).is_ok() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_micros(100));
+    }
+}
 
 /// Reaps the killed workers that have finished dying, without waiting.
 fn reap_dead() {
@@ -961,6 +1062,20 @@ fn initial_limits_env(profile: &Profile) -> Result<String, String> {
         parts.push(format!("{}={cur}:{max}", r.linux()));
     }
     Ok(parts.join(","))
+}
+
+/// How many processes of real uid `uid` this machine runs (/proc/*/status).
+fn processes_of_uid(uid: u32) -> usize {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
+    dir.filter_map(|e| {
+        let e = e.ok()?;
+        e.file_name().to_str()?.parse::<u32>().ok()?;
+        let status = std::fs::read_to_string(e.path().join("status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+        let real: u32 = line.split_whitespace().nth(1)?.parse().ok()?;
+        (real == uid).then_some(())
+    })
+    .count()
 }
 
 /// The worker's own ranges from its /proc/self/maps.
@@ -1129,9 +1244,25 @@ impl MemoryManager for LinuxBackend {
         match call {
             Call::Spawn {} => self.spawn(pid),
             Call::Exit {} => self.exit(pid),
-            Call::Cred { euid, cap_ipc_lock } => {
-                let a = [u64::from(*euid), u64::from(*cap_ipc_lock), 0, 0, 0, 0];
-                let out = self.simple(pid, Op::Cred, a, &[], unit);
+            Call::Cred {
+                euid,
+                cap_ipc_lock,
+                egid,
+                groups,
+            } => {
+                if groups.as_ref().is_some_and(|g| g.len() > worker::MAX_GROUPS) {
+                    return self.skip(format!("cred with more than {} groups", worker::MAX_GROUPS));
+                }
+                let list: Vec<u8> = groups.iter().flatten().flat_map(|g| g.to_le_bytes()).collect();
+                let a = [
+                    u64::from(*euid),
+                    u64::from(*cap_ipc_lock),
+                    egid.map_or(u64::MAX, u64::from),
+                    u64::from(groups.is_some()),
+                    0,
+                    0,
+                ];
+                let out = self.simple(pid, Op::Cred, a, &list, unit);
                 if let (true, Some(w)) = (out.is_ok(), self.workers.get_mut(&pid)) {
                     w.cap_ipc_lock = *cap_ipc_lock;
                     w.euid = *euid;
@@ -1216,6 +1347,13 @@ impl MemoryManager for LinuxBackend {
                 out
             }
             Call::Fstat { fd } => self.simple(pid, Op::Fstat, [fd.0 as i64 as u64, 0, 0, 0, 0, 0], &[], Value::Size),
+            Call::Umask { mask } => self.simple(pid, Op::Umask, [u64::from(*mask), 0, 0, 0, 0, 0], &[], |old| {
+                Value::Mode(old as u32)
+            }),
+            Call::FstatFull { fd } => self.fstat_full(pid, *fd),
+            Call::Pipe {} => self.simple(pid, Op::Pipe, [0; 6], &[], |v| {
+                Value::FdPair(Fd(v as u32 as i32), Fd((v >> 32) as u32 as i32))
+            }),
             Call::Load { addr, len } => self.load(pid, *addr, *len),
             Call::Store { addr, data } => self.store(pid, *addr, data),
             // Linux has no call that maps into another process.
@@ -1229,9 +1367,18 @@ impl MemoryManager for LinuxBackend {
 
 impl Drop for LinuxBackend {
     fn drop(&mut self) {
-        for (_, w) in std::mem::take(&mut self.workers) {
+        // Children before their parents (a child's logical pid is above its
+        // parent's), each waited for: a worker ignores SIGCHLD, so the kernel
+        // reaps its child at once, whereas an orphan goes to init, which may
+        // leave it a zombie for a while, still counted against its uid's
+        // RLIMIT_NPROC (and so against the next run's spawns).
+        let workers = std::mem::take(&mut self.workers);
+        for (_, w) in workers.into_iter().rev() {
             if let Some(p) = rustix::process::Pid::from_raw(w.real_pid) {
                 let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+                if Some(w.real_pid) != self.first.as_ref().map(|c| c.id() as i32) {
+                    wait_gone(p, Duration::from_millis(100));
+                }
             }
         }
         if let Some(mut c) = self.first.take() {

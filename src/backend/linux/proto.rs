@@ -27,7 +27,9 @@ pub enum Op {
     Spawn = 1,
     /// Reply, then end the process.
     Exit,
-    /// setgroups/setresgid/setresuid and capset: `a[0]` euid, `a[1]` keep CAP_IPC_LOCK.
+    /// setgroups/setresgid/setresuid and capset: `a[0]` euid, `a[1]` keep
+    /// CAP_IPC_LOCK, `a[2]` the egid (u64::MAX: none given), `a[3]` whether
+    /// groups are given; payload: the groups, 4 bytes each.
     Cred,
     /// prlimit: `a[0]` real pid (0: self), `a[1]` Linux resource, `a[2]` set?, `a[3]` cur, `a[4]` max.
     Prlimit,
@@ -69,10 +71,18 @@ pub enum Op {
     Counters,
     /// The number of mappings (lines of /proc/self/maps) in the value.
     MapCount,
+    /// umask: `a[0]` the new mask; the value is the old one.
+    Umask,
+    /// fstat in full: fd; the reply's payload is st_size (8 bytes), then
+    /// st_uid, st_gid and st_mode (4 bytes each).
+    FstatFull,
+    /// pipe2(O_CLOEXEC); the value is the read end, with the write end in
+    /// its high 32 bits.
+    Pipe,
 }
 
 impl Op {
-    const ALL: [Op; 23] = [
+    const ALL: [Op; 26] = [
         Op::Spawn,
         Op::Exit,
         Op::Cred,
@@ -96,6 +106,9 @@ impl Op {
         Op::Fstat,
         Op::Counters,
         Op::MapCount,
+        Op::Umask,
+        Op::FstatFull,
+        Op::Pipe,
     ];
 
     /// Whether the call can change the worker's VmSize, VmData or VmLck, so

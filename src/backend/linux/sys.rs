@@ -20,6 +20,20 @@ struct RlimitC {
 #[repr(C, align(8))]
 struct StatBuf([u8; 144]);
 const ST_SIZE_OFFSET: usize = 48;
+/// x86_64: st_mode, st_uid and st_gid follow st_dev, st_ino and a 64-bit st_nlink.
+#[cfg(target_arch = "x86_64")]
+const ST_MODE_OFFSET: usize = 24;
+#[cfg(target_arch = "x86_64")]
+const ST_UID_OFFSET: usize = 28;
+#[cfg(target_arch = "x86_64")]
+const ST_GID_OFFSET: usize = 32;
+/// aarch64 (the generic layout): st_mode comes before a 32-bit st_nlink.
+#[cfg(not(target_arch = "x86_64"))]
+const ST_MODE_OFFSET: usize = 16;
+#[cfg(not(target_arch = "x86_64"))]
+const ST_UID_OFFSET: usize = 24;
+#[cfg(not(target_arch = "x86_64"))]
+const ST_GID_OFFSET: usize = 28;
 
 extern "C" {
     fn __errno_location() -> *mut c_int;
@@ -42,6 +56,8 @@ extern "C" {
     fn setresuid(r: u32, e: u32, s: u32) -> c_int;
     fn setresgid(r: u32, e: u32, s: u32) -> c_int;
     fn setgroups(n: usize, list: *const u32) -> c_int;
+    fn umask(mask: u32) -> u32;
+    fn pipe2(fds: *mut c_int, flags: c_int) -> c_int;
     fn sigaction(sig: c_int, act: *const SigAction, old: *mut SigAction) -> c_int;
     fn sigaltstack(ss: *const StackT, old: *mut StackT) -> c_int;
     fn unshare(flags: c_int) -> c_int;
@@ -195,6 +211,51 @@ pub fn sys_fstat_size(fd: i32) -> SysResult {
     let mut w = [0u8; 8];
     w.copy_from_slice(&buf.0[ST_SIZE_OFFSET..ST_SIZE_OFFSET + 8]);
     Ok(u64::from_ne_bytes(w))
+}
+
+/// The whole of what fstat reports that the model knows: st_size, st_uid,
+/// st_gid and st_mode.
+pub fn sys_fstat_full(fd: i32) -> Result<(u64, u32, u32, u32), i32> {
+    let mut buf = StatBuf([0; 144]);
+    // SAFETY: `buf` is as large as glibc's struct stat on this target.
+    let r = unsafe { fstat(fd, &mut buf) };
+    int_result(r)?;
+    let word = |at: usize| u32::from_ne_bytes(buf.0[at..at + 4].try_into().expect("4 bytes"));
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&buf.0[ST_SIZE_OFFSET..ST_SIZE_OFFSET + 8]);
+    Ok((
+        u64::from_ne_bytes(w),
+        word(ST_UID_OFFSET),
+        word(ST_GID_OFFSET),
+        word(ST_MODE_OFFSET),
+    ))
+}
+
+/// pipe2 with O_CLOEXEC (an exec'd child must not inherit trace fds): the
+/// read end and the write end.
+pub fn sys_pipe() -> Result<(i32, i32), i32> {
+    let mut fds = [0 as c_int; 2];
+    // SAFETY: `fds` has room for the two fds pipe2 writes.
+    int_result(unsafe { pipe2(fds.as_mut_ptr(), O_CLOEXEC) })?;
+    Ok((fds[0], fds[1]))
+}
+
+/// umask: sets the mask, returns the old one.
+pub fn sys_umask(mask: u32) -> u64 {
+    // SAFETY: no memory is involved; umask cannot fail.
+    u64::from(unsafe { umask(mask) })
+}
+
+/// setgroups(list).
+pub fn sys_setgroups(list: &[u32]) -> SysResult {
+    // SAFETY: `list` is valid for its length across the call.
+    int_result(unsafe { setgroups(list.len(), list.as_ptr()) })
+}
+
+/// setresgid(gid, gid, gid).
+pub fn sys_setresgid(gid: u32) -> SysResult {
+    // SAFETY: no memory is involved.
+    int_result(unsafe { setresgid(gid, gid, gid) })
 }
 
 /// prlimit of `pid` (0: self): sets the limit when `new` is given; returns the old one.

@@ -152,11 +152,23 @@ impl Worker {
         if let (true, Ok(dir)) = (first, std::env::var(READ_ONLY_ENV)) {
             make_read_only_mount(&dir);
         }
+        if first {
+            // The model's first process has umask 0 (PROC-UMASK-1); children inherit it.
+            sys::sys_umask(0);
+        }
         if first && rustix::process::geteuid().is_root() {
             drop_unmodelled_capabilities().map_err(|e| io_err("dropping capabilities", e))?;
         }
         sys::install_fault_handler().map_err(|e| io_err("signal handlers", e))?;
         sys::ignore_sigchld().map_err(|e| io_err("SIGCHLD", e))?;
+        if first {
+            // Every worker of the run descends from this one: an orphan (its
+            // parent exited or was killed first) comes here rather than to
+            // init, and, SIGCHLD being ignored, is reaped as it ends, so no
+            // zombie is left counted against its uid's RLIMIT_NPROC.
+            rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+                .map_err(|e| io_err("PR_SET_CHILD_SUBREAPER", e.raw_os_error()))?;
+        }
         pregrow_stack();
         let worker = Worker {
             ctrl,
@@ -246,7 +258,25 @@ impl Worker {
                 Err(e) => Err(e),
             },
             Op::Exit => Ok(0),
-            Op::Cred => cred(a[0] as u32, a[1] != 0),
+            Op::Cred => {
+                let egid = u32::try_from(a[2]).ok();
+                let mut list = [0u32; MAX_GROUPS];
+                let n = (payload.len() / 4).min(MAX_GROUPS);
+                for (slot, word) in list.iter_mut().zip(payload.chunks_exact(4)) {
+                    *slot = u32::from_le_bytes(word.try_into().expect("4 bytes"));
+                }
+                cred(a[0] as u32, a[1] != 0, egid, (a[3] != 0).then_some(&list[..n]))
+            }
+            Op::Umask => Ok(sys::sys_umask(a[0] as u32)),
+            Op::Pipe => sys::sys_pipe().map(|(r, w)| u64::from(r as u32) | u64::from(w as u32) << 32),
+            Op::FstatFull => sys::sys_fstat_full(a[0] as i32).map(|(size, uid, gid, mode)| {
+                self.reply[..8].copy_from_slice(&size.to_le_bytes());
+                self.reply[8..12].copy_from_slice(&uid.to_le_bytes());
+                self.reply[12..16].copy_from_slice(&gid.to_le_bytes());
+                self.reply[16..20].copy_from_slice(&mode.to_le_bytes());
+                out_len = 20;
+                0
+            }),
             Op::Prlimit => {
                 let new = (a[2] != 0).then_some((a[3], a[4]));
                 sys::sys_prlimit(a[0] as i32, a[1] as i32, new).map(|(cur, max)| {
@@ -485,16 +515,18 @@ fn pregrow_stack() {
     let _ = sys::access(lowest, std::ptr::addr_of!(zero) as u64, 1);
 }
 
-/// cred: a root caller switching to another uid drops its groups and takes
-/// the uid as its gid too (so no group permission applies); a caller that
+/// The most supplementary groups a cred call passes (the driver skips more).
+pub const MAX_GROUPS: usize = 64;
+
+/// cred: the groups and egid asked for, or, when the uid changes and they
+/// are not given, no groups and the uid as the gid (PROC-CRED-1); a caller that
 /// keeps CAP_IPC_LOCK across the switch asks the kernel to keep its
 /// capabilities, then keeps only that one. A root caller staying root that
 /// drops CAP_IPC_LOCK also removes it from the bounding set, so a program it
 /// starts cannot regain it.
-fn cred(euid: u32, keep_lock: bool) -> sys::SysResult {
+fn cred(euid: u32, keep_lock: bool, egid: Option<u32>, groups: Option<&[u32]>) -> sys::SysResult {
     use rustix::thread::{self as t, CapabilitySet, CapabilitySets};
     let errno = |e: rustix::io::Errno| e.raw_os_error();
-    let was_root = rustix::process::geteuid().is_root();
     // Nothing changes when the call must fail (PROC-EPERM-1): asking for
     // CAP_IPC_LOCK without holding it is refused before the uid changes.
     if keep_lock
@@ -505,11 +537,22 @@ fn cred(euid: u32, keep_lock: bool) -> sys::SysResult {
     {
         return Err(rustix::io::Errno::PERM.raw_os_error());
     }
-    if euid != rustix::process::geteuid().as_raw() {
+    let changes_uid = euid != rustix::process::geteuid().as_raw();
+    let old_egid = rustix::process::getegid().as_raw();
+    let new_egid = egid.unwrap_or(if changes_uid { euid } else { old_egid });
+    // Groups and gid first: setresuid away from root takes the privilege
+    // to change them (PROC-EPERM-2 when it is not held).
+    if let Some(list) = groups.or(changes_uid.then_some(&[][..])) {
+        sys::sys_setgroups(list)?;
+    }
+    if new_egid != old_egid {
+        sys::sys_setresgid(new_egid)?;
+    }
+    if changes_uid {
         if keep_lock {
             t::set_keep_capabilities(true).map_err(errno)?;
         }
-        sys::sys_become(euid, euid, was_root)?;
+        sys::sys_become(euid, euid, false)?;
         if keep_lock {
             t::set_keep_capabilities(false).map_err(errno)?;
         }
