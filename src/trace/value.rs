@@ -99,6 +99,15 @@ pub fn failed_binding(kind: ValueKind) -> i128 {
     }
 }
 
+/// Whether a call returning `kind` has a result that `bind` can name: an
+/// address, fd, pid, handle or size.
+pub fn bindable(kind: ValueKind) -> bool {
+    matches!(
+        kind,
+        ValueKind::Addr | ValueKind::Fd | ValueKind::Pid | ValueKind::Handle | ValueKind::Size
+    )
+}
+
 /// Whether `name` may be given in `bind`.
 pub fn valid_bind_name(name: &str) -> bool {
     let mut chars = name.chars();

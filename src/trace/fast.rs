@@ -1,0 +1,460 @@
+//! The reader's fast path: an event read straight from its line, with no
+//! `serde_json::Value` built, no key or string copied and nothing allocated
+//! but what the [`Event`] itself owns (a store's bytes, a `bind` name).
+//!
+//! It accepts only the common shapes (scalar arguments, strings without
+//! escapes, a one-key `ret`, no `expect`) and answers `None` for anything
+//! else, including every malformed line: the reader then takes the slow path
+//! ([`super::reader::parse_object`] and `Reader::resolve`), which reads every
+//! valid line and words every error. So the fast path never decides what a
+//! line means on its own: in debug builds the reader checks each of its
+//! answers against the slow path's.
+//!
+//! The call is read by [`Call`]'s own `Deserialize` over the line's fields
+//! ([`Args`]), so a call added to [`Call`] needs no code here.
+
+use super::reader::Event;
+use super::value::{bindable, is_expression, valid_bind_name, Bindings, INFINITY_NAME};
+use crate::call::{parse_hex_bytes, Call, Outcome, Value, ValueKind};
+use crate::types::{parse_hex, Addr, Errno, Fd, Pid, Rlimit, Signal, RLIM_INFINITY};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::fmt;
+
+/// The most top-level keys the fast path reads in one line; a longer line
+/// takes the slow path.
+const MAX_FIELDS: usize = 24;
+
+/// The keys of a JSON object and their values as written, in order, borrowed
+/// from the line, held on the stack.
+struct Fields<'a> {
+    items: [(&'a str, &'a str); MAX_FIELDS],
+    len: usize,
+}
+
+impl<'a> Fields<'a> {
+    /// Reads `text` as one JSON object whose keys need no unescaping, none
+    /// repeated, at most [`MAX_FIELDS`] of them.
+    fn read(text: &'a str) -> Option<Fields<'a>> {
+        let mut fields = Fields {
+            items: [("", ""); MAX_FIELDS],
+            len: 0,
+        };
+        let mut de = serde_json::Deserializer::from_str(text);
+        Collect(&mut fields).deserialize(&mut de).ok()?;
+        de.end().ok()?;
+        Some(fields)
+    }
+
+    fn as_slice(&self) -> &[(&'a str, &'a str)] {
+        &self.items[..self.len]
+    }
+}
+
+/// Collects an object's entries into [`Fields`].
+struct Collect<'f, 'a>(&'f mut Fields<'a>);
+
+impl<'de> DeserializeSeed<'de> for Collect<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Collect<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // A key with escapes is not borrowed: `&str` refuses it.
+        while let Some(key) = map.next_key::<&'de str>()? {
+            let value: &'de RawValue = map.next_value()?;
+            let fields = &mut *self.0;
+            if fields.len == MAX_FIELDS || fields.as_slice().iter().any(|(k, _)| *k == key) {
+                return Err(de::Error::custom("slow path"));
+            }
+            fields.items[fields.len] = (key, value.get());
+            fields.len += 1;
+        }
+        Ok(())
+    }
+}
+
+/// A scalar JSON value as the slow path holds it after resolving
+/// expressions, `"0x..."` and `"RLIM_INFINITY"`.
+#[derive(Clone, Copy, Debug)]
+enum Scalar<'a> {
+    /// A non-negative integer.
+    Unsigned(u64),
+    /// A negative integer.
+    Negative(i64),
+    /// A string that is no number.
+    Str(&'a str),
+    /// `true` or `false`.
+    Bool(bool),
+    /// `null`.
+    Null,
+}
+
+impl Scalar<'_> {
+    /// `serde_json::Value::as_u64`.
+    fn as_u64(self) -> Option<u64> {
+        match self {
+            Scalar::Unsigned(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// `serde_json::Value::as_i64`.
+    fn as_i64(self) -> Option<i64> {
+        match self {
+            Scalar::Unsigned(v) => i64::try_from(v).ok(),
+            Scalar::Negative(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// The contents of a JSON string as written, when it has no escapes.
+fn plain_string(raw: &str) -> Option<&str> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    (!inner.contains('\\')).then_some(inner)
+}
+
+/// A value as written, expressions unevaluated (the slow path's `strict_value`).
+fn literal(raw: &str) -> Option<Scalar<'_>> {
+    match raw.as_bytes().first()? {
+        b'"' => plain_string(raw).map(Scalar::Str),
+        b'-' | b'0'..=b'9' => integer(raw),
+        _ => match raw {
+            "true" => Some(Scalar::Bool(true)),
+            "false" => Some(Scalar::Bool(false)),
+            "null" => Some(Scalar::Null),
+            _ => None,
+        },
+    }
+}
+
+/// An integer as the slow path reads it: exact, `-0` is 0; fractions,
+/// exponents and integers out of range take the slow path.
+fn integer(raw: &str) -> Option<Scalar<'_>> {
+    if raw.contains(['.', 'e', 'E']) {
+        return None;
+    }
+    match raw.strip_prefix('-') {
+        Some(digits) if digits.bytes().all(|b| b == b'0') => Some(Scalar::Unsigned(0)),
+        Some(_) => raw.parse::<i64>().ok().map(Scalar::Negative),
+        None => raw.parse::<u64>().ok().map(Scalar::Unsigned),
+    }
+}
+
+/// A value with its strings that stand for numbers replaced by the numbers
+/// (`value::resolve`).
+fn resolved<'a>(raw: &'a str, env: &Bindings) -> Option<Scalar<'a>> {
+    match literal(raw)? {
+        Scalar::Str(s) if is_expression(s) => {
+            let v = env.eval(s).ok()?;
+            Some(match i64::try_from(v) {
+                Ok(n) if n < 0 => Scalar::Negative(n),
+                _ => Scalar::Unsigned(v as u64),
+            })
+        }
+        Scalar::Str(s) => Some(match parse_hex(s) {
+            Some(v) => Scalar::Unsigned(v),
+            None if s == INFINITY_NAME => Scalar::Unsigned(RLIM_INFINITY),
+            None => Scalar::Str(s),
+        }),
+        other => Some(other),
+    }
+}
+
+/// Reads the event on `line` of the trace, whose text is `text`, if it has
+/// one of the common shapes; `None` sends it down the slow path.
+pub fn event(text: &str, line: u64, env: &Bindings) -> Option<Event> {
+    let fields = Fields::read(text)?;
+    let (mut pid, mut name, mut bind, mut ret) = (None, None, None, None);
+    let mut args = Args {
+        name: "",
+        items: [("", Scalar::Null); MAX_FIELDS],
+        len: 0,
+        next: 0,
+    };
+    for &(key, raw) in fields.as_slice() {
+        match key {
+            "pid" => pid = Some(raw),
+            "call" => name = Some(plain_string(raw)?),
+            "bind" => bind = Some(raw),
+            "ret" => ret = Some(raw),
+            // `expect`, and a second header: the slow path.
+            "expect" | "format" | "version" => return None,
+            _ => {
+                args.items[args.len] = (key, resolved(raw, env)?);
+                args.len += 1;
+            }
+        }
+    }
+    args.name = name?;
+    let call = Call::deserialize(&mut args).ok()?;
+    let kind = call.value_kind();
+    let pid = match pid {
+        None => Pid(1),
+        Some(raw) => resolved(raw, env)?
+            .as_i64()
+            .and_then(Pid::from_written)
+            .filter(|p| p.0 != 0)?,
+    };
+    let bind = match bind {
+        None => None,
+        Some(raw) => Some(bind_name(raw, kind)?.to_string()),
+    };
+    let ret = match ret {
+        None => None,
+        Some(raw) => Some(outcome(raw, kind, env)?),
+    };
+    Some(Event {
+        line,
+        pid,
+        call,
+        bind,
+        ret,
+        expect: None,
+    })
+}
+
+/// A `bind` name that `kind` of result can be bound to.
+fn bind_name(raw: &str, kind: ValueKind) -> Option<&str> {
+    let name = plain_string(raw).filter(|n| valid_bind_name(n))?;
+    bindable(kind).then_some(name)
+}
+
+/// `{"ok":V}`, `{"err":"E"}` or `{"fault":"S"}` (`value::parse_outcome`).
+fn outcome(raw: &str, kind: ValueKind, env: &Bindings) -> Option<Outcome> {
+    let fields = Fields::read(raw)?;
+    let &[(key, value)] = fields.as_slice() else {
+        return None;
+    };
+    match key {
+        "ok" => success(value, kind, env).map(Outcome::Ok),
+        "err" => match literal(value)? {
+            Scalar::Str(s) => s.parse::<Errno>().ok().map(Outcome::Err),
+            _ => None,
+        },
+        "fault" => match literal(value)? {
+            Scalar::Str(s) => s.parse::<Signal>().ok().map(Outcome::Fault),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A success value of `kind` (`value::parse_value`).
+fn success(raw: &str, kind: ValueKind, env: &Bindings) -> Option<Value> {
+    match kind {
+        // Bytes are not resolved: hex digits only (a byte run takes the slow path).
+        ValueKind::Bytes => parse_hex_bytes(plain_string(raw)?).ok().map(Value::Bytes),
+        ValueKind::Rlimit => rlimit(raw, env).map(Value::Rlimit),
+        _ => {
+            let v = resolved(raw, env)?;
+            match kind {
+                ValueKind::Unit => matches!(v, Scalar::Unsigned(0) | Scalar::Null).then_some(Value::Unit),
+                ValueKind::Addr => v.as_u64().map(|a| Value::Addr(Addr(a))),
+                ValueKind::Fd => v.as_i64().and_then(|v| i32::try_from(v).ok()).map(|v| Value::Fd(Fd(v))),
+                ValueKind::Pid => v
+                    .as_u64()
+                    .and_then(|v| u32::try_from(v).ok())
+                    .map(|v| Value::Pid(Pid(v))),
+                ValueKind::Size => v.as_u64().map(Value::Size),
+                ValueKind::Handle => v.as_u64().map(|h| Value::Handle(crate::call::Handle(h))),
+                ValueKind::Bytes | ValueKind::Rlimit => None,
+            }
+        }
+    }
+}
+
+/// `{"cur":N,"max":N}`.
+fn rlimit(raw: &str, env: &Bindings) -> Option<Rlimit> {
+    let fields = Fields::read(raw)?;
+    let (mut cur, mut max) = (None, None);
+    for &(key, value) in fields.as_slice() {
+        let v = resolved(value, env)?.as_u64()?;
+        match key {
+            "cur" => cur = Some(v),
+            "max" => max = Some(v),
+            _ => return None,
+        }
+    }
+    Some(Rlimit { cur: cur?, max: max? })
+}
+
+/// A call's name and resolved arguments, read by [`Call`]'s own
+/// `Deserialize` as the map `{"call": name, arg: value, ...}`.
+struct Args<'a> {
+    name: &'a str,
+    items: [(&'a str, Scalar<'a>); MAX_FIELDS],
+    len: usize,
+    /// The next key handed out: 0 is `call`, then the arguments.
+    next: usize,
+}
+
+/// Any refusal on the fast path: the slow path then says what is wrong.
+#[derive(Debug)]
+pub struct Refused;
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not a common shape: read by the slow path")
+    }
+}
+
+impl std::error::Error for Refused {}
+
+impl de::Error for Refused {
+    fn custom<T: fmt::Display>(_: T) -> Refused {
+        Refused
+    }
+}
+
+impl<'de> Deserializer<'de> for &mut Args<'de> {
+    type Error = Refused;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        self.next = 0;
+        visitor.visit_map(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+impl<'de> MapAccess<'de> for &mut Args<'de> {
+    type Error = Refused;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Refused> {
+        let key = match self.next {
+            0 => "call",
+            i if i <= self.len => self.items[i - 1].0,
+            _ => return Ok(None),
+        };
+        seed.deserialize(ScalarDe(Scalar::Str(key))).map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Refused> {
+        let value = match self.next {
+            0 => Scalar::Str(self.name),
+            i => self.items[i - 1].1,
+        };
+        self.next += 1;
+        seed.deserialize(ScalarDe(value))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.len + 1)
+    }
+}
+
+/// One resolved argument, handed to serde as `&serde_json::Value` would hand it.
+struct ScalarDe<'a>(Scalar<'a>);
+
+impl<'de> Deserializer<'de> for ScalarDe<'de> {
+    type Error = Refused;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        match self.0 {
+            Scalar::Unsigned(v) => visitor.visit_u64(v),
+            Scalar::Negative(v) => visitor.visit_i64(v),
+            Scalar::Str(s) => visitor.visit_borrowed_str(s),
+            Scalar::Bool(b) => visitor.visit_bool(b),
+            Scalar::Null => visitor.visit_unit(),
+        }
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::ProfileName;
+    use crate::types::{MapFlags, Prot};
+
+    fn env() -> Bindings {
+        let mut env = Bindings::new(ProfileName::Neutrino.profile());
+        env.bind("a", ValueKind::Addr, &Outcome::Ok(Value::Addr(Addr(0x4000_0000))), 2);
+        env
+    }
+
+    #[test]
+    fn common_lines_take_the_fast_path() {
+        let line = r#"{"pid":1,"call":"mmap","addr":"$a+0x1000","len":4096,"prot":"PROT_READ|PROT_WRITE","flags":"MAP_PRIVATE|MAP_ANON","fd":-1,"off":0,"bind":"b","ret":{"ok":"0x40001000"}}"#;
+        let ev = event(line, 7, &env()).expect("an mmap line is common");
+        assert_eq!(ev.line, 7);
+        assert_eq!(ev.pid, Pid(1));
+        assert_eq!(
+            ev.call,
+            Call::Mmap {
+                addr: Addr(0x4000_1000),
+                len: crate::types::Len(4096),
+                prot: Prot::READ | Prot::WRITE,
+                flags: MapFlags::PRIVATE | MapFlags::ANON,
+                fd: Fd(-1),
+                off: 0,
+            }
+        );
+        assert_eq!(ev.bind.as_deref(), Some("b"));
+        assert_eq!(ev.ret, Some(Outcome::Ok(Value::Addr(Addr(0x4000_1000)))));
+        let store = r#"{"call":"store","addr":"$a","data":"00ff","ret":{"fault":"SIGSEGV"}}"#;
+        let ev = event(store, 1, &env()).expect("a store is common");
+        assert_eq!(ev.ret, Some(Outcome::Fault(Signal::SIGSEGV)));
+        let limit = r#"{"pid":1,"call":"getrlimit","resource":"RLIMIT_AS","target":null,"ret":{"ok":{"cur":1,"max":"RLIM_INFINITY"}}}"#;
+        let ev = event(limit, 1, &env()).expect("a getrlimit is common");
+        assert_eq!(
+            ev.ret,
+            Some(Outcome::Ok(Value::Rlimit(Rlimit {
+                cur: 1,
+                max: RLIM_INFINITY
+            })))
+        );
+        let err = r#"{"call":"munmap","addr":0,"len":0,"ret":{"err":"EINVAL"}}"#;
+        assert_eq!(
+            event(err, 1, &env()).and_then(|e| e.ret),
+            Some(Outcome::Err(Errno::EINVAL))
+        );
+    }
+
+    #[test]
+    fn anything_uncommon_or_wrong_takes_the_slow_path() {
+        let slow = [
+            // Shapes the fast path leaves to the slow one.
+            r#"{"call":"shm_open","name":"/a\"b","oflag":"O_RDWR","mode":0,"ret":{"ok":3}}"#,
+            r#"{"call":"munmap","addr":0,"len":0,"expect":{"err":"EINVAL"}}"#,
+            r#"{"call":"store","addr":"$a","data":{"repeat":"ab","len":64},"ret":{"ok":0}}"#,
+            // Errors, which the slow path words.
+            r#"{"call":"munmap","addr":0,"len":0,"len":1,"ret":{"ok":0}}"#,
+            r#"{"call":"munmap","addr":0.5,"len":0,"ret":{"ok":0}}"#,
+            r#"{"call":"munmap","addr":"$nope","len":0,"ret":{"ok":0}}"#,
+            r#"{"call":"munmap","addr":0,"len":0,"ret":{"ok":1}}"#,
+            r#"{"call":"munmap","addr":0,"len":0,"bind":"x","ret":{"ok":0}}"#,
+            r#"{"call":"munmap","addr":0,"len":0,"ret":{"ok":0,"err":"EINVAL"}}"#,
+            r#"{"call":"munmap","addr":0,"ret":{"ok":0}}"#,
+            r#"{"call":"unmap","addr":0,"len":0,"ret":{"ok":0}}"#,
+            r#"{"pid":0,"call":"munmap","addr":0,"len":0,"ret":{"ok":0}}"#,
+            r#"{"call":"munmap","addr":0,"len":0,"ret":{"ok":0}} x"#,
+            r#"{"format":"mmoracle-trace","call":"exit"}"#,
+        ];
+        for line in slow {
+            assert_eq!(event(line, 1, &env()), None, "{line}");
+        }
+    }
+}
