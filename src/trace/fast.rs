@@ -19,7 +19,6 @@ use crate::call::{parse_hex_bytes, Call, Outcome, Value, ValueKind};
 use crate::types::{parse_hex, Addr, Errno, Fd, Pid, Rlimit, Signal, RLIM_INFINITY};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use std::fmt;
 
 /// The most top-level keys the fast path reads in one line; a longer line
@@ -34,54 +33,140 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    /// Reads `text` as one JSON object whose keys need no unescaping, none
-    /// repeated, at most [`MAX_FIELDS`] of them.
+    /// Reads `text` as one JSON object whose keys and strings need no
+    /// unescaping, no key repeated, at most [`MAX_FIELDS`] keys, values
+    /// scalars or such objects. Its grammar is a strict subset of JSON's, so
+    /// whatever it accepts serde_json accepts too.
     fn read(text: &'a str) -> Option<Fields<'a>> {
         let mut fields = Fields {
             items: [("", ""); MAX_FIELDS],
             len: 0,
         };
-        let mut de = serde_json::Deserializer::from_str(text);
-        Collect(&mut fields).deserialize(&mut de).ok()?;
-        de.end().ok()?;
-        Some(fields)
+        let mut scan = Scan { text, pos: 0 };
+        scan.object(Some(&mut fields), 0)?;
+        scan.spaces();
+        (scan.pos == text.len()).then_some(fields)
     }
 
     fn as_slice(&self) -> &[(&'a str, &'a str)] {
         &self.items[..self.len]
     }
-}
 
-/// Collects an object's entries into [`Fields`].
-struct Collect<'f, 'a>(&'f mut Fields<'a>);
-
-impl<'de> DeserializeSeed<'de> for Collect<'_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Collect<'_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        // A key with escapes is not borrowed: `&str` refuses it.
-        while let Some(key) = map.next_key::<&'de str>()? {
-            let value: &'de RawValue = map.next_value()?;
-            let fields = &mut *self.0;
-            if fields.len == MAX_FIELDS || fields.as_slice().iter().any(|(k, _)| *k == key) {
-                return Err(de::Error::custom("slow path"));
-            }
-            fields.items[fields.len] = (key, value.get());
-            fields.len += 1;
+    fn push(&mut self, key: &'a str, value: &'a str) -> Option<()> {
+        if self.len == MAX_FIELDS || self.as_slice().iter().any(|(k, _)| *k == key) {
+            return None;
         }
-        Ok(())
+        self.items[self.len] = (key, value);
+        self.len += 1;
+        Some(())
+    }
+}
+
+/// The deepest nesting of objects the fast path reads (`ret`'s limit pair).
+const MAX_DEPTH: usize = 3;
+
+/// A cursor over a line, reading the fast path's subset of JSON.
+struct Scan<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    /// Skips JSON whitespace.
+    fn spaces(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        self.spaces();
+        (self.peek()? == byte).then(|| self.pos += 1)
+    }
+
+    /// An object; its entries go to `out` when given (else it is skipped).
+    fn object(&mut self, mut out: Option<&mut Fields<'a>>, depth: usize) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.eat(b'{')?;
+        self.spaces();
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            return Some(());
+        }
+        loop {
+            self.spaces();
+            let key = self.string()?;
+            let key = &key[1..key.len() - 1];
+            self.eat(b':')?;
+            let value = self.value(depth)?;
+            if let Some(fields) = out.as_deref_mut() {
+                fields.push(key, value)?;
+            }
+            self.spaces();
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A value as written: a string, an integer, `true`, `false`, `null` or
+    /// an object.
+    fn value(&mut self, depth: usize) -> Option<&'a str> {
+        self.spaces();
+        let start = self.pos;
+        match self.peek()? {
+            b'"' => return self.string(),
+            b'{' => self.object(None, depth + 1)?,
+            b'-' | b'0'..=b'9' => self.integer()?,
+            _ => {
+                let rest = &self.text[start..];
+                let word = ["true", "false", "null"].into_iter().find(|w| rest.starts_with(w))?;
+                self.pos += word.len();
+            }
+        }
+        Some(&self.text[start..self.pos])
+    }
+
+    /// A string with its quotes, when it has no escape and no control character.
+    fn string(&mut self) -> Option<&'a str> {
+        let start = self.pos;
+        (self.peek()? == b'"').then_some(())?;
+        let body = &self.text.as_bytes()[start + 1..];
+        let len = body.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        (body[len] == b'"').then_some(())?;
+        self.pos = start + len + 2;
+        Some(&self.text[start..self.pos])
+    }
+
+    /// An integer in JSON's grammar (no fraction, no exponent: those take the slow path).
+    fn integer(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        let first = self.peek()?;
+        let digits = self.text.as_bytes()[self.pos..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if digits == 0 || (first == b'0' && digits > 1) {
+            return None;
+        }
+        self.pos += digits;
+        match self.peek() {
+            Some(b'.' | b'e' | b'E') => None,
+            _ => Some(()),
+        }
     }
 }
 
