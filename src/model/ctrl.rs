@@ -230,9 +230,8 @@ impl Model {
     fn unmap_pages(&mut self, pid: Pid, range: AddrRange) {
         let page = self.profile.page_size;
         let space = &mut self.procs.get_mut(&pid).expect("caller exists").space;
-        let removed = space.remove(range, page, &mut self.objects);
-        for region in &removed {
-            self.release_region(region);
+        for region in space.remove(range, page, &mut self.objects) {
+            self.release_region(&region);
         }
     }
 
