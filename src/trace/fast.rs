@@ -10,12 +10,13 @@
 //! line means on its own: in debug builds the reader checks each of its
 //! answers against the slow path's.
 //!
-//! The call is read by [`Call`]'s own `Deserialize` over the line's fields
-//! ([`Args`]), so a call added to [`Call`] needs no code here.
+//! The call is read by the derived `Deserialize` of [`CallByName`], [`Call`]'s
+//! twin, over the line's fields ([`Args`]), so a call added to [`Call`]
+//! needs no code here.
 
 use super::reader::Event;
 use super::value::{bindable, is_expression, valid_bind_name, Bindings, INFINITY_NAME};
-use crate::call::{parse_hex_bytes, Call, Outcome, Value, ValueKind};
+use crate::call::{parse_hex_bytes, Call, CallByName, Outcome, Value, ValueKind};
 use crate::types::{parse_hex, Addr, Errno, Fd, Pid, Rlimit, Signal, RLIM_INFINITY};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -23,13 +24,24 @@ use std::fmt;
 
 /// The most top-level keys the fast path reads in one line; a longer line
 /// takes the slow path.
-const MAX_FIELDS: usize = 24;
+const MAX_FIELDS: usize = 16;
 
 /// The keys of a JSON object and their values as written, in order, borrowed
 /// from the line, held on the stack.
 struct Fields<'a> {
     items: [(&'a str, &'a str); MAX_FIELDS],
     len: usize,
+    /// One bit per [`key_bit`] of the keys so far: a repeat is looked for
+    /// only when a key's bit is already set.
+    seen: u64,
+}
+
+/// A cheap hash of a key, as a bit of a `u64`.
+fn key_bit(key: &str) -> u64 {
+    let b = key.as_bytes();
+    let mix =
+        b.len() * 7 + usize::from(b.first().copied().unwrap_or(0)) + usize::from(b.last().copied().unwrap_or(0)) * 3;
+    1 << (mix % 64)
 }
 
 impl<'a> Fields<'a> {
@@ -41,6 +53,7 @@ impl<'a> Fields<'a> {
         let mut fields = Fields {
             items: [("", ""); MAX_FIELDS],
             len: 0,
+            seen: 0,
         };
         let mut scan = Scan { text, pos: 0 };
         scan.object(Some(&mut fields), 0)?;
@@ -53,9 +66,11 @@ impl<'a> Fields<'a> {
     }
 
     fn push(&mut self, key: &'a str, value: &'a str) -> Option<()> {
-        if self.len == MAX_FIELDS || self.as_slice().iter().any(|(k, _)| *k == key) {
+        let bit = key_bit(key);
+        if self.len == MAX_FIELDS || (self.seen & bit != 0 && self.as_slice().iter().any(|(k, _)| *k == key)) {
             return None;
         }
+        self.seen |= bit;
         self.items[self.len] = (key, value);
         self.len += 1;
         Some(())
@@ -284,7 +299,7 @@ pub fn event(text: &str, line: u64, env: &Bindings) -> Option<Event> {
         }
     }
     args.name = name?;
-    let call = Call::deserialize(&mut args).ok()?;
+    let call = Call::from(CallByName::deserialize(&mut args).ok()?);
     let kind = call.value_kind();
     let pid = match pid {
         None => Pid(1),
@@ -376,13 +391,14 @@ fn rlimit(raw: &str, env: &Bindings) -> Option<Rlimit> {
     Some(Rlimit { cur: cur?, max: max? })
 }
 
-/// A call's name and resolved arguments, read by [`Call`]'s own
-/// `Deserialize` as the map `{"call": name, arg: value, ...}`.
+/// A call's name and resolved arguments, read by [`CallByName`] (the
+/// twin of [`Call`] tagged from outside): serde is handed the name first,
+/// then the arguments straight from the line, with nothing buffered.
 struct Args<'a> {
     name: &'a str,
     items: [(&'a str, Scalar<'a>); MAX_FIELDS],
     len: usize,
-    /// The next key handed out: 0 is `call`, then the arguments.
+    /// The next argument handed out.
     next: usize,
 }
 
@@ -407,15 +423,54 @@ impl de::Error for Refused {
 impl<'de> Deserializer<'de> for &mut Args<'de> {
     type Error = Refused;
 
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
-        self.next = 0;
-        visitor.visit_map(self)
+    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Refused> {
+        Err(Refused)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Refused> {
+        visitor.visit_enum(self)
     }
 
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
         bytes byte_buf option unit unit_struct newtype_struct seq tuple
-        tuple_struct map struct enum identifier ignored_any
+        tuple_struct map struct identifier ignored_any
+    }
+}
+
+impl<'de> de::EnumAccess<'de> for &mut Args<'de> {
+    type Error = Refused;
+    type Variant = Self;
+
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self), Refused> {
+        let variant = seed.deserialize(ScalarDe(Scalar::Str(self.name)))?;
+        Ok((variant, self))
+    }
+}
+
+impl<'de> de::VariantAccess<'de> for &mut Args<'de> {
+    type Error = Refused;
+
+    fn unit_variant(self) -> Result<(), Refused> {
+        (self.len == 0).then_some(()).ok_or(Refused)
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, _: T) -> Result<T::Value, Refused> {
+        Err(Refused)
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _: usize, _: V) -> Result<V::Value, Refused> {
+        Err(Refused)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(self, _: &'static [&'static str], visitor: V) -> Result<V::Value, Refused> {
+        self.next = 0;
+        visitor.visit_map(self)
     }
 }
 
@@ -423,25 +478,21 @@ impl<'de> MapAccess<'de> for &mut Args<'de> {
     type Error = Refused;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Refused> {
-        let key = match self.next {
-            0 => "call",
-            i if i <= self.len => self.items[i - 1].0,
-            _ => return Ok(None),
-        };
-        seed.deserialize(ScalarDe(Scalar::Str(key))).map(Some)
+        if self.next == self.len {
+            return Ok(None);
+        }
+        seed.deserialize(ScalarDe(Scalar::Str(self.items[self.next].0)))
+            .map(Some)
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Refused> {
-        let value = match self.next {
-            0 => Scalar::Str(self.name),
-            i => self.items[i - 1].1,
-        };
+        let value = self.items[self.next].1;
         self.next += 1;
         seed.deserialize(ScalarDe(value))
     }
 
     fn size_hint(&self) -> Option<usize> {
-        Some(self.len + 1)
+        Some(self.len - self.next)
     }
 }
 
@@ -461,9 +512,16 @@ impl<'de> Deserializer<'de> for ScalarDe<'de> {
         }
     }
 
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        match self.0 {
+            Scalar::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        bytes byte_buf unit unit_struct newtype_struct seq tuple
         tuple_struct map struct enum identifier ignored_any
     }
 }
