@@ -77,6 +77,31 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// Where the first `"`, `\\` or control character of `bytes` is: eight
+/// bytes at a time (the hex digits of a store's data make strings long).
+fn first_special(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // A byte of the word is zero (the high bit of each byte that is).
+    let zero_in = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut at = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let word = u64::from_ne_bytes(chunk.try_into().expect("eight bytes"));
+        let quote = zero_in(word ^ (ONES * u64::from(b'"')));
+        let backslash = zero_in(word ^ (ONES * u64::from(b'\\')));
+        // Bytes below 0x20 (exact for every byte, the trick's bound being 0x80).
+        let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+        if quote | backslash | control != 0 {
+            break;
+        }
+        at += 8;
+    }
+    let rest = &bytes[at..];
+    rest.iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|i| at + i)
+}
+
 /// The deepest nesting of objects the fast path reads (`ret`'s limit pair).
 const MAX_DEPTH: usize = 3;
 
@@ -158,7 +183,7 @@ impl<'a> Scan<'a> {
         let start = self.pos;
         (self.peek()? == b'"').then_some(())?;
         let body = &self.text.as_bytes()[start + 1..];
-        let len = body.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let len = first_special(body)?;
         (body[len] == b'"').then_some(())?;
         self.pos = start + len + 2;
         Some(&self.text[start..self.pos])
@@ -574,6 +599,24 @@ mod tests {
             event(err, 1, &env()).and_then(|e| e.ret),
             Some(Outcome::Err(Errno::EINVAL))
         );
+    }
+
+    #[test]
+    fn the_first_quote_backslash_or_control_character_is_found_anywhere() {
+        for len in 0..40 {
+            for special in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+                for at in 0..len {
+                    let mut bytes: Vec<u8> = (0..len).map(|i| b"0aZ~ \x7f\x80\xff"[i % 8]).collect();
+                    bytes[at] = special;
+                    if at + 1 < len {
+                        bytes[at + 1] = b'"';
+                    }
+                    assert_eq!(first_special(&bytes), Some(at), "{bytes:?}");
+                }
+                let plain: Vec<u8> = (0..len).map(|i| b"0aZ~ \x7f\x80\xff"[i % 8]).collect();
+                assert_eq!(first_special(&plain), None);
+            }
+        }
     }
 
     #[test]
