@@ -345,7 +345,8 @@ impl FileRun {
             let (observed, judgement) = self.oracle.step_own(event.pid, &event.call);
             return Ok(self.record(raw, &event, observed, judgement, false, coverage));
         }
-        let mut observed = self.observe(reader, &event)?;
+        let mut event = event;
+        let mut observed = self.observe(reader, &mut event)?;
         let mut incident = self.backend.as_mut().and_then(|b| b.take_incident());
         if let (None, Some(since)) = (&incident, self.out_of_step.get(&event.pid)) {
             // The kernel and the model went apart for this process earlier.
@@ -480,10 +481,12 @@ impl FileRun {
         });
     }
 
-    fn observe<R: BufRead>(&mut self, reader: &Reader<R>, event: &Event) -> Result<Outcome, TraceError> {
-        match (self.mode, &event.ret, self.backend.as_mut()) {
+    /// The observed outcome: the backend's, or the event's `ret` (moved out:
+    /// nothing after this reads it).
+    fn observe<R: BufRead>(&mut self, reader: &Reader<R>, event: &mut Event) -> Result<Outcome, TraceError> {
+        match (self.mode, event.ret.take(), self.backend.as_mut()) {
             (Mode::Run(_), _, Some(backend)) => Ok(backend.execute(event.pid, &event.call)),
-            (Mode::Check | Mode::Auto, Some(ret), _) => Ok(ret.clone()),
+            (Mode::Check | Mode::Auto, Some(ret), _) => Ok(ret),
             _ => Err(reader.error(
                 event.line,
                 0,

@@ -303,13 +303,9 @@ fn resolved<'a>(raw: &'a str, env: &Bindings) -> Option<Scalar<'a>> {
 pub fn event(text: &str, line: u64, env: &Bindings) -> Option<Event> {
     let fields = Fields::read(text)?;
     let (mut pid, mut name, mut bind, mut ret) = (None, None, None, None);
-    let mut args = Args {
-        name: "",
-        items: [("", Scalar::Null); MAX_FIELDS],
-        len: 0,
-        next: 0,
-    };
-    for &(key, raw) in fields.as_slice() {
+    // Which fields are the call's arguments, one bit each.
+    let mut arguments = 0u32;
+    for (i, &(key, raw)) in fields.as_slice().iter().enumerate() {
         match key {
             "pid" => pid = Some(raw),
             "call" => name = Some(plain_string(raw)?),
@@ -317,13 +313,15 @@ pub fn event(text: &str, line: u64, env: &Bindings) -> Option<Event> {
             "ret" => ret = Some(raw),
             // `expect`, and a second header: the slow path.
             "expect" | "format" | "version" => return None,
-            _ => {
-                args.items[args.len] = (key, resolved(raw, env)?);
-                args.len += 1;
-            }
+            _ => arguments |= 1 << i,
         }
     }
-    args.name = name?;
+    let mut args = Args {
+        name: name?,
+        fields: fields.as_slice(),
+        arguments,
+        env,
+    };
     let call = Call::from(CallByName::deserialize(&mut args).ok()?);
     let kind = call.value_kind();
     let pid = match pid {
@@ -419,12 +417,12 @@ fn rlimit(raw: &str, env: &Bindings) -> Option<Rlimit> {
 /// A call's name and resolved arguments, read by [`CallByName`] (the
 /// twin of [`Call`] tagged from outside): serde is handed the name first,
 /// then the arguments straight from the line, with nothing buffered.
-struct Args<'a> {
+struct Args<'a, 'e> {
     name: &'a str,
-    items: [(&'a str, Scalar<'a>); MAX_FIELDS],
-    len: usize,
-    /// The next argument handed out.
-    next: usize,
+    fields: &'e [(&'a str, &'a str)],
+    /// The fields still to hand out that are arguments, one bit each.
+    arguments: u32,
+    env: &'e Bindings,
 }
 
 /// Any refusal on the fast path: the slow path then says what is wrong.
@@ -445,7 +443,7 @@ impl de::Error for Refused {
     }
 }
 
-impl<'de> Deserializer<'de> for &mut Args<'de> {
+impl<'de> Deserializer<'de> for &mut Args<'de, '_> {
     type Error = Refused;
 
     fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Refused> {
@@ -468,7 +466,7 @@ impl<'de> Deserializer<'de> for &mut Args<'de> {
     }
 }
 
-impl<'de> de::EnumAccess<'de> for &mut Args<'de> {
+impl<'de> de::EnumAccess<'de> for &mut Args<'de, '_> {
     type Error = Refused;
     type Variant = Self;
 
@@ -478,11 +476,11 @@ impl<'de> de::EnumAccess<'de> for &mut Args<'de> {
     }
 }
 
-impl<'de> de::VariantAccess<'de> for &mut Args<'de> {
+impl<'de> de::VariantAccess<'de> for &mut Args<'de, '_> {
     type Error = Refused;
 
     fn unit_variant(self) -> Result<(), Refused> {
-        (self.len == 0).then_some(()).ok_or(Refused)
+        (self.arguments == 0).then_some(()).ok_or(Refused)
     }
 
     fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, _: T) -> Result<T::Value, Refused> {
@@ -494,30 +492,34 @@ impl<'de> de::VariantAccess<'de> for &mut Args<'de> {
     }
 
     fn struct_variant<V: Visitor<'de>>(self, _: &'static [&'static str], visitor: V) -> Result<V::Value, Refused> {
-        self.next = 0;
         visitor.visit_map(self)
     }
 }
 
-impl<'de> MapAccess<'de> for &mut Args<'de> {
+impl<'de> MapAccess<'de> for &mut Args<'de, '_> {
     type Error = Refused;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Refused> {
-        if self.next == self.len {
+        if self.arguments == 0 {
             return Ok(None);
         }
-        seed.deserialize(ScalarDe(Scalar::Str(self.items[self.next].0)))
-            .map(Some)
+        let (key, _) = self.fields[self.arguments.trailing_zeros() as usize];
+        seed.deserialize(ScalarDe(Scalar::Str(key))).map(Some)
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Refused> {
-        let value = self.items[self.next].1;
-        self.next += 1;
+        if self.arguments == 0 {
+            return Err(Refused);
+        }
+        let i = self.arguments.trailing_zeros() as usize;
+        // Clears the lowest bit: this argument is handed out.
+        self.arguments &= self.arguments - 1;
+        let value = resolved(self.fields[i].1, self.env).ok_or(Refused)?;
         seed.deserialize(ScalarDe(value))
     }
 
     fn size_hint(&self) -> Option<usize> {
-        Some(self.len - self.next)
+        Some(self.arguments.count_ones() as usize)
     }
 }
 

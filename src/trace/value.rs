@@ -54,7 +54,14 @@ impl Bindings {
             Outcome::Ok(Value::Size(n)) => i128::from(*n),
             _ => failed_binding(kind),
         };
-        self.names.insert(name.to_string(), Bound { value, line });
+        let bound = Bound { value, line };
+        // Rebinding a name (the common case) keeps its key: no new String.
+        match self.names.get_mut(name) {
+            Some(b) => *b = bound,
+            None => {
+                self.names.insert(name.to_string(), bound);
+            }
+        }
     }
 
     /// The value of `name` (without the `$`).
