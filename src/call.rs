@@ -10,6 +10,49 @@ use crate::types::{
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// Declares [`Call`] exactly as written inside it, and beside it
+/// [`CallByName`]: the same variants with the same fields and field
+/// attributes, tagged from outside (`{"mmap": {...}}` in serde's terms).
+///
+/// Serde reads an internally tagged enum such as `Call` by buffering every
+/// field into an intermediate tree before it knows the variant; the trace
+/// reader's fast path hands serde the name first and reads `CallByName`
+/// straight from the line's fields. A call added to `Call` is in both, with
+/// no code anywhere else. Calls are struct variants (`Spawn {}` when there
+/// are no arguments) or unit variants.
+macro_rules! calls {
+    (
+        $(#[$attr:meta])*
+        pub enum Call {
+            $(
+                $(#[$vattr:meta])*
+                $variant:ident $({ $( $(#[$fattr:meta])* $field:ident : $ty:ty ),* $(,)? })?
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$attr])*
+        pub enum Call {
+            $( $(#[$vattr])* $variant $({ $( $(#[$fattr])* $field : $ty ),* })? ),*
+        }
+
+        /// [`Call`], tagged by the call's name from outside (see `calls!`).
+        #[derive(Deserialize)]
+        #[serde(rename_all = "snake_case", deny_unknown_fields)]
+        pub(crate) enum CallByName {
+            $( $(#[$vattr])* $variant $({ $( $(#[$fattr])* $field : $ty ),* })? ),*
+        }
+
+        impl From<CallByName> for Call {
+            fn from(call: CallByName) -> Call {
+                match call {
+                    $( CallByName::$variant $({ $($field),* })? => Call::$variant $({ $($field),* })? ),*
+                }
+            }
+        }
+    };
+}
+
+calls! {
 /// One operation issued by a process.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "call", rename_all = "snake_case", deny_unknown_fields)]
@@ -337,6 +380,7 @@ pub enum Call {
         #[serde(default)]
         offset: u64,
     },
+}
 }
 
 fn default_file_mode() -> u32 {

@@ -59,6 +59,10 @@ pub struct Memobj {
     preferred: Option<u64>,
     /// Whether the last new handle was `preferred` in place of the library's own.
     took_preferred: bool,
+    /// Every process some handle may still have a mapping into (a superset):
+    /// forgetting the mappings into a process that has gone walks every
+    /// handle, so it is done once per process, not on every memobj_map.
+    mapped_into: std::collections::BTreeSet<Pid>,
 }
 
 fn fail(errno: Errno, rule: RuleId) -> Verdict {
@@ -260,7 +264,7 @@ impl Memobj {
             target: Some(target),
         };
         let gone = mm.execute(pid, &probe) == Outcome::Err(Errno::ESRCH);
-        if gone {
+        if gone && self.mapped_into.remove(&target) {
             for state in self.handles.values_mut() {
                 state.mappings.retain(|m| m.target != target);
             }
@@ -312,6 +316,7 @@ impl Memobj {
         match mm.execute(pid, &call) {
             Outcome::Ok(Value::Addr(vaddr)) => {
                 m.vaddr = vaddr;
+                self.mapped_into.insert(m.target);
                 self.handles.get_mut(&h.0).expect("owned").mappings.push(m);
                 Verdict::ok(Value::Addr(vaddr), "MEMOBJ-MAP-1")
             }

@@ -200,14 +200,40 @@ impl Model {
         if !outcome.is_ok() {
             return;
         }
-        let Ok(range) = self.munmap_prelude(&self.procs[&pid], addr, len) else {
-            return;
+        if let Ok(range) = self.munmap_prelude(&self.procs[&pid], addr, len) {
+            self.unmap_pages(pid, range);
+        }
+    }
+
+    /// Judges a munmap by `pid` and, when `accept` takes the verdict, applies
+    /// the model's own outcome, with one run of the checks for both.
+    pub(super) fn step_munmap(
+        &mut self,
+        pid: Pid,
+        addr: Addr,
+        len: Len,
+        accept: impl FnOnce(&Verdict) -> bool,
+    ) -> (Verdict, Option<Result<(), String>>) {
+        let (verdict, range) = match self.munmap_prelude(&self.procs[&pid], addr, len) {
+            Ok(range) => (Verdict::ok(Value::Unit, "MUNMAP-OK-1"), Some(range)),
+            Err(v) => (v, None),
         };
+        if !accept(&verdict) {
+            return (verdict, None);
+        }
+        if let Some(range) = range {
+            self.unmap_pages(pid, range);
+        }
+        self.debug_check_invariants();
+        (verdict, Some(Ok(())))
+    }
+
+    /// Removes the pages of `range` that munmap's checks passed.
+    fn unmap_pages(&mut self, pid: Pid, range: AddrRange) {
         let page = self.profile.page_size;
         let space = &mut self.procs.get_mut(&pid).expect("caller exists").space;
-        let removed = space.remove(range, page, &mut self.objects);
-        for region in &removed {
-            self.release_region(region);
+        for region in space.remove(range, page, &mut self.objects) {
+            self.release_region(&region);
         }
     }
 

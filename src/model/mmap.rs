@@ -144,11 +144,34 @@ struct Replaced {
 impl Model {
     /// Judges an mmap call.
     pub(super) fn plan_mmap(&self, pid: Pid, fd_owner: Pid, call: &Call) -> Verdict {
-        let req = self.mmap_request(fd_owner, call);
+        self.mmap_verdict(pid, &self.mmap_request(fd_owner, call))
+    }
+
+    /// Judges an mmap by `pid` and, when `accept` takes the verdict, applies
+    /// the model's own outcome, reading the arguments once for both.
+    pub(super) fn step_mmap(
+        &mut self,
+        pid: Pid,
+        call: &Call,
+        accept: impl FnOnce(&Verdict) -> bool,
+    ) -> (Verdict, Option<Result<(), String>>) {
+        let req = self.mmap_request(pid, call);
+        let verdict = self.mmap_verdict(pid, &req);
+        if !accept(&verdict) {
+            return (verdict, None);
+        }
+        let applied = self.commit_request(pid, &req, &verdict.outcome);
+        self.debug_check_invariants();
+        (verdict, Some(applied))
+    }
+
+    /// The verdict on a request by `pid`: the first failing check, or the
+    /// address the profile's placement chooses.
+    fn mmap_verdict(&self, pid: Pid, req: &Request) -> Verdict {
         let proc = &self.procs[&pid];
-        self.mmap_checks(proc, &req).or_else(|| {
-            let base = self.mmap_base(proc, &req).expect("the no-room check passed");
-            let rule = match self.file_exchange(&req) {
+        self.mmap_checks(proc, req).or_else(|| {
+            let base = self.mmap_base(proc, req).expect("the no-room check passed");
+            let rule = match self.file_exchange(req) {
                 Some(x) if x.retried => "IOMMAP-RETRY-1",
                 Some(_) => "IOMMAP-WRITE-1",
                 None if req.fixed() => "MMAP-OK-2",
@@ -698,11 +721,16 @@ impl Model {
         outcome: &Outcome,
     ) -> Result<(), String> {
         let r = self.mmap_request(fd_owner, call);
+        self.commit_request(pid, &r, outcome)
+    }
+
+    /// Applies an mmap outcome to the request it answers.
+    fn commit_request(&mut self, pid: Pid, r: &Request, outcome: &Outcome) -> Result<(), String> {
         match outcome {
-            Outcome::Ok(Value::Addr(addr)) => self.commit_mapping(pid, &r, *addr),
+            Outcome::Ok(Value::Addr(addr)) => self.commit_mapping(pid, r, *addr),
             Outcome::Ok(value) => Err(format!("mmap returns an address, not {value}")),
             Outcome::Err(errno) => {
-                self.commit_failed_fixed(pid, &r, *errno);
+                self.commit_failed_fixed(pid, r, *errno);
                 Ok(())
             }
             Outcome::Fault(_) => Ok(()),

@@ -289,10 +289,37 @@ impl Model {
         if let Some(run) = self.run_library(pid, call, None) {
             return run.verdict;
         }
-        let verdict = self.evaluate(pid, call);
-        self.apply(pid, call, &verdict.outcome)
+        let (verdict, applied) = self.step_if(pid, call, |_| true);
+        applied
+            .expect("accepted")
             .expect("the model's own outcome always applies");
         verdict
+    }
+
+    /// Evaluates `call` (not a library call) and, when `accept` takes the
+    /// verdict, applies the model's own outcome: the result of that
+    /// application, or `None` when `accept` refused. The same as
+    /// [`Model::evaluate`] then [`Model::apply`], but mmap and munmap read
+    /// their arguments and run their checks once for both.
+    pub fn step_if(
+        &mut self,
+        pid: Pid,
+        call: &Call,
+        accept: impl FnOnce(&Verdict) -> bool,
+    ) -> (Verdict, Option<Result<(), ApplyError>>) {
+        if self.procs.contains_key(&pid) {
+            match call {
+                Call::Mmap { .. } => return self.step_mmap(pid, call, accept),
+                Call::Munmap { addr, len } => return self.step_munmap(pid, *addr, *len, accept),
+                _ => {}
+            }
+        }
+        let verdict = self.evaluate(pid, call);
+        if !accept(&verdict) {
+            return (verdict, None);
+        }
+        let applied = self.apply(pid, call, &verdict.outcome);
+        (verdict, Some(applied))
     }
 
     /// Drops a removed region's references and charges.

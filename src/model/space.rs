@@ -52,6 +52,44 @@ impl Counters {
     }
 }
 
+/// The regions one removal took out, in address order. Nearly every munmap
+/// removes one region, which is held without allocating.
+#[derive(Debug, Default)]
+pub struct Removed {
+    one: Option<Region>,
+    more: Vec<Region>,
+}
+
+impl Removed {
+    fn push(&mut self, region: Region) {
+        if self.one.is_none() && self.more.is_empty() {
+            self.one = Some(region);
+            return;
+        }
+        self.more.extend(self.one.take());
+        self.more.push(region);
+    }
+
+    /// Whether nothing was removed.
+    pub fn is_empty(&self) -> bool {
+        self.one.is_none() && self.more.is_empty()
+    }
+
+    /// The removed regions, in address order.
+    pub fn iter(&self) -> impl Iterator<Item = &Region> {
+        self.one.iter().chain(&self.more)
+    }
+}
+
+impl IntoIterator for Removed {
+    type Item = Region;
+    type IntoIter = std::iter::Chain<std::option::IntoIter<Region>, std::vec::IntoIter<Region>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.one.into_iter().chain(self.more)
+    }
+}
+
 /// The mappings of one process.
 #[derive(Clone, Debug, Default)]
 pub struct AddressSpace {
@@ -179,9 +217,9 @@ impl AddressSpace {
 
     /// Removes everything inside `range` (splitting at its bounds) and returns
     /// the removed regions.
-    pub fn remove(&mut self, range: AddrRange, page_size: u64, objects: &mut Objects) -> Vec<Region> {
+    pub fn remove(&mut self, range: AddrRange, page_size: u64, objects: &mut Objects) -> Removed {
         let before = self.isolate_bounds(range, page_size, objects);
-        let mut removed = Vec::new();
+        let mut removed = Removed::default();
         // One lookup per region removed (no list of keys to allocate); the
         // last one finds the first region left above the range.
         let after = loop {
@@ -316,7 +354,7 @@ impl AddressSpace {
     /// of the region left below them and `after` the start of the one left
     /// above: the gaps between those two (each starts where the region
     /// before it ended) merge into one.
-    fn gaps_remove(&mut self, before: Option<Addr>, after: Option<Addr>, removed: &[Region]) {
+    fn gaps_remove(&mut self, before: Option<Addr>, after: Option<Addr>, removed: &Removed) {
         // Only gaps that exist are looked for: a search for a missing key
         // walks the whole depth of the index, a cache miss a level in a
         // large one.

@@ -10,7 +10,7 @@ use crate::error::{Error, TraceError};
 use crate::manager::{Incident, MemoryManager};
 use crate::model::Model;
 use crate::profile::ProfileName;
-use crate::trace::{Bindings, Event, Header, Item, RawEvent, Reader, Writer};
+use crate::trace::{Bindings, Event, Header, Next, RawEvent, Reader, Writer};
 use std::io::{BufRead, Write};
 
 /// Where observed outcomes come from.
@@ -203,7 +203,7 @@ pub fn judge<R: BufRead, W: Write>(
         }
     }
     loop {
-        let item = match reader.next_item() {
+        let item = match reader.next_event(&run.env) {
             Ok(Some(item)) => item,
             Ok(None) => break,
             Err(e) => {
@@ -212,9 +212,11 @@ pub fn judge<R: BufRead, W: Write>(
             }
         };
         let written = match item {
-            Item::Comment(text) => out.as_deref_mut().map(|w| w.comment(&text)),
-            Item::Event(raw) => {
-                let observed = match run.event(&reader, &raw, coverage.as_deref_mut()) {
+            Next::Comment(text) => out.as_deref_mut().map(|w| w.comment(&text)),
+            Next::Event { event, raw } => {
+                let line = event.line;
+                let raw = LazyRaw::new(&reader, raw);
+                let observed = match run.event(&raw, event, coverage.as_deref_mut()) {
                     Ok(o) => o,
                     Err(e) => {
                         run.report.error = Some(e.to_string());
@@ -224,7 +226,7 @@ pub fn judge<R: BufRead, W: Write>(
                 if run.report.events % PROGRESS_EVERY == 0 {
                     progress(run.report.events);
                 }
-                if let Some(e) = over_budget(&reader, raw.line, opts.max_contents) {
+                if let Some(e) = over_budget(&reader, line, opts.max_contents) {
                     run.report.error = Some(e.to_string());
                     break;
                 }
@@ -237,7 +239,7 @@ pub fn judge<R: BufRead, W: Write>(
                             "# not observed: the backend {text}; ret is the model's outcome"
                         ))?;
                     }
-                    w.event(&raw, Some(&observed))
+                    w.event(raw.get(), Some(&observed))
                 })
             }
         };
@@ -282,6 +284,36 @@ fn bad_file(name: &str, opts: &Options, error: String) -> FileReport {
     r
 }
 
+/// The current line's event as written, read from the line only when a
+/// finding or the output needs it (the reader's fast path does not build it).
+struct LazyRaw<'r, R> {
+    reader: &'r Reader<R>,
+    raw: std::cell::OnceCell<Box<RawEvent>>,
+}
+
+impl<'r, R: BufRead> LazyRaw<'r, R> {
+    /// The current line's event, with its written form if the reader built it.
+    fn new(reader: &'r Reader<R>, raw: Option<Box<RawEvent>>) -> LazyRaw<'r, R> {
+        LazyRaw {
+            reader,
+            raw: raw.map_or_else(std::cell::OnceCell::new, std::cell::OnceCell::from),
+        }
+    }
+
+    /// The event as written.
+    fn get(&self) -> &RawEvent {
+        self.raw.get_or_init(|| {
+            // The fast path reads only lines the slow path reads too (debug
+            // builds check each one).
+            Box::new(
+                self.reader
+                    .current_raw()
+                    .expect("a line the fast path read is a valid event"),
+            )
+        })
+    }
+}
+
 /// The state of one file's run.
 struct FileRun {
     oracle: Oracle,
@@ -304,16 +336,17 @@ impl FileRun {
     /// Judges one event and returns the observed outcome.
     fn event<R: BufRead>(
         &mut self,
-        reader: &Reader<R>,
-        raw: &RawEvent,
+        raw: &LazyRaw<'_, R>,
+        event: Event,
         coverage: Option<&mut Coverage>,
     ) -> Result<Outcome, TraceError> {
-        let event = reader.resolve(raw, &self.env)?;
+        let reader = raw.reader;
         if self.model_is_the_implementation(&event) {
             let (observed, judgement) = self.oracle.step_own(event.pid, &event.call);
             return Ok(self.record(raw, &event, observed, judgement, false, coverage));
         }
-        let mut observed = self.observe(reader, &event)?;
+        let mut event = event;
+        let mut observed = self.observe(reader, &mut event)?;
         let mut incident = self.backend.as_mut().and_then(|b| b.take_incident());
         if let (None, Some(since)) = (&incident, self.out_of_step.get(&event.pid)) {
             // The kernel and the model went apart for this process earlier.
@@ -349,7 +382,7 @@ impl FileRun {
             self.report.add(Finding {
                 line: event.line,
                 pid: event.pid,
-                call: describe(raw, &self.env),
+                call: describe(raw.get(), &self.env),
                 resolved: Some(event.call.clone()),
                 kind: FindingKind::Backend {
                     note: incident.to_string(),
@@ -367,16 +400,16 @@ impl FileRun {
 
     /// Records an event's judgement, checks its `expect` (unless the backend
     /// skipped it) and binds its result; returns the observed outcome.
-    fn record(
+    fn record<R: BufRead>(
         &mut self,
-        raw: &RawEvent,
+        raw: &LazyRaw<'_, R>,
         event: &Event,
         observed: Outcome,
         judgement: Judgement,
         skipped: bool,
         coverage: Option<&mut Coverage>,
     ) -> Outcome {
-        let describe = || describe(raw, &self.env);
+        let describe = || describe(raw.get(), &self.env);
         match judgement {
             Judgement::Allowed { rule, .. } => {
                 if let Some(c) = coverage {
@@ -423,7 +456,7 @@ impl FileRun {
 
     /// Reports a difference between the backend's measured counters and the
     /// model's, after the call (like an outcome divergence).
-    fn compare_counters(&mut self, event: &Event, raw: &RawEvent) {
+    fn compare_counters<R: BufRead>(&mut self, event: &Event, raw: &LazyRaw<'_, R>) {
         let (pid, line) = (event.pid, event.line);
         let Some(real) = self.backend.as_ref().and_then(|b| b.counters(pid)) else {
             return;
@@ -442,16 +475,18 @@ impl FileRun {
         self.report.add(Finding {
             line,
             pid,
-            call: describe(raw, &self.env),
+            call: describe(raw.get(), &self.env),
             resolved: Some(event.call.clone()),
             kind: FindingKind::Backend { note, failure: true },
         });
     }
 
-    fn observe<R: BufRead>(&mut self, reader: &Reader<R>, event: &Event) -> Result<Outcome, TraceError> {
-        match (self.mode, &event.ret, self.backend.as_mut()) {
+    /// The observed outcome: the backend's, or the event's `ret` (moved out:
+    /// nothing after this reads it).
+    fn observe<R: BufRead>(&mut self, reader: &Reader<R>, event: &mut Event) -> Result<Outcome, TraceError> {
+        match (self.mode, event.ret.take(), self.backend.as_mut()) {
             (Mode::Run(_), _, Some(backend)) => Ok(backend.execute(event.pid, &event.call)),
-            (Mode::Check | Mode::Auto, Some(ret), _) => Ok(ret.clone()),
+            (Mode::Check | Mode::Auto, Some(ret), _) => Ok(ret),
             _ => Err(reader.error(
                 event.line,
                 0,

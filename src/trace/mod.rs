@@ -4,13 +4,14 @@
 //! (`{"pid":1,"call":"mmap",...,"bind":"a","ret":{"ok":"0x10000000"}}`), a
 //! comment (`#`) or blank. spec/trace-format.md is the normative description.
 
+mod fast;
 pub mod reader;
 pub mod value;
 pub mod writer;
 
 use crate::profile::ProfileName;
 
-pub use reader::{Event, Field, Item, RawEvent, Reader};
+pub use reader::{Event, Field, Item, Next, RawEvent, Reader};
 pub use value::{Bindings, Expect, Pattern};
 pub use writer::Writer;
 

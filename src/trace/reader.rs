@@ -72,6 +72,20 @@ pub struct Event {
     pub expect: Option<Expect>,
 }
 
+/// A line of a trace after the header, read for judging ([`Reader::next_event`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Next {
+    /// A comment or blank line, as written.
+    Comment(String),
+    /// An event, with the fields as written when the slow path read them.
+    Event {
+        /// The event, expressions evaluated.
+        event: Event,
+        /// The event as written, if it has been read as such.
+        raw: Option<Box<RawEvent>>,
+    },
+}
+
 /// A line of a trace after the header.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Item {
@@ -133,8 +147,9 @@ impl<R: BufRead> Reader<R> {
         }
     }
 
-    /// The next line, without its line ending; `None` at the end.
-    fn next_line(&mut self) -> Result<Option<&str>, Error> {
+    /// Reads the next line into the buffer, without its line ending; `false`
+    /// at the end. [`Reader::text`] then gives it as text.
+    fn next_line(&mut self) -> Result<bool, Error> {
         self.buf.clear();
         let limit = MAX_LINE as u64 + 1;
         let n = (&mut self.input)
@@ -145,7 +160,7 @@ impl<R: BufRead> Reader<R> {
                 source,
             })?;
         if n == 0 {
-            return Ok(None);
+            return Ok(false);
         }
         self.line += 1;
         if self.buf.last() == Some(&b'\n') {
@@ -164,23 +179,26 @@ impl<R: BufRead> Reader<R> {
             let msg = "the file starts with a UTF-8 byte order mark (U+FEFF): expected the header; save the file as UTF-8 without a BOM";
             return Err(self.error(1, 1, msg).into());
         }
-        match std::str::from_utf8(&self.buf) {
-            Ok(text) => Ok(Some(text)),
-            Err(e) => {
-                let column = e.valid_up_to() as u64 + 1;
-                Err(self
-                    .error(self.line, column, "invalid UTF-8: expected JSON text")
-                    .into())
-            }
-        }
+        Ok(true)
+    }
+
+    /// The line last read, as text. Taking `&self` lets the slow path and
+    /// the error messages read the reader while the line is borrowed.
+    fn text(&self) -> Result<&str, Error> {
+        std::str::from_utf8(&self.buf).map_err(|e| {
+            let column = e.valid_up_to() as u64 + 1;
+            self.error(self.line, column, "invalid UTF-8: expected JSON text")
+                .into()
+        })
     }
 
     fn read_header(&mut self) -> Result<Header, Error> {
         loop {
-            let Some(text) = self.next_line()? else {
+            if !self.next_line()? {
                 let msg = format!("empty trace: expected a header line {}", header_example());
                 return Err(self.error(self.line.max(1), 0, msg).into());
-            };
+            }
+            let text = self.text()?;
             if is_comment(text) {
                 let text = text.to_string();
                 self.leading.push(text);
@@ -231,15 +249,63 @@ impl<R: BufRead> Reader<R> {
 
     /// The next comment or event; `None` at the end of the trace.
     pub fn next_item(&mut self) -> Result<Option<Item>, Error> {
-        let line = self.line + 1;
-        let Some(text) = self.next_line()? else {
+        if !self.next_line()? {
             return Ok(None);
-        };
+        }
+        let text = self.text()?;
         if is_comment(text) {
             return Ok(Some(Item::Comment(text.to_string())));
         }
-        let fields = parse_object(text).map_err(|(col, msg)| self.error(line, col, msg))?;
-        Ok(Some(Item::Event(Box::new(self.raw_event(line, fields)?))))
+        Ok(Some(Item::Event(Box::new(self.raw_at(text)?))))
+    }
+
+    /// The next comment or event with its expressions evaluated against
+    /// `env`; `None` at the end of the trace. The common lines are read
+    /// without building their [`RawEvent`] (`raw` is `None`; ask
+    /// [`Reader::current_raw`] for it while the line is current).
+    pub fn next_event(&mut self, env: &Bindings) -> Result<Option<Next>, Error> {
+        if !self.next_line()? {
+            return Ok(None);
+        }
+        let text = self.text()?;
+        if is_comment(text) {
+            return Ok(Some(Next::Comment(text.to_string())));
+        }
+        if let Some(event) = super::fast::event(text, self.line, env) {
+            #[cfg(debug_assertions)]
+            self.check_fast(text, &event, env);
+            return Ok(Some(Next::Event { event, raw: None }));
+        }
+        let raw = self.raw_at(text)?;
+        let event = self.resolve(&raw, env)?;
+        Ok(Some(Next::Event {
+            event,
+            raw: Some(Box::new(raw)),
+        }))
+    }
+
+    /// The event of the line last read, as written (the slow path).
+    pub fn current_raw(&self) -> Result<RawEvent, Error> {
+        self.raw_at(self.text()?).map_err(Error::from)
+    }
+
+    /// The event written as `text`, the line last read.
+    fn raw_at(&self, text: &str) -> Result<RawEvent, TraceError> {
+        let fields = parse_object(text).map_err(|(col, msg)| self.error(self.line, col, msg))?;
+        self.raw_event(self.line, fields)
+    }
+
+    /// Debug builds check every answer of the fast path against the slow
+    /// path's, so that every test run is also a test of the fast path.
+    #[cfg(debug_assertions)]
+    fn check_fast(&self, text: &str, event: &Event, env: &Bindings) {
+        let slow = self.raw_at(text).and_then(|raw| self.resolve(&raw, env));
+        assert_eq!(
+            slow.as_ref(),
+            Ok(event),
+            "the fast path read line {} otherwise: {text}",
+            self.line
+        );
     }
 
     fn raw_event(&self, line: u64, fields: Vec<Field>) -> Result<RawEvent, TraceError> {
@@ -391,16 +457,13 @@ fn check_bind(f: &Field, call: &Call) -> Result<String, String> {
         .as_str()
         .filter(|n| valid_bind_name(n))
         .ok_or("expected a name (letters, digits, `_`; not PAGE or ARENA)")?;
-    match call.value_kind() {
-        crate::call::ValueKind::Addr
-        | crate::call::ValueKind::Fd
-        | crate::call::ValueKind::Pid
-        | crate::call::ValueKind::Handle
-        | crate::call::ValueKind::Size => Ok(name.to_string()),
-        _ => Err(format!(
+    if value::bindable(call.value_kind()) {
+        Ok(name.to_string())
+    } else {
+        Err(format!(
             "`{}` returns no address, fd, pid, handle or size to bind",
             call.name()
-        )),
+        ))
     }
 }
 

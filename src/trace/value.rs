@@ -66,7 +66,14 @@ impl Bindings {
             Outcome::Ok(Value::Size(n)) => i128::from(*n),
             _ => failed_binding(kind),
         };
-        self.names.insert(name.to_string(), Bound { value, line });
+        let bound = Bound { value, line };
+        // Rebinding a name (the common case) keeps its key: no new String.
+        match self.names.get_mut(name) {
+            Some(b) => *b = bound,
+            None => {
+                self.names.insert(name.to_string(), bound);
+            }
+        }
     }
 
     /// The value of `name` (without the `$`).
@@ -87,12 +94,40 @@ impl Bindings {
 
     /// Evaluates an expression such as `$a+4096`, `$ARENA+3*$PAGE` or `$fd`.
     pub fn eval(&self, text: &str) -> Result<i128, String> {
+        if let Some(v) = self.eval_simple(text) {
+            return Ok(v);
+        }
         Expr {
             text,
             pos: 0,
             env: self,
         }
         .parse()
+    }
+}
+
+impl Bindings {
+    /// `$name` or `$name+N` (N an integer or `0x...`), the shapes of nearly
+    /// every expression a trace holds, evaluated as the parser would without
+    /// running it; `None` for anything else, an unbound name included (the
+    /// parser then words the error).
+    fn eval_simple(&self, text: &str) -> Option<i128> {
+        let rest = text.strip_prefix('$')?;
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        if end == 0 {
+            return None;
+        }
+        let base = self.lookup(&rest[..end]).ok()?;
+        match rest[end..].strip_prefix('+') {
+            None if end == rest.len() => Some(base),
+            Some(word) if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+                let n = parse_hex(word).or_else(|| word.parse::<u64>().ok())?;
+                Some(wrap(base + i128::from(n)))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -109,6 +144,15 @@ pub fn failed_binding(kind: ValueKind) -> i128 {
         // -1: no fd, no pid.
         _ => -1,
     }
+}
+
+/// Whether a call returning `kind` has a result that `bind` can name: an
+/// address, fd, pid, handle or size.
+pub fn bindable(kind: ValueKind) -> bool {
+    matches!(
+        kind,
+        ValueKind::Addr | ValueKind::Fd | ValueKind::Pid | ValueKind::Handle | ValueKind::Size
+    )
 }
 
 /// Whether `name` may be given in `bind`.
@@ -530,6 +574,27 @@ mod tests {
         assert!(e.eval("$a+").unwrap_err().contains("expected"));
         assert!(e.eval("$a 4").unwrap_err().contains("end of the expression"));
         assert!(e.eval("$").unwrap_err().contains("a name"));
+    }
+
+    #[test]
+    fn the_simple_shapes_evaluate_as_the_parser_does() {
+        let e = env();
+        for text in ["$a", "$a+4096", "$a+0x10", "$ARENA+0x3c000", "$m+1", "$fd+1", "$PAGE+0"] {
+            let parsed = Expr { text, pos: 0, env: &e }.parse();
+            assert_eq!(e.eval_simple(text).ok_or(()), parsed.map_err(|_| ()), "{text}");
+        }
+        for text in [
+            "$a+",
+            "$a +1",
+            "$a+0x",
+            "$b+1",
+            "$a+1+2",
+            "$a*2",
+            "$a+99999999999999999999",
+            "4096",
+        ] {
+            assert_eq!(e.eval_simple(text), None, "{text}");
+        }
     }
 
     #[test]

@@ -568,7 +568,14 @@ fn an_interrupted_run_leaves_dev_shm_as_it_was() {
         );
         assert_eq!(run_dirs(&ours), Vec::<String>::new(), "{sig:?}: run directories left");
     }
-    assert_eq!(shm_names(), before);
+    let after = shm_names();
+    assert_eq!(
+        after,
+        before,
+        "new: {:?}, gone: {:?}",
+        after.difference(&before).collect::<Vec<_>>(),
+        before.difference(&after).collect::<Vec<_>>()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

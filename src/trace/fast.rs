@@ -1,0 +1,650 @@
+//! The reader's fast path: an event read straight from its line, with no
+//! `serde_json::Value` built, no key or string copied and nothing allocated
+//! but what the [`Event`] itself owns (a store's bytes, a `bind` name).
+//!
+//! It accepts only the common shapes (scalar arguments, strings without
+//! escapes, a one-key `ret`, no `expect`) and answers `None` for anything
+//! else, including every malformed line: the reader then takes the slow path
+//! ([`super::reader::parse_object`] and `Reader::resolve`), which reads every
+//! valid line and words every error. So the fast path never decides what a
+//! line means on its own: in debug builds the reader checks each of its
+//! answers against the slow path's.
+//!
+//! The call is read by the derived `Deserialize` of [`CallByName`], [`Call`]'s
+//! twin, over the line's fields ([`Args`]), so a call added to [`Call`]
+//! needs no code here.
+
+use super::reader::Event;
+use super::value::{bindable, is_expression, valid_bind_name, Bindings, INFINITY_NAME};
+use crate::call::{parse_hex_bytes, Call, CallByName, Outcome, Value, ValueKind};
+use crate::types::{parse_hex, Addr, Errno, Fd, Pid, Rlimit, Signal, RLIM_INFINITY};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use std::fmt;
+
+/// The most top-level keys the fast path reads in one line; a longer line
+/// takes the slow path.
+const MAX_FIELDS: usize = 16;
+
+/// The keys of a JSON object and their values as written, in order, borrowed
+/// from the line, held on the stack.
+struct Fields<'a> {
+    items: [(&'a str, &'a str); MAX_FIELDS],
+    len: usize,
+    /// One bit per [`key_bit`] of the keys so far: a repeat is looked for
+    /// only when a key's bit is already set.
+    seen: u64,
+}
+
+/// A cheap hash of a key, as a bit of a `u64`.
+fn key_bit(key: &str) -> u64 {
+    let b = key.as_bytes();
+    let mix =
+        b.len() * 7 + usize::from(b.first().copied().unwrap_or(0)) + usize::from(b.last().copied().unwrap_or(0)) * 3;
+    1 << (mix % 64)
+}
+
+impl<'a> Fields<'a> {
+    /// Reads `text` as one JSON object whose keys and strings need no
+    /// unescaping, no key repeated, at most [`MAX_FIELDS`] keys, values
+    /// scalars or such objects. Its grammar is a strict subset of JSON's, so
+    /// whatever it accepts serde_json accepts too.
+    fn read(text: &'a str) -> Option<Fields<'a>> {
+        let mut fields = Fields {
+            items: [("", ""); MAX_FIELDS],
+            len: 0,
+            seen: 0,
+        };
+        let mut scan = Scan { text, pos: 0 };
+        scan.object(Some(&mut fields), 0)?;
+        scan.spaces();
+        (scan.pos == text.len()).then_some(fields)
+    }
+
+    fn as_slice(&self) -> &[(&'a str, &'a str)] {
+        &self.items[..self.len]
+    }
+
+    fn push(&mut self, key: &'a str, value: &'a str) -> Option<()> {
+        let bit = key_bit(key);
+        if self.len == MAX_FIELDS || (self.seen & bit != 0 && self.as_slice().iter().any(|(k, _)| *k == key)) {
+            return None;
+        }
+        self.seen |= bit;
+        self.items[self.len] = (key, value);
+        self.len += 1;
+        Some(())
+    }
+}
+
+/// Where the first `"`, `\\` or control character of `bytes` is: eight
+/// bytes at a time (the hex digits of a store's data make strings long).
+fn first_special(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // A byte of the word is zero (the high bit of each byte that is).
+    let zero_in = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut at = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let word = u64::from_ne_bytes(chunk.try_into().expect("eight bytes"));
+        let quote = zero_in(word ^ (ONES * u64::from(b'"')));
+        let backslash = zero_in(word ^ (ONES * u64::from(b'\\')));
+        // Bytes below 0x20 (exact for every byte, the trick's bound being 0x80).
+        let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+        if quote | backslash | control != 0 {
+            break;
+        }
+        at += 8;
+    }
+    let rest = &bytes[at..];
+    rest.iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|i| at + i)
+}
+
+/// The deepest nesting of objects the fast path reads (`ret`'s limit pair).
+const MAX_DEPTH: usize = 3;
+
+/// A cursor over a line, reading the fast path's subset of JSON.
+struct Scan<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    /// Skips JSON whitespace.
+    fn spaces(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        self.spaces();
+        (self.peek()? == byte).then(|| self.pos += 1)
+    }
+
+    /// An object; its entries go to `out` when given (else it is skipped).
+    fn object(&mut self, mut out: Option<&mut Fields<'a>>, depth: usize) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.eat(b'{')?;
+        self.spaces();
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            return Some(());
+        }
+        loop {
+            self.spaces();
+            let key = self.string()?;
+            let key = &key[1..key.len() - 1];
+            self.eat(b':')?;
+            let value = self.value(depth)?;
+            if let Some(fields) = out.as_deref_mut() {
+                fields.push(key, value)?;
+            }
+            self.spaces();
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A value as written: a string, an integer, `true`, `false`, `null` or
+    /// an object.
+    fn value(&mut self, depth: usize) -> Option<&'a str> {
+        self.spaces();
+        let start = self.pos;
+        match self.peek()? {
+            b'"' => return self.string(),
+            b'{' => self.object(None, depth + 1)?,
+            b'-' | b'0'..=b'9' => self.integer()?,
+            _ => {
+                let rest = &self.text[start..];
+                let word = ["true", "false", "null"].into_iter().find(|w| rest.starts_with(w))?;
+                self.pos += word.len();
+            }
+        }
+        Some(&self.text[start..self.pos])
+    }
+
+    /// A string with its quotes, when it has no escape and no control character.
+    fn string(&mut self) -> Option<&'a str> {
+        let start = self.pos;
+        (self.peek()? == b'"').then_some(())?;
+        let body = &self.text.as_bytes()[start + 1..];
+        let len = first_special(body)?;
+        (body[len] == b'"').then_some(())?;
+        self.pos = start + len + 2;
+        Some(&self.text[start..self.pos])
+    }
+
+    /// An integer in JSON's grammar (no fraction, no exponent: those take the slow path).
+    fn integer(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        let first = self.peek()?;
+        let digits = self.text.as_bytes()[self.pos..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if digits == 0 || (first == b'0' && digits > 1) {
+            return None;
+        }
+        self.pos += digits;
+        match self.peek() {
+            Some(b'.' | b'e' | b'E') => None,
+            _ => Some(()),
+        }
+    }
+}
+
+/// A scalar JSON value as the slow path holds it after resolving
+/// expressions, `"0x..."` and `"RLIM_INFINITY"`.
+#[derive(Clone, Copy, Debug)]
+enum Scalar<'a> {
+    /// A non-negative integer.
+    Unsigned(u64),
+    /// A negative integer.
+    Negative(i64),
+    /// A string that is no number.
+    Str(&'a str),
+    /// `true` or `false`.
+    Bool(bool),
+    /// `null`.
+    Null,
+}
+
+impl Scalar<'_> {
+    /// `serde_json::Value::as_u64`.
+    fn as_u64(self) -> Option<u64> {
+        match self {
+            Scalar::Unsigned(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// `serde_json::Value::as_i64`.
+    fn as_i64(self) -> Option<i64> {
+        match self {
+            Scalar::Unsigned(v) => i64::try_from(v).ok(),
+            Scalar::Negative(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// The contents of a JSON string as written, when it has no escapes.
+fn plain_string(raw: &str) -> Option<&str> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    (!inner.contains('\\')).then_some(inner)
+}
+
+/// A value as written, expressions unevaluated (the slow path's `strict_value`).
+fn literal(raw: &str) -> Option<Scalar<'_>> {
+    match raw.as_bytes().first()? {
+        b'"' => plain_string(raw).map(Scalar::Str),
+        b'-' | b'0'..=b'9' => integer(raw),
+        _ => match raw {
+            "true" => Some(Scalar::Bool(true)),
+            "false" => Some(Scalar::Bool(false)),
+            "null" => Some(Scalar::Null),
+            _ => None,
+        },
+    }
+}
+
+/// An integer as the slow path reads it: exact, `-0` is 0; fractions,
+/// exponents and integers out of range take the slow path.
+fn integer(raw: &str) -> Option<Scalar<'_>> {
+    if raw.contains(['.', 'e', 'E']) {
+        return None;
+    }
+    match raw.strip_prefix('-') {
+        Some(digits) if digits.bytes().all(|b| b == b'0') => Some(Scalar::Unsigned(0)),
+        Some(_) => raw.parse::<i64>().ok().map(Scalar::Negative),
+        None => raw.parse::<u64>().ok().map(Scalar::Unsigned),
+    }
+}
+
+/// A value with its strings that stand for numbers replaced by the numbers
+/// (`value::resolve`).
+fn resolved<'a>(raw: &'a str, env: &Bindings) -> Option<Scalar<'a>> {
+    match literal(raw)? {
+        Scalar::Str(s) if is_expression(s) => {
+            let v = env.eval(s).ok()?;
+            Some(match i64::try_from(v) {
+                Ok(n) if n < 0 => Scalar::Negative(n),
+                _ => Scalar::Unsigned(v as u64),
+            })
+        }
+        Scalar::Str(s) => Some(match parse_hex(s) {
+            Some(v) => Scalar::Unsigned(v),
+            None if s == INFINITY_NAME => Scalar::Unsigned(RLIM_INFINITY),
+            None => Scalar::Str(s),
+        }),
+        other => Some(other),
+    }
+}
+
+/// Reads the event on `line` of the trace, whose text is `text`, if it has
+/// one of the common shapes; `None` sends it down the slow path.
+pub fn event(text: &str, line: u64, env: &Bindings) -> Option<Event> {
+    let fields = Fields::read(text)?;
+    let (mut pid, mut name, mut bind, mut ret) = (None, None, None, None);
+    // Which fields are the call's arguments, one bit each.
+    let mut arguments = 0u32;
+    for (i, &(key, raw)) in fields.as_slice().iter().enumerate() {
+        match key {
+            "pid" => pid = Some(raw),
+            "call" => name = Some(plain_string(raw)?),
+            "bind" => bind = Some(raw),
+            "ret" => ret = Some(raw),
+            // `expect`, and a second header: the slow path.
+            "expect" | "format" | "version" => return None,
+            _ => arguments |= 1 << i,
+        }
+    }
+    let mut args = Args {
+        name: name?,
+        fields: fields.as_slice(),
+        arguments,
+        env,
+    };
+    let call = Call::from(CallByName::deserialize(&mut args).ok()?);
+    let kind = call.value_kind();
+    let pid = match pid {
+        None => Pid(1),
+        Some(raw) => resolved(raw, env)?
+            .as_i64()
+            .and_then(Pid::from_written)
+            .filter(|p| p.0 != 0)?,
+    };
+    let bind = match bind {
+        None => None,
+        Some(raw) => Some(bind_name(raw, kind)?.to_string()),
+    };
+    let ret = match ret {
+        None => None,
+        Some(raw) => Some(outcome(raw, kind, env)?),
+    };
+    Some(Event {
+        line,
+        pid,
+        call,
+        bind,
+        ret,
+        expect: None,
+    })
+}
+
+/// A `bind` name that `kind` of result can be bound to.
+fn bind_name(raw: &str, kind: ValueKind) -> Option<&str> {
+    let name = plain_string(raw).filter(|n| valid_bind_name(n))?;
+    bindable(kind).then_some(name)
+}
+
+/// `{"ok":V}`, `{"err":"E"}` or `{"fault":"S"}` (`value::parse_outcome`).
+fn outcome(raw: &str, kind: ValueKind, env: &Bindings) -> Option<Outcome> {
+    let fields = Fields::read(raw)?;
+    let &[(key, value)] = fields.as_slice() else {
+        return None;
+    };
+    match key {
+        "ok" => success(value, kind, env).map(Outcome::Ok),
+        "err" => match literal(value)? {
+            Scalar::Str(s) => s.parse::<Errno>().ok().map(Outcome::Err),
+            _ => None,
+        },
+        "fault" => match literal(value)? {
+            Scalar::Str(s) => s.parse::<Signal>().ok().map(Outcome::Fault),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A success value of `kind` (`value::parse_value`).
+fn success(raw: &str, kind: ValueKind, env: &Bindings) -> Option<Value> {
+    match kind {
+        // Bytes are not resolved: hex digits only (a byte run takes the slow path).
+        ValueKind::Bytes => parse_hex_bytes(plain_string(raw)?).ok().map(Value::Bytes),
+        ValueKind::Rlimit => rlimit(raw, env).map(Value::Rlimit),
+        // Rarer results take the general path.
+        ValueKind::Mode | ValueKind::Status | ValueKind::FdPair => None,
+        _ => {
+            let v = resolved(raw, env)?;
+            match kind {
+                ValueKind::Unit => matches!(v, Scalar::Unsigned(0) | Scalar::Null).then_some(Value::Unit),
+                ValueKind::Addr => v.as_u64().map(|a| Value::Addr(Addr(a))),
+                ValueKind::Fd => v.as_i64().and_then(|v| i32::try_from(v).ok()).map(|v| Value::Fd(Fd(v))),
+                ValueKind::Pid => v
+                    .as_u64()
+                    .and_then(|v| u32::try_from(v).ok())
+                    .map(|v| Value::Pid(Pid(v))),
+                ValueKind::Size => v.as_u64().map(Value::Size),
+                ValueKind::Handle => v.as_u64().map(|h| Value::Handle(crate::call::Handle(h))),
+                ValueKind::Bytes | ValueKind::Rlimit | ValueKind::Mode | ValueKind::Status | ValueKind::FdPair => None,
+            }
+        }
+    }
+}
+
+/// `{"cur":N,"max":N}`.
+fn rlimit(raw: &str, env: &Bindings) -> Option<Rlimit> {
+    let fields = Fields::read(raw)?;
+    let (mut cur, mut max) = (None, None);
+    for &(key, value) in fields.as_slice() {
+        let v = resolved(value, env)?.as_u64()?;
+        match key {
+            "cur" => cur = Some(v),
+            "max" => max = Some(v),
+            _ => return None,
+        }
+    }
+    Some(Rlimit { cur: cur?, max: max? })
+}
+
+/// A call's name and resolved arguments, read by [`CallByName`] (the
+/// twin of [`Call`] tagged from outside): serde is handed the name first,
+/// then the arguments straight from the line, with nothing buffered.
+struct Args<'a, 'e> {
+    name: &'a str,
+    fields: &'e [(&'a str, &'a str)],
+    /// The fields still to hand out that are arguments, one bit each.
+    arguments: u32,
+    env: &'e Bindings,
+}
+
+/// Any refusal on the fast path: the slow path then says what is wrong.
+#[derive(Debug)]
+pub struct Refused;
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not a common shape: read by the slow path")
+    }
+}
+
+impl std::error::Error for Refused {}
+
+impl de::Error for Refused {
+    fn custom<T: fmt::Display>(_: T) -> Refused {
+        Refused
+    }
+}
+
+impl<'de> Deserializer<'de> for &mut Args<'de, '_> {
+    type Error = Refused;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Refused> {
+        Err(Refused)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Refused> {
+        visitor.visit_enum(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct identifier ignored_any
+    }
+}
+
+impl<'de> de::EnumAccess<'de> for &mut Args<'de, '_> {
+    type Error = Refused;
+    type Variant = Self;
+
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self), Refused> {
+        let variant = seed.deserialize(ScalarDe(Scalar::Str(self.name)))?;
+        Ok((variant, self))
+    }
+}
+
+impl<'de> de::VariantAccess<'de> for &mut Args<'de, '_> {
+    type Error = Refused;
+
+    fn unit_variant(self) -> Result<(), Refused> {
+        (self.arguments == 0).then_some(()).ok_or(Refused)
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, _: T) -> Result<T::Value, Refused> {
+        Err(Refused)
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _: usize, _: V) -> Result<V::Value, Refused> {
+        Err(Refused)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(self, _: &'static [&'static str], visitor: V) -> Result<V::Value, Refused> {
+        visitor.visit_map(self)
+    }
+}
+
+impl<'de> MapAccess<'de> for &mut Args<'de, '_> {
+    type Error = Refused;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Refused> {
+        if self.arguments == 0 {
+            return Ok(None);
+        }
+        let (key, _) = self.fields[self.arguments.trailing_zeros() as usize];
+        seed.deserialize(ScalarDe(Scalar::Str(key))).map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Refused> {
+        if self.arguments == 0 {
+            return Err(Refused);
+        }
+        let i = self.arguments.trailing_zeros() as usize;
+        // Clears the lowest bit: this argument is handed out.
+        self.arguments &= self.arguments - 1;
+        let value = resolved(self.fields[i].1, self.env).ok_or(Refused)?;
+        seed.deserialize(ScalarDe(value))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.arguments.count_ones() as usize)
+    }
+}
+
+/// One resolved argument, handed to serde as `&serde_json::Value` would hand it.
+struct ScalarDe<'a>(Scalar<'a>);
+
+impl<'de> Deserializer<'de> for ScalarDe<'de> {
+    type Error = Refused;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        match self.0 {
+            Scalar::Unsigned(v) => visitor.visit_u64(v),
+            Scalar::Negative(v) => visitor.visit_i64(v),
+            Scalar::Str(s) => visitor.visit_borrowed_str(s),
+            Scalar::Bool(b) => visitor.visit_bool(b),
+            Scalar::Null => visitor.visit_unit(),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
+        match self.0 {
+            Scalar::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::ProfileName;
+    use crate::types::{MapFlags, Prot};
+
+    fn env() -> Bindings {
+        let mut env = Bindings::new(ProfileName::Neutrino.profile());
+        env.bind("a", ValueKind::Addr, &Outcome::Ok(Value::Addr(Addr(0x4000_0000))), 2);
+        env
+    }
+
+    #[test]
+    fn common_lines_take_the_fast_path() {
+        let line = r#"{"pid":1,"call":"mmap","addr":"$a+0x1000","len":4096,"prot":"PROT_READ|PROT_WRITE","flags":"MAP_PRIVATE|MAP_ANON","fd":-1,"off":0,"bind":"b","ret":{"ok":"0x40001000"}}"#;
+        let ev = event(line, 7, &env()).expect("an mmap line is common");
+        assert_eq!(ev.line, 7);
+        assert_eq!(ev.pid, Pid(1));
+        assert_eq!(
+            ev.call,
+            Call::Mmap {
+                addr: Addr(0x4000_1000),
+                len: crate::types::Len(4096),
+                prot: Prot::READ | Prot::WRITE,
+                flags: MapFlags::PRIVATE | MapFlags::ANON,
+                fd: Fd(-1),
+                off: 0,
+            }
+        );
+        assert_eq!(ev.bind.as_deref(), Some("b"));
+        assert_eq!(ev.ret, Some(Outcome::Ok(Value::Addr(Addr(0x4000_1000)))));
+        let store = r#"{"call":"store","addr":"$a","data":"00ff","ret":{"fault":"SIGSEGV"}}"#;
+        let ev = event(store, 1, &env()).expect("a store is common");
+        assert_eq!(ev.ret, Some(Outcome::Fault(Signal::SIGSEGV)));
+        let limit = r#"{"pid":1,"call":"getrlimit","resource":"RLIMIT_AS","target":null,"ret":{"ok":{"cur":1,"max":"RLIM_INFINITY"}}}"#;
+        let ev = event(limit, 1, &env()).expect("a getrlimit is common");
+        assert_eq!(
+            ev.ret,
+            Some(Outcome::Ok(Value::Rlimit(Rlimit {
+                cur: 1,
+                max: RLIM_INFINITY
+            })))
+        );
+        let err = r#"{"call":"munmap","addr":0,"len":0,"ret":{"err":"EINVAL"}}"#;
+        assert_eq!(
+            event(err, 1, &env()).and_then(|e| e.ret),
+            Some(Outcome::Err(Errno::EINVAL))
+        );
+    }
+
+    #[test]
+    fn the_first_quote_backslash_or_control_character_is_found_anywhere() {
+        for len in 0..40 {
+            for special in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+                for at in 0..len {
+                    let mut bytes: Vec<u8> = (0..len).map(|i| b"0aZ~ \x7f\x80\xff"[i % 8]).collect();
+                    bytes[at] = special;
+                    if at + 1 < len {
+                        bytes[at + 1] = b'"';
+                    }
+                    assert_eq!(first_special(&bytes), Some(at), "{bytes:?}");
+                }
+                let plain: Vec<u8> = (0..len).map(|i| b"0aZ~ \x7f\x80\xff"[i % 8]).collect();
+                assert_eq!(first_special(&plain), None);
+            }
+        }
+    }
+
+    #[test]
+    fn anything_uncommon_or_wrong_takes_the_slow_path() {
+        let slow = [
+            // Shapes the fast path leaves to the slow one.
+            r#"{"call":"shm_open","name":"/a\"b","oflag":"O_RDWR","mode":0,"ret":{"ok":3}}"#,
+            r#"{"call":"munmap","addr":0,"len":0,"expect":{"err":"EINVAL"}}"#,
+            r#"{"call":"store","addr":"$a","data":{"repeat":"ab","len":64},"ret":{"ok":0}}"#,
+            // Errors, which the slow path words.
+            r#"{"call":"munmap","addr":0,"len":0,"len":1,"ret":{"ok":0}}"#,
+            r#"{"call":"munmap","addr":0.5,"len":0,"ret":{"ok":0}}"#,
+            r#"{"call":"munmap","addr":"$nope","len":0,"ret":{"ok":0}}"#,
+            r#"{"call":"munmap","addr":0,"len":0,"ret":{"ok":1}}"#,
+            r#"{"call":"munmap","addr":0,"len":0,"bind":"x","ret":{"ok":0}}"#,
+            r#"{"call":"munmap","addr":0,"len":0,"ret":{"ok":0,"err":"EINVAL"}}"#,
+            r#"{"call":"munmap","addr":0,"ret":{"ok":0}}"#,
+            r#"{"call":"unmap","addr":0,"len":0,"ret":{"ok":0}}"#,
+            r#"{"pid":0,"call":"munmap","addr":0,"len":0,"ret":{"ok":0}}"#,
+            r#"{"call":"munmap","addr":0,"len":0,"ret":{"ok":0}} x"#,
+            r#"{"format":"mmoracle-trace","call":"exit"}"#,
+        ];
+        for line in slow {
+            assert_eq!(event(line, 1, &env()), None, "{line}");
+        }
+    }
+}
