@@ -19,7 +19,7 @@
 //! MMAP-ENOMEM-7, MMAP-ENOMEM-3, MMAP-ERRADDR-1, MMAP-ENOMEM-5, MMAP-EINVAL-13, MMAP-EPERM-4,
 //! MMAP-EEXIST-1, MMAP-EPERM-3, MMAP-EAGAIN-1, MMAP-EOVERFLOW-1,
 //! MMAP-EINVAL-1, MMAP-ENOTSUP-2, MMAP-EACCES-2, MMAP-EACCES-1,
-//! MMAP-ENODEV-1, MMAP-ENOMEM-2, MMAP-ENOMEM-1, MMAP-ENOMEM-6; success
+//! MMAP-EPERM-5, MMAP-ENODEV-1, MMAP-ENOMEM-2, MMAP-ENOMEM-1, MMAP-ENOMEM-6; success
 //! MMAP-OK-1 / MMAP-OK-2.
 
 use super::object::{ObjKind, Object};
@@ -121,6 +121,12 @@ impl Request {
 
     fn fd_writable(&self) -> bool {
         self.entry.is_some_and(|e| e.oflags.writable())
+    }
+
+    /// Whether the fd's file lives on a mount that forbids executing it:
+    /// a pipe (Linux's pipefs is mounted noexec; MMAP-EPERM-5).
+    fn on_noexec_mount(&self) -> bool {
+        self.entry.is_some_and(|e| matches!(e.target, FdTarget::Pipe { .. }))
     }
 
     /// The object offset of the region's first byte (page-aligned).
@@ -489,6 +495,11 @@ impl Model {
                 checked && r.shared && r.writes() && !r.fd_writable(),
             )
             .check("MMAP-EACCES-1", Errno::EACCES, checked && !r.fd_readable())
+            .check(
+                "MMAP-EPERM-5",
+                Errno::EPERM,
+                checked && r.prot.contains(Prot::EXEC) && r.on_noexec_mount(),
+            )
             .check(
                 "MMAP-ENODEV-1",
                 self.profile.unmappable_fd,

@@ -446,13 +446,16 @@ impl LinuxBackend {
     /// Whether a new process of `pid` is refused under RLIMIT_NPROC
     /// (PROC-EAGAIN-2), or why that cannot be judged here: the kernel counts
     /// every process of the uid on the machine, the model only this run's.
-    /// A child started under an odd RLIMIT_STACK gets another memory layout,
-    /// or does not start, and cannot be judged either.
-    fn new_process_limits(&mut self, pid: Pid) -> Result<bool, String> {
+    /// A child that execs (`exec`: spawn) under an odd RLIMIT_STACK gets
+    /// another memory layout, or does not start, and cannot be judged either.
+    fn new_process_limits(&mut self, pid: Pid, exec: bool) -> Result<bool, String> {
         let uid = self.workers.get(&pid).map_or(0, |w| w.euid);
-        let stack = self
-            .soft_limit(pid, Resource::RLIMIT_STACK)
-            .ok_or("RLIMIT_STACK could not be read")?;
+        let stack = match exec {
+            true => self
+                .soft_limit(pid, Resource::RLIMIT_STACK)
+                .ok_or("RLIMIT_STACK could not be read")?,
+            false => 8 << 20, // a forked child keeps its parent's layout
+        };
         if !(1 << 20..=1 << 30).contains(&stack) {
             return Err(format!(
                 "a child under a soft RLIMIT_STACK of {stack:#x} starts with another memory layout, or not at all"
@@ -468,7 +471,7 @@ impl LinuxBackend {
         if ours >= limit {
             return Ok(true);
         }
-        let machine = processes_of_uid(uid) as u64;
+        let machine = settled_processes_of_uid(uid, ours) as u64;
         if machine >= limit {
             return Err(format!(
                 "{machine} processes of uid {uid} run on this machine, {ours} of them this run's: RLIMIT_NPROC ({limit}) counts them all"
@@ -481,9 +484,12 @@ impl LinuxBackend {
         if self.workers.len() >= self.profile.max_procs {
             return Outcome::Err(Errno::EAGAIN); // PROC-EAGAIN-1: the worker pool's bound
         }
-        let nproc_reached = match self.new_process_limits(pid) {
+        let nproc_reached = match self.new_process_limits(pid, true) {
             Ok(reached) => reached,
-            Err(why) => return self.apart(why),
+            Err(why) => {
+                self.next_pid += 1; // the model's spawn takes the next pid
+                return self.apart(why);
+            }
         };
         match self.call(pid, Op::Spawn, [0; 6], &[]) {
             // PROC-EAGAIN-2: the kernel refused the fork under RLIMIT_NPROC.
@@ -540,9 +546,87 @@ impl LinuxBackend {
         }
     }
 
+    /// fork: a real fork() in `pid`'s worker, whose child serves on a new
+    /// socket with the parent's memory layout (so the driver's view of the
+    /// worker's own memory is the parent's).
+    fn fork(&mut self, pid: Pid) -> Outcome {
+        if self.workers.len() >= self.profile.max_procs {
+            return Outcome::Err(Errno::EAGAIN); // PROC-EAGAIN-1: the worker pool's bound
+        }
+        let nproc_reached = match self.new_process_limits(pid, false) {
+            Ok(reached) => reached,
+            Err(why) => {
+                self.next_pid += 1; // the model's fork takes the next pid
+                return self.apart(why);
+            }
+        };
+        let (reply, fd) = match self.call(pid, Op::Fork, [0; 6], &[]) {
+            Ok(got) => got,
+            Err(o) => return o,
+        };
+        match (reply.status, fd) {
+            // PROC-EAGAIN-2: the kernel refused the fork under RLIMIT_NPROC.
+            (Status::Errno(e), _) if nproc_reached && e == Errno::EAGAIN.linux() => Outcome::Err(Errno::EAGAIN),
+            (Status::Ok, Some(fd)) => self.forked(pid, UnixStream::from(fd)),
+            (Status::Errno(e), _) => {
+                self.next_pid += 1; // the model's fork took the next pid
+                self.apart(format!("the worker could not fork (errno {e})"))
+            }
+            _ => self.apart("fork replied without a socket"),
+        }
+    }
+
+    /// The forked child of `parent`, once it said hello on `sock`.
+    fn forked(&mut self, parent: Pid, sock: UnixStream) -> Outcome {
+        let hello = sock
+            .set_read_timeout(Some(self.config.deadline))
+            .and_then(|()| receive(&sock, &mut self.payload));
+        let hello = match hello {
+            Ok((reply, _)) => reply,
+            Err(e) => {
+                self.incident = Some(Incident::WorkerLost(format!(
+                    "the forked child of pid {parent} said no hello: {e}"
+                )));
+                return Outcome::Err(Errno::EAGAIN);
+            }
+        };
+        let p = &self.workers[&parent];
+        let w = Worker {
+            sock,
+            real_pid: hello.value as i32,
+            baseline: p.baseline,
+            own: p.own.clone(),
+            guard: p.guard,
+            own_locked: false, // no lock survives a fork
+            own_lockable: p.own_lockable,
+            cap_ipc_lock: p.cap_ipc_lock,
+            mcl_future: false,
+            euid: p.euid,
+            touched: 0,
+            last: hello.counters,
+        };
+        let child = Pid(self.next_pid);
+        self.next_pid += 1;
+        self.workers.insert(child, w);
+        let inherited: Vec<(Pid, i32)> = self
+            .unmappable_fds
+            .iter()
+            .filter(|(p, _)| *p == parent)
+            .map(|(_, fd)| (child, *fd))
+            .collect();
+        self.unmappable_fds.extend(inherited);
+        Outcome::Ok(Value::Pid(child))
+    }
+
     fn exit(&mut self, pid: Pid) -> Outcome {
         let out = self.simple(pid, Op::Exit, [0; 6], &[], |_| Value::Unit);
-        self.workers.remove(&pid);
+        // Gone before the next call: its parent reaps it, and it no longer
+        // counts against its uid's RLIMIT_NPROC (nor is left to init, as it
+        // would be if its parent ended first).
+        // Root is never limited, so only other uids wait.
+        if let Some(w) = self.workers.remove(&pid).filter(|w| w.euid != 0) {
+            wait_gone(w.real_pid);
+        }
         self.unmappable_fds.retain(|(p, _)| *p != pid);
         out
     }
@@ -959,6 +1043,33 @@ fn initial_limits_env(profile: &Profile) -> Result<String, String> {
     Ok(parts.join(","))
 }
 
+/// Waits, up to 200 ms, until process `real_pid` is gone (reaped: its
+/// /proc entry goes with it).
+fn wait_gone(real_pid: i32) {
+    let entry = format!("/proc/{real_pid}");
+    for _ in 0..200 {
+        if !std::path::Path::new(&entry).exists() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// How many processes of real uid `uid` run, once workers that are ending
+/// (an exited or killed worker is counted until it is gone) had a moment to
+/// go: waits up to 200 ms for the count to come down to `ours`.
+fn settled_processes_of_uid(uid: u32, ours: u64) -> usize {
+    let mut count = processes_of_uid(uid);
+    for _ in 0..40 {
+        if count as u64 <= ours {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        count = processes_of_uid(uid);
+    }
+    count
+}
+
 /// How many processes of real uid `uid` this machine runs (/proc/*/status).
 fn processes_of_uid(uid: u32) -> usize {
     let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
@@ -1139,6 +1250,7 @@ impl MemoryManager for LinuxBackend {
         match call {
             Call::Spawn {} => self.spawn(pid),
             Call::Exit {} => self.exit(pid),
+            Call::Fork {} => self.fork(pid),
             Call::Cred {
                 euid,
                 cap_ipc_lock,
@@ -1262,9 +1374,19 @@ impl MemoryManager for LinuxBackend {
 
 impl Drop for LinuxBackend {
     fn drop(&mut self) {
-        for (_, w) in std::mem::take(&mut self.workers) {
+        // Children before their parents (a child's logical pid is always the
+        // higher): a worker killed while its parent lives is reaped by it
+        // (SIGCHLD ignored) instead of lingering as a zombie under init,
+        // where it would go on counting against its uid's RLIMIT_NPROC
+        // (PROC-EAGAIN-2) in the next run. Root is never limited, so only
+        // other uids' workers are waited for (tearing down a large address
+        // space takes milliseconds).
+        for (_, w) in std::mem::take(&mut self.workers).into_iter().rev() {
             if let Some(p) = rustix::process::Pid::from_raw(w.real_pid) {
                 let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+                if w.euid != 0 {
+                    wait_gone(w.real_pid);
+                }
             }
         }
         if let Some(mut c) = self.first.take() {
