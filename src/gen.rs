@@ -226,7 +226,8 @@ impl Gen {
             83..=84 => self.open(&pid),
             85..=88 => self.setrlimit(&pid),
             89..=90 => self.getrlimit(&pid),
-            91..=94 => self.spawn(&pid),
+            91..=93 => self.spawn(&pid),
+            94 => self.new_process(&pid, &Call::Fork {}),
             95..=96 => self.exit(who),
             _ => self.cred(&pid),
         }

@@ -125,6 +125,9 @@ pub struct LinuxBackend {
     /// open on them: Linux has no such file, so mmap of one is skipped.
     unmappable: std::collections::BTreeSet<PathBuf>,
     unmappable_fds: std::collections::BTreeSet<(Pid, i32)>,
+    /// Pids the model has and this backend made no worker for (a spawn or
+    /// fork it could not run faithfully): numbered in step with the model.
+    phantoms: std::collections::BTreeSet<Pid>,
 }
 
 /// Why the backend could not start.
@@ -183,6 +186,7 @@ impl LinuxBackend {
             read_only: Default::default(),
             unmappable: Default::default(),
             unmappable_fds: Default::default(),
+            phantoms: Default::default(),
             max_map_count: std::fs::read_to_string("/proc/sys/vm/max_map_count")
                 .ok()
                 .and_then(|t| t.trim().parse().ok())
@@ -432,12 +436,24 @@ impl LinuxBackend {
         }
     }
 
+    /// Takes the next pid for a child the model makes and this backend does not.
+    fn phantom_child(&mut self) {
+        self.phantoms.insert(Pid(self.next_pid));
+        self.next_pid += 1;
+    }
+
     /// The soft limit of `resource` in `pid`'s worker.
     fn soft_limit(&mut self, pid: Pid, resource: Resource) -> Option<u64> {
+        self.limit_pair(pid, resource).map(|(cur, _)| cur)
+    }
+
+    /// The soft and hard limit of `resource` in `pid`'s worker.
+    fn limit_pair(&mut self, pid: Pid, resource: Resource) -> Option<(u64, u64)> {
         let a = [0, resource.linux() as u64, 0, 0, 0, 0];
         match self.call(pid, Op::Prlimit, a, &[]) {
             Ok((reply, _)) if reply.status == Status::Ok => {
-                Some(u64::from_le_bytes(self.payload[..8].try_into().expect("8 bytes")))
+                let word = |i: usize| u64::from_le_bytes(self.payload[i..i + 8].try_into().expect("8 bytes"));
+                Some((word(0), word(8)))
             }
             _ => None,
         }
@@ -460,6 +476,18 @@ impl LinuxBackend {
             return Err(format!(
                 "a child under a soft RLIMIT_STACK of {stack:#x} starts with another memory layout, or not at all"
             ));
+        }
+        if exec {
+            // A new worker keeps its own fds at the top of the fd range, at
+            // least at fd 64, and may use up to the hard limit.
+            let (_, nofile) = self
+                .limit_pair(pid, Resource::RLIMIT_NOFILE)
+                .ok_or("RLIMIT_NOFILE could not be read")?;
+            if nofile < worker::MIN_FDS {
+                return Err(format!(
+                    "a child under a hard RLIMIT_NOFILE of {nofile} has no room for the worker's own fds"
+                ));
+            }
         }
         if uid == 0 {
             return Ok(false); // the root user is never limited
@@ -487,7 +515,7 @@ impl LinuxBackend {
         let nproc_reached = match self.new_process_limits(pid, true) {
             Ok(reached) => reached,
             Err(why) => {
-                self.next_pid += 1; // the model's spawn takes the next pid
+                self.phantom_child(); // the model's spawn takes the next pid
                 return self.apart(why);
             }
         };
@@ -515,7 +543,7 @@ impl LinuxBackend {
                 },
                 (Status::Errno(e), _) => {
                     // The model's spawn took the next pid; keep the numbering in step.
-                    self.next_pid += 1;
+                    self.phantom_child();
                     self.apart(format!(
                     "the worker could not start a child worker (errno {e}; under its limits or its MCL_FUTURE lock limit)"
                     ))
@@ -556,7 +584,7 @@ impl LinuxBackend {
         let nproc_reached = match self.new_process_limits(pid, false) {
             Ok(reached) => reached,
             Err(why) => {
-                self.next_pid += 1; // the model's fork takes the next pid
+                self.phantom_child(); // the model's fork takes the next pid
                 return self.apart(why);
             }
         };
@@ -569,7 +597,7 @@ impl LinuxBackend {
             (Status::Errno(e), _) if nproc_reached && e == Errno::EAGAIN.linux() => Outcome::Err(Errno::EAGAIN),
             (Status::Ok, Some(fd)) => self.forked(pid, UnixStream::from(fd)),
             (Status::Errno(e), _) => {
-                self.next_pid += 1; // the model's fork took the next pid
+                self.phantom_child(); // the model's fork took the next pid
                 self.apart(format!("the worker could not fork (errno {e})"))
             }
             _ => self.apart("fork replied without a socket"),
@@ -1237,14 +1265,20 @@ impl MemoryManager for LinuxBackend {
 
     fn execute(&mut self, pid: Pid, call: &Call) -> Outcome {
         self.incident = None;
+        if !self.workers.contains_key(&pid) {
+            // A process the model made and this backend did not: its
+            // children take pid numbers in the model, so here too.
+            if self.phantoms.contains(&pid) && matches!(call, Call::Spawn {} | Call::Fork {}) {
+                self.phantom_child();
+            }
+            // PROC-ESRCH-1, for library calls too (before any of their own checks).
+            return Outcome::Err(Errno::ESRCH);
+        }
         if call.is_library() {
             let mut libs = std::mem::take(&mut self.libs);
             let verdict = libs.execute(self, pid, call).expect("a library call");
             self.libs = libs;
             return verdict.outcome;
-        }
-        if !self.workers.contains_key(&pid) {
-            return Outcome::Err(Errno::ESRCH);
         }
         let unit = |_| Value::Unit;
         match call {
