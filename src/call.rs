@@ -62,6 +62,10 @@ pub enum Call {
     Spawn {},
     /// End the calling process, releasing its mappings and fds.
     Exit {},
+    /// `fork()`: a child with a copy of the caller's address space and fds.
+    /// Returns the new logical pid (the child's own fork returns 0, which
+    /// no trace sees).
+    Fork {},
     /// Change the caller's credentials.
     Cred {
         /// The new effective uid.
@@ -416,6 +420,7 @@ impl Call {
         match self {
             Call::Spawn {} => "spawn",
             Call::Exit {} => "exit",
+            Call::Fork {} => "fork",
             Call::Cred { .. } => "cred",
             Call::Umask { .. } => "umask",
             Call::Getrlimit { .. } => "getrlimit",
@@ -503,7 +508,7 @@ impl Call {
     /// The kind of value this call returns on success.
     pub fn value_kind(&self) -> ValueKind {
         match self {
-            Call::Spawn {} => ValueKind::Pid,
+            Call::Spawn {} | Call::Fork {} => ValueKind::Pid,
             Call::Mmap { .. } | Call::MmapPeer { .. } | Call::MemobjMap { .. } => ValueKind::Addr,
             Call::ShmOpen { .. } | Call::Open { .. } | Call::Dup { .. } | Call::GammaShmOpen { .. } => ValueKind::Fd,
             Call::Getrlimit { .. } => ValueKind::Rlimit,

@@ -134,6 +134,9 @@ struct Gen {
     /// The owner (index into `procs`, by pid JSON) of each address binding.
     addr_slots: [Option<Json>; ADDR_SLOTS],
     fd_slots: [Option<Json>; FD_SLOTS],
+    /// The profile's first limits (a lowered soft limit goes back to the
+    /// hard one, which no process can raise on linux).
+    initial_limits: [crate::types::Rlimit; Resource::COUNT],
     /// The owner of each memobj handle binding (`h0`..).
     handle_slots: [Option<Json>; HANDLE_SLOTS],
     /// Each memobj_map result binding (`m0`..): the handle slot, the target
@@ -163,6 +166,7 @@ impl Gen {
             pid_slots: vec![false; max_procs],
             addr_slots: Default::default(),
             fd_slots: Default::default(),
+            initial_limits: opts.profile.profile().initial_limits,
             handle_slots: Default::default(),
             vaddr_slots: Default::default(),
             used: 0,
@@ -224,7 +228,8 @@ impl Gen {
             83..=84 => self.open(&pid),
             85..=88 => self.setrlimit(&pid),
             89..=90 => self.getrlimit(&pid),
-            91..=94 => self.spawn(&pid),
+            91..=93 => self.spawn(&pid),
+            94 => self.new_process(&pid, &Call::Fork {}),
             95..=96 => self.exit(who),
             _ => self.cred(&pid),
         }
@@ -605,7 +610,8 @@ impl Gen {
     fn setrlimit(&mut self, pid: &Json) -> RawEvent {
         let pid = self.restricted_caller(pid);
         let resource = self.resource();
-        let unit = if resource == Resource::RLIMIT_NOFILE {
+        // Counts of fds and processes go by one, sizes by pages.
+        let unit = if matches!(resource, Resource::RLIMIT_NOFILE | Resource::RLIMIT_NPROC) {
             1
         } else {
             self.page
@@ -651,6 +657,11 @@ impl Gen {
     }
 
     fn spawn(&mut self, pid: &Json) -> RawEvent {
+        self.new_process(pid, &Call::Spawn {})
+    }
+
+    /// A spawn or a fork: the child takes a free pid slot.
+    fn new_process(&mut self, pid: &Json, call: &Call) -> RawEvent {
         if self.procs.len() >= self.max_procs {
             let who = self.below(self.procs.len() as u64) as usize;
             return self.exit(who);
@@ -664,7 +675,7 @@ impl Gen {
             pid: Json::from(format!("${name}")),
             slot: Some(slot),
         });
-        raw_event(pid.clone(), &Call::Spawn {}, Some(&name))
+        raw_event(pid.clone(), call, Some(&name))
     }
 
     fn exit(&mut self, who: usize) -> RawEvent {
@@ -708,7 +719,7 @@ impl Gen {
     // ---- library calls, the server's files, fds and other processes ------
 
     fn extra(&mut self, who: usize, pid: &Json) -> RawEvent {
-        match self.below(34) {
+        match self.below(36) {
             0..=2 => self.memobj_create(pid),
             3 => self.memobj_wrap(pid),
             4..=7 => self.memobj_map(pid),
@@ -732,6 +743,7 @@ impl Gen {
             31 => self.fstat_full(pid),
             32 => self.cred_groups(pid),
             33 => self.pipe(pid),
+            34..=35 => self.new_process(pid, &Call::Fork {}),
             _ => self.exit_or_spawn(who, pid),
         }
     }
@@ -1221,10 +1233,11 @@ impl Gen {
     /// With no fds left: an open, a shm_open and a dup fail (EMFILE), then
     /// the soft limit goes back up (the events run in this order).
     fn queue_after_no_fds(&mut self, pid: &Json) {
+        let hard = self.initial_limits[Resource::RLIMIT_NOFILE.index()].max;
         let restore = Call::Setrlimit {
             resource: Resource::RLIMIT_NOFILE,
-            cur: RLIM_INFINITY,
-            max: RLIM_INFINITY,
+            cur: hard,
+            max: hard,
             target: None,
         };
         let open = Call::Open {
@@ -1240,6 +1253,7 @@ impl Gen {
         let mut dup = raw_event(pid.clone(), &Call::Dup { fd: Fd(-1) }, None);
         set_arg(&mut dup, "fd", fd);
         self.queued.push(raw_event(pid.clone(), &restore, None));
+        self.queued.push(raw_event(pid.clone(), &Call::Pipe {}, None));
         self.queued.push(dup);
         self.queued.push(raw_event(pid.clone(), &shm, None));
         self.queued.push(raw_event(pid.clone(), &open, None));
@@ -1250,14 +1264,22 @@ impl Gen {
     fn odd_limit(&mut self, pid: &Json) -> RawEvent {
         let pid = self.restricted_caller(pid);
         let mut resource = self.resource();
-        let (cur, max) = match self.below(4) {
+        let (cur, max) = match self.below(5) {
             0 => (2 * self.page, self.page),
             1 => (RLIM_INFINITY, 64 * self.page),
             // No fds, or no locking, for a process that may have dropped privileges.
             2 => {
                 resource = Resource::RLIMIT_NOFILE;
                 self.queue_after_no_fds(&pid);
-                (0, RLIM_INFINITY)
+                (0, self.initial_limits[resource.index()].max)
+            }
+            // No more processes: the next spawn by it fails (PROC-EAGAIN-2,
+            // where root is not spared).
+            4 => {
+                resource = Resource::RLIMIT_NPROC;
+                let spawn = self.spawn(&pid);
+                self.queued.push(spawn);
+                (0, self.initial_limits[resource.index()].max)
             }
             _ => {
                 resource = Resource::RLIMIT_MEMLOCK;

@@ -8,6 +8,7 @@ use crate::types::{Errno, MapFlags, MclFlags, MsyncFlags, Prot, Resource, Rlimit
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 /// The name of a profile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -266,7 +267,8 @@ pub struct Profile {
     pub commit_objects: bool,
     /// The largest number of regions in one address space.
     pub max_regions: usize,
-    /// Whether a MAP_FIXED mapping's limit checks subtract the bytes it replaces.
+    /// Whether a MAP_FIXED mapping's limit checks subtract the bytes it
+    /// replaces (RLIMIT_AS/DATA, and the overcommit charge of a private one).
     pub fixed_replace_credit: bool,
     /// The largest number of live processes (spawn fails with EAGAIN beyond it).
     pub max_procs: usize,
@@ -507,8 +509,30 @@ const NEUTRINO_FIELDS: Profile = Profile {
     nproc_exempts_root: false,
 };
 
-/// Linux 6.x on x86_64, as probed on this project's machines.
-pub static LINUX: Profile = Profile {
+/// Linux 6.x on x86_64, as probed on this project's machines, with the
+/// machine's own memory (`ram_bytes`, read once from /proc/meminfo).
+pub static LINUX: LazyLock<Profile> = LazyLock::new(|| Profile {
+    ram_bytes: machine_commit_limit().unwrap_or(LINUX_FIELDS.ram_bytes),
+    ..LINUX_FIELDS
+});
+
+/// What Linux's heuristic overcommit compares one request with: RAM plus
+/// swap (`totalram_pages() + total_swap_pages`, mm/util.c
+/// __vm_enough_memory), MemTotal and SwapTotal in /proc/meminfo. `None`
+/// where that cannot be read (not Linux).
+pub fn machine_commit_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib = |key: &str| -> Option<u64> {
+        let line = text.lines().find(|l| l.starts_with(key))?;
+        line[key.len()..].trim().trim_end_matches("kB").trim().parse().ok()
+    };
+    let total = kib("MemTotal:")?.checked_add(kib("SwapTotal:").unwrap_or(0))?;
+    total.checked_mul(1024)
+}
+
+/// The linux profile as written, with the memory of the machine it was
+/// measured on; [`LINUX`] takes this one's memory instead.
+const LINUX_FIELDS: Profile = Profile {
     name: ProfileName::Linux,
     page_size: PAGE,
     // The address space starts at 0; mmap_min_addr is a permission check.
@@ -520,9 +544,10 @@ pub static LINUX: Profile = Profile {
     placement: Placement::TopDown,
     last_paddr: 0xFFFF_FFFF,
     max_object_offset: (1 << 63) - 1,
-    // This machine's MemTotal (totalram_pages), which the kernel's
-    // heuristic overcommit compares a request with: machine-dependent
-    // (spec/profiles.md, ram_bytes); 24 GiB of RAM less the kernel's own.
+    // The machine's RAM plus swap, which the kernel's heuristic overcommit
+    // compares a request with: machine-dependent (spec/profiles.md,
+    // ram_bytes), so LINUX reads it; this is the value where it cannot be
+    // read (the project's first machine: 24 GiB less the kernel's own).
     ram_bytes: 24_684_084 << 10,
     commit_cumulative: false,
     commit_objects: false,

@@ -19,7 +19,7 @@
 //! MMAP-ENOMEM-7, MMAP-ENOMEM-3, MMAP-ERRADDR-1, MMAP-ENOMEM-5, MMAP-EINVAL-13, MMAP-EPERM-4,
 //! MMAP-EEXIST-1, MMAP-EPERM-3, MMAP-EAGAIN-1, MMAP-EOVERFLOW-1,
 //! MMAP-EINVAL-1, MMAP-ENOTSUP-2, MMAP-EACCES-2, MMAP-EACCES-1,
-//! MMAP-ENODEV-1, MMAP-ENOMEM-2, MMAP-ENOMEM-1, MMAP-ENOMEM-6; success
+//! MMAP-EPERM-5, MMAP-ENODEV-1, MMAP-ENOMEM-2, MMAP-ENOMEM-1, MMAP-ENOMEM-6; success
 //! MMAP-OK-1 / MMAP-OK-2.
 
 use super::object::{ObjKind, Object};
@@ -121,6 +121,12 @@ impl Request {
 
     fn fd_writable(&self) -> bool {
         self.entry.is_some_and(|e| e.oflags.writable())
+    }
+
+    /// Whether the fd's file lives on a mount that forbids executing it:
+    /// a pipe (Linux's pipefs is mounted noexec; MMAP-EPERM-5).
+    fn on_noexec_mount(&self) -> bool {
+        self.entry.is_some_and(|e| matches!(e.target, FdTarget::Pipe { .. }))
     }
 
     /// The object offset of the region's first byte (page-aligned).
@@ -513,6 +519,11 @@ impl Model {
             )
             .check("MMAP-EACCES-1", Errno::EACCES, checked && !r.fd_readable())
             .check(
+                "MMAP-EPERM-5",
+                Errno::EPERM,
+                checked && r.prot.contains(Prot::EXEC) && r.on_noexec_mount(),
+            )
+            .check(
                 "MMAP-ENODEV-1",
                 self.profile.unmappable_fd,
                 checked && r.source == Source::Unmappable,
@@ -523,7 +534,29 @@ impl Model {
     fn linux_region_checks(&self, proc: &Process, r: &Request, c: &mut Checks) {
         c.check("MMAP-ENOMEM-2", Errno::ENOMEM, self.as_blown(proc, r))
             .check("MMAP-ENOMEM-1", Errno::ENOMEM, self.data_blown(proc, r))
-            .check("MMAP-ENOMEM-6", Errno::ENOMEM, self.commit_blown(r, 0));
+            .check(
+                "MMAP-ENOMEM-6",
+                Errno::ENOMEM,
+                self.commit_blown(r, self.overcommit_credit(proc, r)),
+            );
+    }
+
+    /// What a private MAP_FIXED mapping's overcommit charge leaves out on
+    /// Linux: the charged pages it replaces (mmap_region: `charged -=
+    /// vms.nr_accounted`). Shared anonymous memory is charged whole by shmem.
+    fn overcommit_credit(&self, proc: &Process, r: &Request) -> u64 {
+        let Some(range) = r.fixed_range().filter(|_| r.fixed() && !r.shared) else {
+            return 0;
+        };
+        if !self.profile.fixed_replace_credit {
+            return 0;
+        }
+        proc.space
+            .overlapping(range)
+            .filter(|reg| reg.overcommit_charged())
+            .filter_map(|reg| reg.range.intersect(&range))
+            .map(|part| part.len().0)
+            .sum()
     }
 
     fn phys_out_of_range(&self, r: &Request) -> bool {
@@ -672,15 +705,16 @@ impl Model {
     }
 
     /// System memory: procnto allocates cumulatively (after unmapping a
-    /// MAP_FIXED range, whose charge is `credit`); Linux judges one call.
+    /// MAP_FIXED range, whose charge is `credit`); Linux judges one call,
+    /// less the charged pages it replaces (`credit`).
     fn commit_blown(&self, r: &Request, credit: u64) -> bool {
         let need = self.commit_need(r);
-        let base = if self.profile.commit_cumulative {
-            self.committed.saturating_sub(credit)
+        let total = if self.profile.commit_cumulative {
+            self.committed.saturating_sub(credit).checked_add(need)
         } else {
-            0
+            Some(need.saturating_sub(credit))
         };
-        need != 0 && base.checked_add(need).is_none_or(|t| t > self.profile.ram_bytes)
+        need != 0 && total.is_none_or(|t| t > self.profile.ram_bytes)
     }
 
     /// Whether the mapping will be locked (MCL_FUTURE, Linux MAP_LOCKED) and

@@ -141,6 +141,7 @@ impl Model {
         match call {
             Call::Spawn {} => self.plan_spawn(pid),
             Call::Exit {} => Verdict::ok(crate::call::Value::Unit, "PROC-EXIT-1"),
+            Call::Fork {} => self.plan_fork(pid),
             Call::Cred { .. } => self.plan_cred(pid, &cred_of(call)),
             Call::Umask { .. } => self.plan_umask(pid),
             Call::Getrlimit { resource, target } => self.plan_getrlimit(pid, *resource, *target),
@@ -195,6 +196,7 @@ impl Model {
                 self.commit_exit(pid);
                 Ok(())
             }
+            Call::Fork {} => self.commit_fork(pid, outcome),
             Call::Cred { .. } => {
                 if outcome.is_ok() {
                     self.commit_cred(pid, &cred_of(call));

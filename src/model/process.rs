@@ -4,6 +4,7 @@
 //! spec: spec/processes.md. Every call first: PROC-ESRCH-1 (in mod.rs).
 //! spawn: PROC-EAGAIN-1, PROC-SPAWN-1. exit: PROC-EXIT-1 (always succeeds).
 //! cred: PROC-EPERM-1, PROC-EPERM-2, PROC-CRED-1. umask: PROC-UMASK-1.
+//! fork: PROC-EAGAIN-1, PROC-EAGAIN-2, PROC-ENOMEM-1, PROC-FORK-1.
 
 use super::space::AddressSpace;
 use super::Model;
@@ -250,6 +251,59 @@ impl Model {
         proc.umask = p.umask;
         self.procs.insert(*child, proc);
         self.next_pid = self.next_pid.max(child.0.saturating_add(1));
+        Ok(())
+    }
+
+    /// Judges fork: a new process's checks, then the memory its private
+    /// copies need where memory is committed up front.
+    /// spec: PROC-EAGAIN-1, PROC-EAGAIN-2, PROC-ENOMEM-1, then PROC-FORK-1.
+    pub(super) fn plan_fork(&self, pid: Pid) -> Verdict {
+        let mut c = Checks::new();
+        self.new_process_checks(pid, &mut c);
+        let charge = Self::fork_charge(&self.procs[&pid]);
+        c.check(
+            "PROC-ENOMEM-1",
+            Errno::ENOMEM,
+            self.profile.commit_cumulative && self.committed.saturating_add(charge) > self.profile.ram_bytes,
+        );
+        c.or_else(|| Verdict::ok(Value::Pid(Pid(self.next_pid)), "PROC-FORK-1"))
+    }
+
+    /// The system memory a copy of `proc`'s address space is charged: its
+    /// committed (private) regions, copied; shared ones are the same objects.
+    fn fork_charge(proc: &Process) -> u64 {
+        proc.space.regions().filter(|r| r.committed).map(|r| r.len()).sum()
+    }
+
+    /// Applies fork: the child (at the pid the implementation chose, if it
+    /// is free) is a copy of the parent, whatever fields a process has:
+    /// mappings (private pages copied, which the contents budget counts;
+    /// shared ones the same objects), fds on the same open files, limits,
+    /// credentials, umask. Memory locks and MCL_FUTURE are not inherited.
+    pub(super) fn commit_fork(&mut self, parent: Pid, outcome: &Outcome) -> Result<(), String> {
+        let Outcome::Ok(Value::Pid(child)) = outcome else {
+            return Ok(());
+        };
+        if *child == Pid::NONE || child.0 == 0 || self.procs.contains_key(child) {
+            return Err(format!("pid {child} is not free"));
+        }
+        let mut proc = self.procs[&parent].clone();
+        proc.pid = *child;
+        for region in proc.space.regions() {
+            if let super::region::Backing::Object(id) = region.backing {
+                self.objects.expect_mut(id).map_refs += 1;
+            }
+        }
+        for entry in proc.fds().values() {
+            if let FdTarget::Object(id) = entry.target {
+                self.objects.expect_mut(id).fd_refs += 1;
+            }
+        }
+        self.committed += Self::fork_charge(&proc);
+        self.procs.insert(*child, proc);
+        self.next_pid = self.next_pid.max(child.0.saturating_add(1));
+        // Unlocks every region (the counters follow) and clears MCL_FUTURE.
+        self.commit_munlockall(*child);
         Ok(())
     }
 

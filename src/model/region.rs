@@ -41,6 +41,14 @@ pub struct Region {
 }
 
 impl Region {
+    /// Whether Linux's heuristic overcommit has charged this mapping
+    /// (VM_ACCOUNT): a private mapping, not MAP_NORESERVE, that is writable.
+    /// Linux keeps the charge after PROT_WRITE is taken away; the model
+    /// forgets it then, as mprotect's MPROTECT-ENOMEM check charges again.
+    pub fn overcommit_charged(&self) -> bool {
+        !self.shared && !self.flags.contains(MapFlags::NORESERVE) && self.prot.contains(Prot::WRITE)
+    }
+
     /// The length in bytes.
     pub fn len(&self) -> u64 {
         self.range.len().0

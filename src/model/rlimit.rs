@@ -76,16 +76,14 @@ impl Model {
         let Some(t) = self.procs.get(&Self::limit_target(pid, target)) else {
             return Verdict::only(Outcome::Err(Errno::ESRCH), "RLIMIT-ESRCH-1");
         };
-        let mut c = Checks::new();
-        c.check("RLIMIT-EPERM-2", Errno::EPERM, self.limits_foreign(caller, t))
-            .check("RLIMIT-EINVAL-3", Errno::EINVAL, resource.is_unknown());
-        if resource.is_unknown() {
-            return c.or_else(|| unreachable!("RLIMIT-EINVAL-3 holds"));
-        }
         let new = self.new_limit(cur, max);
         let below_usage = resource == Resource::RLIMIT_NOFILE && new.cur < Self::fds_in_use(t);
-        let raises_hard = max > t.limit(resource).max;
-        c.check("RLIMIT-EINVAL-1", Errno::EINVAL, new.cur > new.max)
+        // An unknown resource has no limit to raise (RLIMIT-EINVAL-3 refuses it).
+        let raises_hard = !resource.is_unknown() && max > t.limit(resource).max;
+        let mut c = Checks::new();
+        c.check("RLIMIT-EPERM-2", Errno::EPERM, self.limits_foreign(caller, t))
+            .check("RLIMIT-EINVAL-3", Errno::EINVAL, resource.is_unknown())
+            .check("RLIMIT-EINVAL-1", Errno::EINVAL, new.cur > new.max)
             .check(
                 "RLIMIT-EINVAL-2",
                 Errno::EINVAL,

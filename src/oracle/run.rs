@@ -333,6 +333,15 @@ struct FileRun {
 }
 
 impl FileRun {
+    /// A process the model made (spawn, fork) for a caller out of step with
+    /// it: the implementation made none, or one from a state that differs
+    /// (a fork copies the caller), so the child is out of step too.
+    fn child_out_of_step(&mut self, outcome: &Outcome, line: u64) {
+        if let Outcome::Ok(crate::call::Value::Pid(child)) = outcome {
+            self.out_of_step.entry(*child).or_insert(line);
+        }
+    }
+
     /// Judges one event and returns the observed outcome.
     fn event<R: BufRead>(
         &mut self,
@@ -357,6 +366,7 @@ impl FileRun {
             if self.quiet.contains(&event.pid) {
                 self.not_observed = incident.as_ref().map(|i| i.to_string());
                 observed = self.oracle.model().evaluate(event.pid, &event.call).outcome;
+                self.child_out_of_step(&observed, event.line);
                 self.report.skipped += 1;
                 self.oracle.judge(event.pid, &event.call, &observed);
                 self.report.events += 1;
@@ -371,12 +381,12 @@ impl FileRun {
             // Not run (or not to the end): the model's own outcome keeps the run in step.
             observed = self.oracle.model().evaluate(event.pid, &event.call).outcome;
             self.not_observed = Some(incident.to_string());
+            let caller_apart = self.out_of_step.contains_key(&event.pid);
             if let Incident::OutOfStep(_) = incident {
                 self.out_of_step.entry(event.pid).or_insert(event.line);
-                // A process the model made and the implementation did not.
-                if let Outcome::Ok(crate::call::Value::Pid(child)) = &observed {
-                    self.out_of_step.entry(*child).or_insert(event.line);
-                }
+            }
+            if caller_apart || matches!(incident, Incident::OutOfStep(_)) {
+                self.child_out_of_step(&observed, event.line);
             }
             self.stopped = matches!(incident, Incident::WorkerLost(_));
             self.report.add(Finding {

@@ -447,7 +447,7 @@ fn check_bind(f: &Field, call: &Call) -> Result<String, String> {
             .and_then(|a| a.iter().map(|n| n.as_str().filter(|n| valid_bind_name(n))).collect());
         return names.filter(|n| n[0] != n[1]).map(|n| n.join(",")).ok_or_else(|| {
             format!(
-                "`{}` binds two names, [\"r\", \"w\"]: two different names (letters, digits, `_`; not PAGE or ARENA)",
+                "`{}` binds two names, [\"r\", \"w\"]: two different names (letters, digits, `_`; not PAGE, ARENA or RAM)",
                 call.name()
             )
         });
@@ -456,7 +456,7 @@ fn check_bind(f: &Field, call: &Call) -> Result<String, String> {
         .value
         .as_str()
         .filter(|n| valid_bind_name(n))
-        .ok_or("expected a name (letters, digits, `_`; not PAGE or ARENA)")?;
+        .ok_or("expected a name (letters, digits, `_`; not PAGE, ARENA or RAM)")?;
     if value::bindable(call.value_kind()) {
         Ok(name.to_string())
     } else {

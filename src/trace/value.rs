@@ -19,7 +19,7 @@ struct Bound {
     line: u64,
 }
 
-/// Names bound by `bind`, and the built-ins `$PAGE` and `$ARENA`.
+/// Names bound by `bind`, and the built-ins `$PAGE`, `$ARENA` and `$RAM`.
 ///
 /// Memory grows with the number of distinct names, never with the length of
 /// the trace: rebinding a name replaces its value.
@@ -27,11 +27,12 @@ struct Bound {
 pub struct Bindings {
     page: u64,
     arena: u64,
+    ram: u64,
     names: HashMap<String, Bound>,
 }
 
 /// The built-in names, which `bind` may not use.
-pub const BUILTINS: [&str; 2] = ["PAGE", "ARENA"];
+pub const BUILTINS: [&str; 3] = ["PAGE", "ARENA", "RAM"];
 
 impl Bindings {
     /// The built-ins of `profile`, and nothing bound.
@@ -39,6 +40,7 @@ impl Bindings {
         Bindings {
             page: profile.page_size,
             arena: profile.arena,
+            ram: profile.ram_bytes,
             names: HashMap::new(),
         }
     }
@@ -81,8 +83,9 @@ impl Bindings {
         match name {
             "PAGE" => Ok(i128::from(self.page)),
             "ARENA" => Ok(i128::from(self.arena)),
+            "RAM" => Ok(i128::from(self.ram)),
             _ => self.names.get(name).map(|b| b.value).ok_or_else(|| {
-                format!("`${name}` is not bound (expected a name given in \"bind\" on an earlier event, or $PAGE or $ARENA)")
+                format!("`${name}` is not bound (expected a name given in \"bind\" on an earlier event, or $PAGE, $ARENA or $RAM)")
             }),
         }
     }
@@ -567,6 +570,7 @@ mod tests {
         assert_eq!(e.eval("$a+4096"), Ok(0x1000_1000));
         assert_eq!(e.eval("$a - 0x10"), Ok(0x0FFF_FFF0));
         assert_eq!(e.eval("$ARENA+3*$PAGE"), Ok(0x4000_3000));
+        assert_eq!(e.eval("$RAM+$PAGE"), Ok((16 << 30) + 4096), "neutrino's ram_bytes");
         assert_eq!(e.eval("$fd"), Ok(-1));
         assert_eq!(e.eval("$m"), Ok(i128::from(u64::MAX)));
         assert_eq!(e.eval("$m+1"), Ok(0), "pointer arithmetic wraps");

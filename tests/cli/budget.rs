@@ -57,3 +57,31 @@ fn a_trace_that_stores_more_than_the_budget_stops_with_exit_2() {
         .unwrap();
     assert_eq!(code(&o), 2, "check keeps the budget too: {}", text(&o.stdout));
 }
+
+/// PROC-FORK-1: a fork copies the caller's private pages, and the copies
+/// count against the budget like any other: 200 pages (800 KiB) fit in
+/// 1 MiB, their copy does not, and the fork's line is the one named.
+#[test]
+fn the_private_pages_a_fork_copies_count_against_the_budget() {
+    let dir = scratch("budget-fork");
+    let path = dir.join("fork.jsonl");
+    let mut s = script(200);
+    s.push_str("{\"call\":\"fork\"}\n");
+    std::fs::write(&path, s).unwrap();
+    let bin = env!("CARGO_BIN_EXE_mmoracle");
+    let o = Command::new(bin)
+        .args(["run", path.to_str().unwrap(), "--max-contents", "1"])
+        .output()
+        .unwrap();
+    let out = text(&o.stdout);
+    assert_eq!(code(&o), 2, "{out}{}", text(&o.stderr));
+    assert!(
+        out.contains("fork.jsonl:203:") && out.contains("memory contents over budget"),
+        "{out}"
+    );
+    let o = Command::new(bin)
+        .args(["run", path.to_str().unwrap(), "--max-contents", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o.stdout));
+}

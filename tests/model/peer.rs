@@ -262,6 +262,14 @@ mod pipe {
             assert_eq!(v.outcome.errno(), Some(m.profile().unmappable_fd), "{p}");
             let st = m.evaluate(P1, &Call::FstatFull { fd: Fd(1) });
             assert_eq!(st.rule, "FSTAT-STATUS-1");
+            // linux: PROT_EXEC of the readable end is the noexec mount's EPERM.
+            let exec = mmap(0, 4096, Prot::READ | Prot::EXEC, MapFlags::PRIVATE, 0, 0);
+            let v = m.evaluate(P1, &exec);
+            if p == ProfileName::Linux {
+                assert_eq!((v.outcome.errno(), v.rule), (Some(Errno::EPERM), "MMAP-EPERM-5"));
+            } else {
+                assert_eq!(v.outcome.errno(), Some(m.profile().unmappable_fd), "{p}");
+            }
             let trunc = Call::Ftruncate { fd: Fd(1), len: 0 };
             assert_err(&mut m, P1, &trunc, Errno::EINVAL, "TRUNC-EINVAL-3");
         }

@@ -241,3 +241,75 @@ fn fstat_status_1_owner_group_mode_and_type() {
         );
     }
 }
+
+#[test]
+fn proc_fork_1_the_child_is_a_copy_without_locks() {
+    for p in ProfileName::ALL {
+        let mut m = model(p);
+        let a = mapped(&mut m, P1, &anon(8192));
+        assert_ok(&mut m, P1, &store(a, &[1, 2]), "ACCESS-STORE-1");
+        let fd = sized(&mut m, P1, "/fork", 4096);
+        let s = map_shared(&mut m, P1, fd, 4096, RW);
+        assert_ok(
+            &mut m,
+            P1,
+            &Call::Mlock {
+                addr: Addr(a),
+                len: Len(4096),
+            },
+            "LOCK-MLOCK-1",
+        );
+        assert_ok(&mut m, P1, &Call::Umask { mask: 0o077 }, "PROC-UMASK-1");
+        let before = m.process(P1).unwrap().space.counters();
+        let Value::Pid(child) = assert_ok(&mut m, P1, &Call::Fork {}, "PROC-FORK-1") else {
+            panic!("fork returns a pid")
+        };
+        let c = m.process(child).unwrap();
+        assert_eq!((c.umask, c.mcl_future, c.fds().len()), (0o077, false, 1), "{p}");
+        let counters = c.space.counters();
+        assert_eq!(
+            (counters.total, counters.data, counters.locked),
+            (before.total, before.data, 0),
+            "{p}"
+        );
+        assert_eq!(read(&mut m, child, a, 2), Ok(vec![1, 2]));
+        // Private: each side's own; shared: both.
+        assert_ok(&mut m, child, &store(a, &[9]), "ACCESS-STORE-1");
+        assert_eq!(read(&mut m, P1, a, 1), Ok(vec![1]));
+        assert_ok(&mut m, child, &store(s, &[7]), "ACCESS-SHARED-1");
+        assert_eq!(read(&mut m, P1, s, 1), Ok(vec![7]));
+        // The fd is the same open file: closing the parent's keeps the child's.
+        assert_ok(&mut m, P1, &close(fd), "CLOSE-OK-1");
+        assert_ok(&mut m, child, &Call::Fstat { fd }, "FSTAT-OK-1");
+        assert_ok(&mut m, child, &Call::Exit {}, "PROC-EXIT-1");
+        assert_eq!(read(&mut m, P1, s, 1), Ok(vec![7]));
+        m.check_invariants().unwrap();
+    }
+}
+
+#[test]
+fn proc_enomem_1_fork_needs_memory_for_the_copies() {
+    for p in ProfileName::ALL {
+        // 1 GiB of memory, two thirds of it committed privately: a second
+        // copy does not fit.
+        let ram = 1 << 30;
+        let small = mmoracle::profile::Profile {
+            ram_bytes: ram,
+            ..*p.profile()
+        };
+        let mut m = mmoracle::Model::with_profile(Box::leak(Box::new(small)));
+        let big = (ram / 3 * 2) & !0xfff;
+        let v = m.step(P1, &anon(big));
+        assert!(v.outcome.is_ok(), "{p}: {v:?}");
+        let fork = m.evaluate(P1, &Call::Fork {});
+        if m.profile().commit_cumulative {
+            assert_eq!(
+                (fork.outcome.errno(), fork.rule),
+                (Some(Errno::ENOMEM), "PROC-ENOMEM-1"),
+                "{p}"
+            );
+        } else {
+            assert_eq!(fork.rule, "PROC-FORK-1", "{p}");
+        }
+    }
+}

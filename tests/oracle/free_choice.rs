@@ -67,6 +67,11 @@ fn scenario(call: &str) -> Vec<String> {
             r#"{"call":"gamma_shm_open","name":"/fc","oflag":"O_RDWR|O_CREAT","mode":384,"size":4096,"ret":{"ok":7}}"#.into(),
             r#"{"call":"close","fd":7,"ret":{"ok":0}}"#.into(),
         ],
+        "fork" => vec![
+            SHM.into(),
+            r#"{"call":"fork","ret":{"ok":9}}"#.into(),
+            r#"{"pid":9,"call":"close","fd":"$s","ret":{"ok":0}}"#.into(),
+        ],
         "pipe" => vec![
             r#"{"call":"pipe","bind":["r","w"],"ret":{"ok":[7,5]}}"#.into(),
             r#"{"call":"close","fd":"$r","ret":{"ok":0}}"#.into(),

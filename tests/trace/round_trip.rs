@@ -12,6 +12,7 @@ fn every_call() -> Vec<Call> {
     vec![
         Call::Spawn {},
         Call::Exit {},
+        Call::Fork {},
         Call::Cred {
             euid: 1000,
             cap_ipc_lock: false,

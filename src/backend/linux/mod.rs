@@ -139,6 +139,9 @@ pub struct LinuxBackend {
     /// open on them: Linux has no such file, so mmap of one is skipped.
     unmappable: std::collections::BTreeSet<PathBuf>,
     unmappable_fds: std::collections::BTreeSet<(Pid, i32)>,
+    /// Pids the model has and this backend made no worker for (a spawn or
+    /// fork it could not run faithfully): numbered in step with the model.
+    phantoms: std::collections::BTreeSet<Pid>,
 }
 
 /// Why the backend could not start.
@@ -201,6 +204,7 @@ impl LinuxBackend {
             read_only: Default::default(),
             unmappable: Default::default(),
             unmappable_fds: Default::default(),
+            phantoms: Default::default(),
             max_map_count: std::fs::read_to_string("/proc/sys/vm/max_map_count")
                 .ok()
                 .and_then(|t| t.trim().parse().ok())
@@ -458,12 +462,24 @@ impl LinuxBackend {
         }
     }
 
+    /// Takes the next pid for a child the model makes and this backend does not.
+    fn phantom_child(&mut self) {
+        self.phantoms.insert(Pid(self.next_pid));
+        self.next_pid += 1;
+    }
+
     /// The soft limit of `resource` in `pid`'s worker.
     fn soft_limit(&mut self, pid: Pid, resource: Resource) -> Option<u64> {
+        self.limit_pair(pid, resource).map(|(cur, _)| cur)
+    }
+
+    /// The soft and hard limit of `resource` in `pid`'s worker.
+    fn limit_pair(&mut self, pid: Pid, resource: Resource) -> Option<(u64, u64)> {
         let a = [0, resource.linux() as u64, 0, 0, 0, 0];
         match self.call(pid, Op::Prlimit, a, &[]) {
             Ok((reply, _)) if reply.status == Status::Ok => {
-                Some(u64::from_le_bytes(self.payload[..8].try_into().expect("8 bytes")))
+                let word = |i: usize| u64::from_le_bytes(self.payload[i..i + 8].try_into().expect("8 bytes"));
+                Some((word(0), word(8)))
             }
             _ => None,
         }
@@ -472,17 +488,32 @@ impl LinuxBackend {
     /// Whether a new process of `pid` is refused under RLIMIT_NPROC
     /// (PROC-EAGAIN-2), or why that cannot be judged here: the kernel counts
     /// every process of the uid on the machine, the model only this run's.
-    /// A child started under an odd RLIMIT_STACK gets another memory layout,
-    /// or does not start, and cannot be judged either.
-    fn new_process_limits(&mut self, pid: Pid) -> Result<bool, String> {
+    /// A child that execs (`exec`: spawn) under an odd RLIMIT_STACK gets
+    /// another memory layout, or does not start, and cannot be judged either.
+    fn new_process_limits(&mut self, pid: Pid, exec: bool) -> Result<bool, String> {
         let uid = self.workers.get(&pid).map_or(0, |w| w.euid);
-        let stack = self
-            .soft_limit(pid, Resource::RLIMIT_STACK)
-            .ok_or("RLIMIT_STACK could not be read")?;
+        let stack = match exec {
+            true => self
+                .soft_limit(pid, Resource::RLIMIT_STACK)
+                .ok_or("RLIMIT_STACK could not be read")?,
+            false => 8 << 20, // a forked child keeps its parent's layout
+        };
         if !(1 << 20..=1 << 30).contains(&stack) {
             return Err(format!(
                 "a child under a soft RLIMIT_STACK of {stack:#x} starts with another memory layout, or not at all"
             ));
+        }
+        if exec {
+            // A new worker keeps its own fds at the top of the fd range, at
+            // least at fd 64, and may use up to the hard limit.
+            let (_, nofile) = self
+                .limit_pair(pid, Resource::RLIMIT_NOFILE)
+                .ok_or("RLIMIT_NOFILE could not be read")?;
+            if nofile < worker::MIN_FDS {
+                return Err(format!(
+                    "a child under a hard RLIMIT_NOFILE of {nofile} has no room for the worker's own fds"
+                ));
+            }
         }
         if uid == 0 {
             return Ok(false); // the root user is never limited
@@ -494,15 +525,7 @@ impl LinuxBackend {
         if ours >= limit {
             return Ok(true);
         }
-        // Workers of an earlier run that were killed may take a moment to
-        // be gone (the kernel counts them until they are reaped): wait for
-        // them a little before blaming the machine.
-        let deadline = std::time::Instant::now() + Duration::from_millis(500);
-        let mut machine = processes_of_uid(uid) as u64;
-        while machine >= limit && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-            machine = processes_of_uid(uid) as u64;
-        }
+        let machine = settled_processes_of_uid(uid, ours) as u64;
         if machine >= limit {
             return Err(format!(
                 "{machine} processes of uid {uid} run on this machine, {ours} of them this run's: RLIMIT_NPROC ({limit}) counts them all"
@@ -515,11 +538,10 @@ impl LinuxBackend {
         if self.workers.len() >= self.profile.max_procs {
             return Outcome::Err(Errno::EAGAIN); // PROC-EAGAIN-1: the worker pool's bound
         }
-        let nproc_reached = match self.new_process_limits(pid) {
+        let nproc_reached = match self.new_process_limits(pid, true) {
             Ok(reached) => reached,
             Err(why) => {
-                // The model's spawn took the next pid; keep the numbering in step.
-                self.next_pid += 1;
+                self.phantom_child(); // the model's spawn takes the next pid
                 return self.apart(why);
             }
         };
@@ -547,7 +569,7 @@ impl LinuxBackend {
                 },
                 (Status::Errno(e), _) => {
                     // The model's spawn took the next pid; keep the numbering in step.
-                    self.next_pid += 1;
+                    self.phantom_child();
                     self.apart(format!(
                     "the worker could not start a child worker (errno {e}; under its limits or its MCL_FUTURE lock limit)"
                     ))
@@ -578,14 +600,87 @@ impl LinuxBackend {
         }
     }
 
+    /// fork: a real fork() in `pid`'s worker, whose child serves on a new
+    /// socket with the parent's memory layout (so the driver's view of the
+    /// worker's own memory is the parent's).
+    fn fork(&mut self, pid: Pid) -> Outcome {
+        if self.workers.len() >= self.profile.max_procs {
+            return Outcome::Err(Errno::EAGAIN); // PROC-EAGAIN-1: the worker pool's bound
+        }
+        let nproc_reached = match self.new_process_limits(pid, false) {
+            Ok(reached) => reached,
+            Err(why) => {
+                self.phantom_child(); // the model's fork takes the next pid
+                return self.apart(why);
+            }
+        };
+        let (reply, fd) = match self.call(pid, Op::Fork, [0; 6], &[]) {
+            Ok(got) => got,
+            Err(o) => return o,
+        };
+        match (reply.status, fd) {
+            // PROC-EAGAIN-2: the kernel refused the fork under RLIMIT_NPROC.
+            (Status::Errno(e), _) if nproc_reached && e == Errno::EAGAIN.linux() => Outcome::Err(Errno::EAGAIN),
+            (Status::Ok, Some(fd)) => self.forked(pid, UnixStream::from(fd)),
+            (Status::Errno(e), _) => {
+                self.phantom_child(); // the model's fork took the next pid
+                self.apart(format!("the worker could not fork (errno {e})"))
+            }
+            _ => self.apart("fork replied without a socket"),
+        }
+    }
+
+    /// The forked child of `parent`, once it said hello on `sock`.
+    fn forked(&mut self, parent: Pid, sock: UnixStream) -> Outcome {
+        let hello = sock
+            .set_read_timeout(Some(self.config.deadline))
+            .and_then(|()| receive(&sock, &mut self.payload));
+        let hello = match hello {
+            Ok((reply, _)) => reply,
+            Err(e) => {
+                self.incident = Some(Incident::WorkerLost(format!(
+                    "the forked child of pid {parent} said no hello: {e}"
+                )));
+                return Outcome::Err(Errno::EAGAIN);
+            }
+        };
+        let p = &self.workers[&parent];
+        let w = Worker {
+            sock,
+            real_pid: hello.value as i32,
+            baseline: p.baseline,
+            own: p.own.clone(),
+            guard: p.guard,
+            own_locked: false, // no lock survives a fork
+            own_lockable: p.own_lockable,
+            cap_ipc_lock: p.cap_ipc_lock,
+            mcl_future: false,
+            euid: p.euid,
+            touched: 0,
+            last: hello.counters,
+        };
+        let child = Pid(self.next_pid);
+        self.next_pid += 1;
+        self.workers.insert(child, w);
+        let inherited: Vec<(Pid, i32)> = self
+            .unmappable_fds
+            .iter()
+            .filter(|(p, _)| *p == parent)
+            .map(|(_, fd)| (child, *fd))
+            .collect();
+        self.unmappable_fds.extend(inherited);
+        Outcome::Ok(Value::Pid(child))
+    }
+
     fn exit(&mut self, pid: Pid) -> Outcome {
         let out = self.simple(pid, Op::Exit, [0; 6], &[], |_| Value::Unit);
-        if let Some(w) = self.workers.remove(&pid) {
-            // The worker replies, then ends: wait until it is gone, as the
-            // model's process is, so that the kernel no longer counts it
-            // (RLIMIT_NPROC) and its parent is still there to reap it.
+        // Gone before the next call: its parent reaps it, and it no longer
+        // counts against its uid's RLIMIT_NPROC (nor is left to init, as it
+        // would be if its parent ended first).
+        // Root is never limited, so only other uids wait.
+        if let Some(w) = self.workers.remove(&pid).filter(|w| w.euid != 0) {
             if let Some(p) = rustix::process::Pid::from_raw(w.real_pid) {
-                wait_gone(p, Duration::from_millis(500));
+                wait_gone(p, Duration::from_millis(200));
             }
         }
         self.unmappable_fds.retain(|(p, _)| *p != pid);
@@ -1064,6 +1159,21 @@ fn initial_limits_env(profile: &Profile) -> Result<String, String> {
     Ok(parts.join(","))
 }
 
+/// How many processes of real uid `uid` run, once workers that are ending
+/// (an exited or killed worker is counted until it is gone) had a moment to
+/// go: waits up to 200 ms for the count to come down to `ours`.
+fn settled_processes_of_uid(uid: u32, ours: u64) -> usize {
+    let mut count = processes_of_uid(uid);
+    for _ in 0..40 {
+        if count as u64 <= ours {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        count = processes_of_uid(uid);
+    }
+    count
+}
+
 /// How many processes of real uid `uid` this machine runs (/proc/*/status).
 fn processes_of_uid(uid: u32) -> usize {
     let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
@@ -1231,19 +1341,26 @@ impl MemoryManager for LinuxBackend {
 
     fn execute(&mut self, pid: Pid, call: &Call) -> Outcome {
         self.incident = None;
+        if !self.workers.contains_key(&pid) {
+            // A process the model made and this backend did not: its
+            // children take pid numbers in the model, so here too.
+            if self.phantoms.contains(&pid) && matches!(call, Call::Spawn {} | Call::Fork {}) {
+                self.phantom_child();
+            }
+            // PROC-ESRCH-1, for library calls too (before any of their own checks).
+            return Outcome::Err(Errno::ESRCH);
+        }
         if call.is_library() {
             let mut libs = std::mem::take(&mut self.libs);
             let verdict = libs.execute(self, pid, call).expect("a library call");
             self.libs = libs;
             return verdict.outcome;
         }
-        if !self.workers.contains_key(&pid) {
-            return Outcome::Err(Errno::ESRCH);
-        }
         let unit = |_| Value::Unit;
         match call {
             Call::Spawn {} => self.spawn(pid),
             Call::Exit {} => self.exit(pid),
+            Call::Fork {} => self.fork(pid),
             Call::Cred {
                 euid,
                 cap_ipc_lock,
@@ -1367,17 +1484,20 @@ impl MemoryManager for LinuxBackend {
 
 impl Drop for LinuxBackend {
     fn drop(&mut self) {
-        // Children before their parents (a child's logical pid is above its
-        // parent's), each waited for: a worker ignores SIGCHLD, so the kernel
-        // reaps its child at once, whereas an orphan goes to init, which may
-        // leave it a zombie for a while, still counted against its uid's
-        // RLIMIT_NPROC (and so against the next run's spawns).
-        let workers = std::mem::take(&mut self.workers);
-        for (_, w) in workers.into_iter().rev() {
+        // Children before their parents (a child's logical pid is always the
+        // higher): a worker killed while its parent lives is reaped by it
+        // (SIGCHLD ignored) instead of lingering as a zombie under init,
+        // where it would go on counting against its uid's RLIMIT_NPROC
+        // (PROC-EAGAIN-2) in the next run. Root is never limited, so only
+        // other uids' workers are waited for (tearing down a large address
+        // space takes milliseconds); the first worker is the driver's own
+        // child, waited for below.
+        let first = self.first.as_ref().map(|c| c.id() as i32);
+        for (_, w) in std::mem::take(&mut self.workers).into_iter().rev() {
             if let Some(p) = rustix::process::Pid::from_raw(w.real_pid) {
                 let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
-                if Some(w.real_pid) != self.first.as_ref().map(|c| c.id() as i32) {
-                    wait_gone(p, Duration::from_millis(100));
+                if w.euid != 0 && Some(w.real_pid) != first {
+                    wait_gone(p, Duration::from_millis(200));
                 }
             }
         }

@@ -79,10 +79,14 @@ pub enum Op {
     /// pipe2(O_CLOEXEC); the value is the read end, with the write end in
     /// its high 32 bits.
     Pipe,
+    /// fork in this worker; the child becomes a worker on a new socket,
+    /// which the reply carries, and says hello there (its real pid and
+    /// counters, no maps). The value is the child's real pid.
+    Fork,
 }
 
 impl Op {
-    const ALL: [Op; 26] = [
+    const ALL: [Op; 27] = [
         Op::Spawn,
         Op::Exit,
         Op::Cred,
@@ -109,6 +113,7 @@ impl Op {
         Op::Umask,
         Op::FstatFull,
         Op::Pipe,
+        Op::Fork,
     ];
 
     /// Whether the call can change the worker's VmSize, VmData or VmLck, so

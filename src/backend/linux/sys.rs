@@ -58,6 +58,9 @@ extern "C" {
     fn setgroups(n: usize, list: *const u32) -> c_int;
     fn umask(mask: u32) -> u32;
     fn pipe2(fds: *mut c_int, flags: c_int) -> c_int;
+    fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int;
+    fn dup(fd: c_int) -> c_int;
+    fn fork() -> c_int;
     fn sigaction(sig: c_int, act: *const SigAction, old: *mut SigAction) -> c_int;
     fn sigaltstack(ss: *const StackT, old: *mut StackT) -> c_int;
     fn unshare(flags: c_int) -> c_int;
@@ -72,6 +75,8 @@ extern "C" {
 }
 
 const F_DUPFD_CLOEXEC: c_int = 1030;
+const F_SETFD: c_int = 2;
+const FD_CLOEXEC: c_int = 1;
 const O_CLOEXEC: c_int = 0o2000000;
 
 fn errno() -> i32 {
@@ -190,10 +195,16 @@ pub fn sys_close(fd: i32) -> SysResult {
     int_result(unsafe { close(fd) })
 }
 
-/// dup, as F_DUPFD_CLOEXEC from 0 (the lowest free fd, like dup).
+/// dup, then close-on-exec set on the new fd (an exec'd child must not
+/// inherit trace fds). Not F_DUPFD_CLOEXEC from 0: under an RLIMIT_NOFILE
+/// of 0 that is EINVAL where dup is EMFILE (DUP-EMFILE-1; found by
+/// `mmoracle diff` once gen lowered the limit on linux).
 pub fn sys_dup(fd: i32) -> SysResult {
-    // SAFETY: fcntl(F_DUPFD_CLOEXEC) takes an int argument.
-    int_result(unsafe { fcntl(fd, F_DUPFD_CLOEXEC, 0 as c_int) })
+    // SAFETY: no memory is involved.
+    let new = int_result(unsafe { dup(fd) })?;
+    // SAFETY: fcntl(F_SETFD) takes an int argument; `new` was just made.
+    int_result(unsafe { fcntl(new as c_int, F_SETFD, FD_CLOEXEC) })?;
+    Ok(new)
 }
 
 /// F_DUPFD_CLOEXEC to the lowest free fd at or above `min` (the worker's own fds).
@@ -238,6 +249,23 @@ pub fn sys_pipe() -> Result<(i32, i32), i32> {
     // SAFETY: `fds` has room for the two fds pipe2 writes.
     int_result(unsafe { pipe2(fds.as_mut_ptr(), O_CLOEXEC) })?;
     Ok((fds[0], fds[1]))
+}
+
+/// dup3(old, new, O_CLOEXEC): `new` becomes a copy of `old`.
+pub fn sys_dup_onto(old: i32, new: i32) -> SysResult {
+    // SAFETY: no memory is involved.
+    int_result(unsafe { dup3(old, new, O_CLOEXEC) })
+}
+
+/// fork: 0 in the child, the child's pid in the parent.
+///
+/// Only for a single-threaded caller (the worker): the child then holds no
+/// lock another thread took, and may go on as the parent would.
+pub fn sys_fork() -> SysResult {
+    // SAFETY: the worker is single-threaded (its module says so and it
+    // starts no thread), so the child's copy of every lock and buffer is
+    // consistent; both sides go on with their own copies.
+    int_result(unsafe { fork() })
 }
 
 /// umask: sets the mask, returns the old one.
