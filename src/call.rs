@@ -311,6 +311,10 @@ pub enum Call {
         #[serde(default)]
         offset: u64,
     },
+    // ---- address-space calls and counters (spec/address-space.md) ----
+    /// The counters a program can read of itself (Linux: /proc/self/status
+    /// and /proc/self/maps; procnto: the model's own counters).
+    Meminfo {},
 }
 
 fn default_file_mode() -> u32 {
@@ -378,6 +382,7 @@ impl Call {
             Call::MemobjShare { .. } => "memobj_share",
             Call::GammaShmOpen { .. } => "gamma_shm_open",
             Call::GammaMmap { .. } => "gamma_mmap",
+            Call::Meminfo {} => "meminfo",
         }
     }
 
@@ -418,6 +423,8 @@ pub enum ValueKind {
     Size,
     /// A libmemobj handle.
     Handle,
+    /// The counters of [`MemInfo`].
+    Meminfo,
 }
 
 impl Call {
@@ -431,6 +438,7 @@ impl Call {
             Call::Load { .. } | Call::IoMmap { .. } | Call::GammaMmap { .. } => ValueKind::Bytes,
             Call::Fstat { .. } => ValueKind::Size,
             Call::MemobjCreate { .. } | Call::MemobjWrap { .. } | Call::MemobjShare { .. } => ValueKind::Handle,
+            Call::Meminfo {} => ValueKind::Meminfo,
             Call::MunmapPeer { .. } | Call::ResmgrFile { .. } | Call::MemobjUnmap { .. } | Call::MemobjClose { .. } => {
                 ValueKind::Unit
             }
@@ -461,6 +469,9 @@ impl Call {
             Call::Mmap { flags, .. } | Call::MmapPeer { flags, .. } => {
                 !flags.intersects(MapFlags::FIXED | MapFlags::FIXED_NOREPLACE)
             }
+            // Where Linux merges VMAs depends on history the model does not
+            // keep: the map count is chosen within bounds (MEMINFO-OK-1).
+            Call::Meminfo {} => true,
             _ => matches!(
                 self.value_kind(),
                 ValueKind::Addr | ValueKind::Fd | ValueKind::Pid | ValueKind::Handle
@@ -481,6 +492,7 @@ impl Value {
             Value::Bytes(_) => ValueKind::Bytes,
             Value::Size(_) => ValueKind::Size,
             Value::Handle(_) => ValueKind::Handle,
+            Value::Meminfo(_) => ValueKind::Meminfo,
         }
     }
 }
@@ -683,6 +695,23 @@ pub enum Value {
     Size(u64),
     /// A libmemobj handle (memobj_create, memobj_wrap, memobj_share).
     Handle(Handle),
+    /// A process's counters (meminfo).
+    Meminfo(MemInfo),
+}
+
+/// The counters a process can read of itself (meminfo): Linux's VmSize,
+/// VmData and VmLck of /proc/self/status, in bytes, and the number of lines
+/// of /proc/self/maps; the model's own counters under procnto.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemInfo {
+    /// Every mapped byte (VmSize).
+    pub vm_size: u64,
+    /// The bytes counted against RLIMIT_DATA (VmData).
+    pub vm_data: u64,
+    /// The locked bytes (VmLck).
+    pub vm_lck: u64,
+    /// The number of mappings (VMAs on Linux, regions on procnto).
+    pub map_count: u64,
 }
 
 /// What one call did.
@@ -727,6 +756,11 @@ impl fmt::Display for Value {
             Value::Bytes(b) => write!(f, "bytes {}", hex_bytes(b)),
             Value::Size(n) => write!(f, "size {n:#x}"),
             Value::Handle(h) => write!(f, "{h}"),
+            Value::Meminfo(m) => write!(
+                f,
+                "{{vm_size: {:#x}, vm_data: {:#x}, vm_lck: {:#x}, map_count: {}}}",
+                m.vm_size, m.vm_data, m.vm_lck, m.map_count
+            ),
         }
     }
 }

@@ -53,6 +53,8 @@ const SERVER_FILES: u64 = 8;
 const DEAD_PID: i64 = 1000;
 /// One step in this many unmaps the caller's whole address space.
 const RESET_EVERY: u64 = 200;
+/// Steps in 130 + this that go to the address-space calls.
+const ASPACE_SHARE: u64 = 6;
 
 /// A random script as an iterator of events, generated lazily.
 pub struct Script {
@@ -197,8 +199,12 @@ impl Gen {
             return self.unmap_everything(&pid);
         }
         // Four steps in 13 go to the library calls, the server's files, fds
-        // and other processes; the rest keep the primitive mix.
-        let roll = self.below(130);
+        // and other processes, a few more to the address-space calls; the
+        // rest keep the primitive mix.
+        let roll = self.below(130 + ASPACE_SHARE);
+        if roll >= 130 {
+            return self.aspace(&pid);
+        }
         if roll >= 100 {
             return self.extra(who, &pid);
         }
@@ -715,6 +721,11 @@ impl Gen {
             27 => self.odd_limit(pid),
             _ => self.exit_or_spawn(who, pid),
         }
+    }
+
+    /// The address-space calls (spec/address-space.md): meminfo.
+    fn aspace(&mut self, pid: &Json) -> RawEvent {
+        self.plain(pid, Call::Meminfo {})
     }
 
     fn exit_or_spawn(&mut self, who: usize, pid: &Json) -> RawEvent {

@@ -399,6 +399,18 @@ pub struct Profile {
     /// Whether mlockall replaces MCL_FUTURE (Linux: MCL_CURRENT alone clears
     /// it) or only ever sets it (procnto).
     pub mlockall_replaces_future: bool,
+    // ---- address-space calls (spec/address-space.md) ----
+    /// What meminfo's map count counts. Rule: MEMINFO-OK-1.
+    pub map_count: MapCount,
+}
+
+/// What meminfo's map count counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapCount {
+    /// The regions, one by one (the model's procnto).
+    Regions,
+    /// Linux's VMAs: neighbouring compatible regions may be one.
+    MergedVmas,
 }
 
 const INF: Rlimit = Rlimit::INFINITE;
@@ -489,6 +501,7 @@ const NEUTRINO_FIELDS: Profile = Profile {
     mlockall_flags: MclFlags::CURRENT.union(MclFlags::FUTURE),
     lockall_partial_on_limit: true,
     mlockall_replaces_future: false,
+    map_count: MapCount::Regions,
 };
 
 /// Linux 6.x on x86_64, as probed on this project's machines.
@@ -570,6 +583,7 @@ pub static LINUX: Profile = Profile {
     mlockall_flags: MclFlags::all(),
     lockall_partial_on_limit: false,
     mlockall_replaces_future: true,
+    map_count: MapCount::MergedVmas,
 };
 
 impl Profile {

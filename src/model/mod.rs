@@ -18,6 +18,7 @@ mod fd;
 pub mod gaps;
 pub mod invariants;
 mod lock;
+mod meminfo;
 mod mmap;
 pub mod object;
 mod peer;
@@ -174,6 +175,7 @@ impl Model {
                 offset,
                 from_procnto,
             } => self.plan_io_mmap(pid, *fd, *prot, *offset, *from_procnto),
+            Call::Meminfo {} => self.plan_meminfo(pid),
             _ => self.plan_library(pid, call),
         }
     }
@@ -265,6 +267,7 @@ impl Model {
                 self.commit_io_mmap(pid, *fd, *prot, *from_procnto, outcome);
                 Ok(())
             }
+            Call::Meminfo {} => self.commit_meminfo(pid, outcome),
             _ => self.commit_library(pid, call, outcome),
         };
         self.debug_check_invariants();

@@ -38,8 +38,9 @@ fn the_first_events_of_a_seed_do_not_change() {
     assert_eq!(digest, GOLDEN_DIGEST, "the script of seed 1 changed:\n{text}");
 }
 
-/// FNV-1a of `mmoracle gen --seed 1 --steps 50 --procs 3`.
-const GOLDEN_DIGEST: u64 = 12_027_682_433_799_849_066;
+/// FNV-1a of `mmoracle gen --seed 1 --steps 50 --procs 3` (changed on purpose
+/// when gen learnt the address-space calls of spec/address-space.md).
+const GOLDEN_DIGEST: u64 = 4_007_361_338_567_179_887;
 
 #[test]
 fn arguments_are_biased_like_syzkaller() {

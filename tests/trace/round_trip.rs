@@ -83,6 +83,7 @@ fn every_call() -> Vec<Call> {
             addr: Addr(0x4000_0000),
             data: (0..=255).collect(),
         },
+        Call::Meminfo {},
     ]
 }
 
@@ -167,6 +168,12 @@ fn outcomes_of_every_kind_write_as_they_read() {
             mmoracle::ValueKind::Bytes => Value::Bytes(vec![1, 2, 254]),
             mmoracle::ValueKind::Size => Value::Size(0x1234),
             mmoracle::ValueKind::Handle => Value::Handle(mmoracle::call::Handle(7)),
+            mmoracle::ValueKind::Meminfo => Value::Meminfo(mmoracle::call::MemInfo {
+                vm_size: 0x3000,
+                vm_data: 0x1000,
+                vm_lck: 0,
+                map_count: 2,
+            }),
         };
         for o in [
             Outcome::Ok(ok),

@@ -538,6 +538,23 @@ impl LinuxBackend {
         }
     }
 
+    /// meminfo: the counters less the worker's baseline, and the map count
+    /// less the worker's own mappings (the worker leaves them out).
+    fn meminfo(&mut self, pid: Pid) -> Outcome {
+        match self.call(pid, Op::Meminfo, [0; 6], &[]) {
+            Ok((reply, _)) => {
+                let c = self.worker_counters(pid).unwrap_or_default();
+                Outcome::Ok(Value::Meminfo(crate::call::MemInfo {
+                    vm_size: c.vm_size,
+                    vm_data: c.vm_data,
+                    vm_lck: c.vm_lck,
+                    map_count: reply.value,
+                }))
+            }
+            Err(o) => o,
+        }
+    }
+
     /// munmap, leaving out the worker's own memory: unmapping a range that
     /// covers it unmaps the trace's mappings in the range and nothing else.
     fn munmap(&mut self, pid: Pid, addr: Addr, len: Len) -> Outcome {
@@ -1140,6 +1157,7 @@ impl MemoryManager for LinuxBackend {
             Call::MmapPeer { .. } | Call::MunmapPeer { .. } => Outcome::Err(Errno::ENOSYS),
             Call::ResmgrFile { .. } => self.resmgr_file(call),
             Call::IoMmap { .. } => self.skip("io_mmap drives a QNX resource manager's handler; Linux has none"),
+            Call::Meminfo {} => self.meminfo(pid),
             _ => unreachable!("library calls are handled above"),
         }
     }

@@ -69,10 +69,13 @@ pub enum Op {
     Counters,
     /// The number of mappings (lines of /proc/self/maps) in the value.
     MapCount,
+    /// meminfo: the counters, and in the value the lines of /proc/self/maps
+    /// that are not the worker's own memory (spec/address-space.md).
+    Meminfo,
 }
 
 impl Op {
-    const ALL: [Op; 23] = [
+    const ALL: [Op; 24] = [
         Op::Spawn,
         Op::Exit,
         Op::Cred,
@@ -96,6 +99,7 @@ impl Op {
         Op::Fstat,
         Op::Counters,
         Op::MapCount,
+        Op::Meminfo,
     ];
 
     /// The op with this number.

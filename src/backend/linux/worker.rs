@@ -97,6 +97,9 @@ struct Worker {
     err: OwnedFd,
     status: OwnedFd,
     maps: OwnedFd,
+    /// The worker's own mappings when it said hello (sorted), which meminfo
+    /// leaves out of the map count.
+    own: Vec<(u64, u64)>,
     request: Vec<u8>,
     reply: Vec<u8>,
 }
@@ -157,6 +160,7 @@ impl Worker {
             err,
             status,
             maps,
+            own: Vec::new(),
             request: vec![0; MAX_PAYLOAD + 4096],
             reply: vec![0; MAX_PAYLOAD],
         };
@@ -186,6 +190,8 @@ impl Worker {
     /// serves requests. Returns the exit code.
     fn serve(&mut self) -> i32 {
         let maps = std::fs::read("/proc/self/maps").unwrap_or_default();
+        self.own = String::from_utf8_lossy(&maps).lines().filter_map(maps_range).collect();
+        self.own.sort_unstable();
         let hello = Reply {
             status: Status::Ok,
             value: u64::from(std::process::id()),
@@ -279,6 +285,7 @@ impl Worker {
             },
             Op::Counters => Ok(0),
             Op::MapCount => Ok(self.map_count()),
+            Op::Meminfo => Ok(self.trace_map_count()),
         };
         let reply = Reply {
             status: match status {
@@ -345,6 +352,37 @@ impl Worker {
             at += n as u64;
         }
         lines
+    }
+
+    /// The lines of /proc/self/maps that are not inside one of the worker's
+    /// own mappings at hello: the trace's mappings (one that grew out of the
+    /// worker's, as the heap does under brk, counts as the trace's). Read in
+    /// pieces into stack buffers, with no allocation.
+    fn trace_map_count(&self) -> u64 {
+        let mut buf = [0u8; 4096];
+        let mut line = [0u8; 64];
+        let (mut at, mut len, mut count) = (0u64, 0usize, 0u64);
+        while let Ok(n) = rustix::io::pread(&self.maps, &mut buf, at) {
+            if n == 0 {
+                break;
+            }
+            for &b in &buf[..n] {
+                if b != b'\n' {
+                    // Only the range at the start of a line matters.
+                    if len < line.len() {
+                        line[len] = b;
+                        len += 1;
+                    }
+                    continue;
+                }
+                let range = std::str::from_utf8(&line[..len]).ok().and_then(maps_range);
+                let own = range.is_some_and(|(s, e)| self.own.iter().any(|&(os, oe)| os <= s && e <= oe));
+                count += u64::from(!own);
+                len = 0;
+            }
+            at += n as u64;
+        }
+        count
     }
 
     /// VmSize, VmData and VmLck from /proc/self/status, read into a stack buffer.
@@ -562,6 +600,13 @@ fn with_nul(bytes: &[u8], f: impl FnOnce(&[u8]) -> sys::SysResult) -> sys::SysRe
     }
     buf[..bytes.len()].copy_from_slice(bytes);
     f(&buf[..=bytes.len()])
+}
+
+/// The range at the start of a /proc/self/maps line (`start-end ...`).
+fn maps_range(line: &str) -> Option<(u64, u64)> {
+    let (s, rest) = line.split_once('-')?;
+    let e = rest.split(' ').next()?;
+    Some((u64::from_str_radix(s, 16).ok()?, u64::from_str_radix(e, 16).ok()?))
 }
 
 /// Bytes in a status line's value (`VmSize:\t  1234 kB`).
