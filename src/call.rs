@@ -4,7 +4,9 @@
 //! process and returns one `Outcome`. Traces, the oracle, the generator and the
 //! real backend's worker protocol all speak these two types.
 
-use crate::types::{Addr, Errno, Fd, Len, MapFlags, MclFlags, MsyncFlags, OFlags, Pid, Prot, Resource, Rlimit, Signal};
+use crate::types::{
+    Addr, Errno, Fd, Len, MapFlags, MclFlags, MlockFlags, MsyncFlags, OFlags, Pid, Prot, Resource, Rlimit, Signal,
+};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -315,6 +317,15 @@ pub enum Call {
     /// The counters a program can read of itself (Linux: /proc/self/status
     /// and /proc/self/maps; procnto: the model's own counters).
     Meminfo {},
+    /// `mlock2(addr, len, flags)` (Linux).
+    Mlock2 {
+        /// Start.
+        addr: Addr,
+        /// Length.
+        len: Len,
+        /// MLOCK_* flags.
+        flags: MlockFlags,
+    },
 }
 
 fn default_file_mode() -> u32 {
@@ -383,6 +394,7 @@ impl Call {
             Call::GammaShmOpen { .. } => "gamma_shm_open",
             Call::GammaMmap { .. } => "gamma_mmap",
             Call::Meminfo {} => "meminfo",
+            Call::Mlock2 { .. } => "mlock2",
         }
     }
 
@@ -455,7 +467,8 @@ impl Call {
             | Call::ShmUnlink { .. }
             | Call::Ftruncate { .. }
             | Call::Close { .. }
-            | Call::Store { .. } => ValueKind::Unit,
+            | Call::Store { .. }
+            | Call::Mlock2 { .. } => ValueKind::Unit,
         }
     }
 }

@@ -21,7 +21,9 @@ use crate::call::{Call, Handle};
 use crate::profile::ProfileName;
 use crate::trace::writer::raw_event;
 use crate::trace::{Header, RawEvent, Writer};
-use crate::types::{Addr, Fd, Len, MapFlags, MclFlags, MsyncFlags, OFlags, Pid, Prot, Resource, RLIM_INFINITY};
+use crate::types::{
+    Addr, Fd, Len, MapFlags, MclFlags, MlockFlags, MsyncFlags, OFlags, Pid, Prot, Resource, RLIM_INFINITY,
+};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, SeedableRng};
 use serde_json::Value as Json;
@@ -723,9 +725,32 @@ impl Gen {
         }
     }
 
-    /// The address-space calls (spec/address-space.md): meminfo.
+    /// The address-space calls (spec/address-space.md) and mlock2.
     fn aspace(&mut self, pid: &Json) -> RawEvent {
-        self.plain(pid, Call::Meminfo {})
+        match self.below(3) {
+            0 => self.plain(pid, Call::Meminfo {}),
+            _ => self.mlock2(pid),
+        }
+    }
+
+    /// mlock2 over a range as the other range calls choose it, usually
+    /// with MLOCK_ONFAULT.
+    fn mlock2(&mut self, pid: &Json) -> RawEvent {
+        let addr = self.addr(pid);
+        let len = Len(self.len());
+        let usual = self.pick(&[MlockFlags::ONFAULT.bits(), 0]);
+        let flags = MlockFlags::from_bits_retain(self.flags(&[1], usual));
+        let mut ev = raw_event(
+            pid.clone(),
+            &Call::Mlock2 {
+                addr: Addr(0),
+                len,
+                flags,
+            },
+            None,
+        );
+        set_arg(&mut ev, "addr", addr);
+        ev
     }
 
     fn exit_or_spawn(&mut self, who: usize, pid: &Json) -> RawEvent {

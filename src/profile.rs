@@ -402,6 +402,8 @@ pub struct Profile {
     // ---- address-space calls (spec/address-space.md) ----
     /// What meminfo's map count counts. Rule: MEMINFO-OK-1.
     pub map_count: MapCount,
+    /// Whether the system has mlock2 (else ENOSYS). Rule: LOCK-ENOSYS-1.
+    pub has_mlock2: bool,
 }
 
 /// What meminfo's map count counts.
@@ -502,6 +504,7 @@ const NEUTRINO_FIELDS: Profile = Profile {
     lockall_partial_on_limit: true,
     mlockall_replaces_future: false,
     map_count: MapCount::Regions,
+    has_mlock2: false,
 };
 
 /// Linux 6.x on x86_64, as probed on this project's machines.
@@ -584,6 +587,7 @@ pub static LINUX: Profile = Profile {
     lockall_partial_on_limit: false,
     mlockall_replaces_future: true,
     map_count: MapCount::MergedVmas,
+    has_mlock2: true,
 };
 
 impl Profile {

@@ -176,6 +176,7 @@ impl Model {
                 from_procnto,
             } => self.plan_io_mmap(pid, *fd, *prot, *offset, *from_procnto),
             Call::Meminfo {} => self.plan_meminfo(pid),
+            Call::Mlock2 { addr, len, flags } => self.plan_mlock2(pid, *addr, *len, *flags),
             _ => self.plan_library(pid, call),
         }
     }
@@ -268,6 +269,10 @@ impl Model {
                 Ok(())
             }
             Call::Meminfo {} => self.commit_meminfo(pid, outcome),
+            Call::Mlock2 { addr, len, flags } => {
+                self.commit_mlock2(pid, *addr, *len, *flags, outcome);
+                Ok(())
+            }
             _ => self.commit_library(pid, call, outcome),
         };
         self.debug_check_invariants();

@@ -147,3 +147,101 @@ fn meminfo_ok_1_procnto_map_count_is_exact() {
         Judgement::Divergence(_)
     ));
 }
+
+// ---------------------------------------------------------------- mlock2
+
+fn mlock2(addr: u64, len: u64, flags: MlockFlags) -> Call {
+    Call::Mlock2 {
+        addr: Addr(addr),
+        len: Len(len),
+        flags,
+    }
+}
+
+fn locked(m: &mmoracle::Model) -> u64 {
+    m.process(P1).unwrap().space.counters().locked
+}
+
+#[test]
+fn lock_onfault_1_locks_the_whole_range_at_once_without_faulting() {
+    let mut m = model(LINUX);
+    let base = LINUX.profile().arena;
+    mapped(&mut m, P1, &fixed(base, 4 * PAGE, RW, MapFlags::PRIVATE));
+    mapped(
+        &mut m,
+        P1,
+        &fixed(base + 4 * PAGE, 2 * PAGE, Prot::NONE, MapFlags::PRIVATE),
+    );
+    assert_ok(
+        &mut m,
+        P1,
+        &mlock2(base, 6 * PAGE, MlockFlags::ONFAULT),
+        "LOCK-ONFAULT-1",
+    );
+    assert_eq!(locked(&m), 6 * PAGE, "charged whole, PROT_NONE included");
+    // Without the flag mlock2 is mlock: the PROT_NONE pages cannot be faulted in.
+    assert_err(
+        &mut m,
+        P1,
+        &mlock2(base + 4 * PAGE, 2 * PAGE, MlockFlags::empty()),
+        Errno::ENOMEM,
+        "LOCK-ENOMEM-5",
+    );
+    assert_ok(&mut m, P1, &mlock2(base, PAGE, MlockFlags::empty()), "LOCK-MLOCK-1");
+    assert_eq!(locked(&m), 6 * PAGE);
+    // A hole still stops it, with nothing locked past it.
+    assert_err(
+        &mut m,
+        P1,
+        &mlock2(base + 6 * PAGE, PAGE, MlockFlags::ONFAULT),
+        Errno::ENOMEM,
+        "LOCK-ENOMEM-1",
+    );
+}
+
+#[test]
+fn lock_einval_3_unknown_flag_is_checked_first() {
+    let mut m = model(LINUX);
+    assert_ok(
+        &mut m,
+        P1,
+        &Call::Cred {
+            euid: 0,
+            cap_ipc_lock: false,
+        },
+        "PROC-CRED-1",
+    );
+    setrlimit(&mut m, Resource::RLIMIT_MEMLOCK, 0, 8 << 20);
+    // Before the privilege (LOCK-EPERM-2) and the length.
+    assert_err(
+        &mut m,
+        P1,
+        &mlock2(0, 0, MlockFlags::from_bits_retain(2)),
+        Errno::EINVAL,
+        "LOCK-EINVAL-3",
+    );
+    assert_err(
+        &mut m,
+        P1,
+        &mlock2(0, 0, MlockFlags::ONFAULT),
+        Errno::EPERM,
+        "LOCK-EPERM-2",
+    );
+}
+
+#[test]
+fn lock_enosys_1_procnto_has_no_mlock2() {
+    for p in [ProfileName::Neutrino, ProfileName::Qnx4] {
+        let mut m = model(p);
+        let base = p.profile().arena;
+        mapped(&mut m, P1, &fixed(base, PAGE, RW, MapFlags::PRIVATE));
+        for flags in [
+            MlockFlags::ONFAULT,
+            MlockFlags::empty(),
+            MlockFlags::from_bits_retain(2),
+        ] {
+            assert_err(&mut m, P1, &mlock2(base, PAGE, flags), Errno::ENOSYS, "LOCK-ENOSYS-1");
+        }
+        assert_eq!(locked(&m), 0, "{p}");
+    }
+}

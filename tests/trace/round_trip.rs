@@ -84,6 +84,11 @@ fn every_call() -> Vec<Call> {
             data: (0..=255).collect(),
         },
         Call::Meminfo {},
+        Call::Mlock2 {
+            addr: Addr(0x4000_0001),
+            len: Len(u64::MAX),
+            flags: MlockFlags::ONFAULT | MlockFlags::from_bits_retain(0x10),
+        },
     ]
 }
 

@@ -593,11 +593,11 @@ impl LinuxBackend {
         }
         // mlock can lock no more than is mapped.
         let mapped = self.worker_counters(pid).map_or(0, |c| c.vm_size);
-        if op == Op::Mlock && !self.spend(pid, len.0.min(mapped)) {
+        if op.locks() && !self.spend(pid, len.0.min(mapped)) {
             return self.apart("mlock over the touch budget");
         }
         let out = self.simple(pid, op, [addr.0, len.0, arg, 0, 0, 0], &[], |_| Value::Unit);
-        let out = if op == Op::Mlock && out == Outcome::Err(Errno::ENOMEM) {
+        let out = if op.locks() && out == Outcome::Err(Errno::ENOMEM) {
             self.own_lock_effect(pid, out)
         } else {
             out
@@ -625,7 +625,7 @@ impl LinuxBackend {
         let out = self.simple(pid, op, [addr.0, room, arg, 0, 0, 0], &[], |_| Value::Unit);
         if out.is_ok() {
             Outcome::Err(Errno::ENOMEM)
-        } else if op == Op::Mlock && out == Outcome::Err(Errno::ENOMEM) {
+        } else if op.locks() && out == Outcome::Err(Errno::ENOMEM) {
             self.own_lock_effect(pid, out)
         } else {
             out
@@ -1158,6 +1158,10 @@ impl MemoryManager for LinuxBackend {
             Call::ResmgrFile { .. } => self.resmgr_file(call),
             Call::IoMmap { .. } => self.skip("io_mmap drives a QNX resource manager's handler; Linux has none"),
             Call::Meminfo {} => self.meminfo(pid),
+            Call::Mlock2 { addr, len, flags } => {
+                let flags = u64::from(linux::mlock2(*flags));
+                self.ranged(pid, Op::Mlock2, *addr, *len, flags)
+            }
             _ => unreachable!("library calls are handled above"),
         }
     }

@@ -72,10 +72,12 @@ pub enum Op {
     /// meminfo: the counters, and in the value the lines of /proc/self/maps
     /// that are not the worker's own memory (spec/address-space.md).
     Meminfo,
+    /// mlock2: addr, len, flags (Linux values).
+    Mlock2,
 }
 
 impl Op {
-    const ALL: [Op; 24] = [
+    const ALL: [Op; 25] = [
         Op::Spawn,
         Op::Exit,
         Op::Cred,
@@ -100,7 +102,14 @@ impl Op {
         Op::Counters,
         Op::MapCount,
         Op::Meminfo,
+        Op::Mlock2,
     ];
+
+    /// Whether the op locks memory (mlock, mlock2): it spends the touch
+    /// budget, and the worker's own locked memory counts in its limit.
+    pub fn locks(self) -> bool {
+        matches!(self, Op::Mlock | Op::Mlock2)
+    }
 
     /// The op with this number.
     pub fn from_u32(n: u32) -> Option<Op> {

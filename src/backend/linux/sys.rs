@@ -28,6 +28,7 @@ extern "C" {
     fn mprotect(addr: *mut c_void, len: usize, prot: c_int) -> c_int;
     fn mlock(addr: *const c_void, len: usize) -> c_int;
     fn munlock(addr: *const c_void, len: usize) -> c_int;
+    fn mlock2(addr: *const c_void, len: usize, flags: u32) -> c_int;
     fn mlockall(flags: c_int) -> c_int;
     fn munlockall() -> c_int;
     fn msync(addr: *mut c_void, len: usize, flags: c_int) -> c_int;
@@ -102,6 +103,12 @@ pub fn sys_mprotect(addr: u64, len: u64, prot: u32) -> SysResult {
 pub fn sys_mlock(addr: u64, len: u64) -> SysResult {
     // SAFETY: locking changes no memory contents or protections.
     int_result(unsafe { mlock(addr as *const c_void, len as usize) })
+}
+
+/// mlock2 (glibc 2.27 and later).
+pub fn sys_mlock2(addr: u64, len: u64, flags: u32) -> SysResult {
+    // SAFETY: locking changes no memory contents or protections.
+    int_result(unsafe { mlock2(addr as *const c_void, len as usize, flags) })
 }
 
 /// munlock.
