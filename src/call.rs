@@ -317,6 +317,11 @@ pub enum Call {
     /// The counters a program can read of itself (Linux: /proc/self/status
     /// and /proc/self/maps; procnto: the model's own counters).
     Meminfo {},
+    /// `brk(addr)`: move the program break to `addr`.
+    Brk {
+        /// The new break (0 or anything below the heap only asks).
+        addr: Addr,
+    },
     /// `mlock2(addr, len, flags)` (Linux).
     Mlock2 {
         /// Start.
@@ -395,6 +400,7 @@ impl Call {
             Call::GammaMmap { .. } => "gamma_mmap",
             Call::Meminfo {} => "meminfo",
             Call::Mlock2 { .. } => "mlock2",
+            Call::Brk { .. } => "brk",
         }
     }
 
@@ -451,6 +457,7 @@ impl Call {
             Call::Fstat { .. } => ValueKind::Size,
             Call::MemobjCreate { .. } | Call::MemobjWrap { .. } | Call::MemobjShare { .. } => ValueKind::Handle,
             Call::Meminfo {} => ValueKind::Meminfo,
+            Call::Brk { .. } => ValueKind::Addr,
             Call::MunmapPeer { .. } | Call::ResmgrFile { .. } | Call::MemobjUnmap { .. } | Call::MemobjClose { .. } => {
                 ValueKind::Unit
             }
@@ -485,6 +492,9 @@ impl Call {
             // Where Linux merges VMAs depends on history the model does not
             // keep: the map count is chosen within bounds (MEMINFO-OK-1).
             Call::Meminfo {} => true,
+            // brk(0) reports where the break is; while the heap is empty that
+            // is the implementation's choice (Linux places the heap at random).
+            Call::Brk { addr } => addr.0 == 0,
             _ => matches!(
                 self.value_kind(),
                 ValueKind::Addr | ValueKind::Fd | ValueKind::Pid | ValueKind::Handle

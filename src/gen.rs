@@ -18,7 +18,7 @@
 //! gives the same script in every build.
 
 use crate::call::{Call, Handle};
-use crate::profile::ProfileName;
+use crate::profile::{BrkResult, ProfileName};
 use crate::trace::writer::raw_event;
 use crate::trace::{Header, RawEvent, Writer};
 use crate::types::{
@@ -123,10 +123,15 @@ pub fn generate_string(opts: &GenOptions) -> String {
 struct Proc {
     pid: Json,
     slot: Option<usize>,
+    /// Whether the process's break is bound (`$k<slot>`, from brk(0)).
+    brk_bound: bool,
 }
 
 struct Gen {
     rng: Xoshiro256PlusPlus,
+    /// Where brk's heap starts when brk cannot report it (the C library's
+    /// brk); `None` where brk(0) returns the break.
+    brk_base: Option<u64>,
     page: u64,
     /// The user address range of the profile, for the occasional munmap of everything.
     user: (u64, u64),
@@ -161,7 +166,10 @@ impl Gen {
             procs: vec![Proc {
                 pid: Json::from(1),
                 slot: None,
+                brk_bound: false,
             }],
+            brk_base: (opts.profile.profile().brk_result == BrkResult::ZeroOrErrno)
+                .then_some(opts.profile.profile().initial_break),
             pid_slots: vec![false; max_procs],
             addr_slots: Default::default(),
             fd_slots: Default::default(),
@@ -205,7 +213,7 @@ impl Gen {
         // rest keep the primitive mix.
         let roll = self.below(130 + ASPACE_SHARE);
         if roll >= 130 {
-            return self.aspace(&pid);
+            return self.aspace(who, &pid);
         }
         if roll >= 100 {
             return self.extra(who, &pid);
@@ -662,6 +670,7 @@ impl Gen {
         self.pid_slots[slot] = true;
         let name = format!("p{}", slot + 1);
         self.procs.push(Proc {
+            brk_bound: false,
             pid: Json::from(format!("${name}")),
             slot: Some(slot),
         });
@@ -726,10 +735,71 @@ impl Gen {
     }
 
     /// The address-space calls (spec/address-space.md) and mlock2.
-    fn aspace(&mut self, pid: &Json) -> RawEvent {
-        match self.below(3) {
+    fn aspace(&mut self, who: usize, pid: &Json) -> RawEvent {
+        match self.below(4) {
             0 => self.plain(pid, Call::Meminfo {}),
-            _ => self.mlock2(pid),
+            1 => self.mlock2(pid),
+            _ => self.brk(who),
+        }
+    }
+
+    /// brk: a process first reads its break (brk(0), bound as `$k<slot>`)
+    /// where brk returns breaks (else its heap starts at the profile's
+    /// initial break), then moves it by some pages (up, or down after
+    /// growing), within a page, far below the start or far up; or maps a
+    /// page in its way.
+    fn brk(&mut self, who: usize) -> RawEvent {
+        let pid = self.procs[who].pid.clone();
+        let name = format!("k{}", self.procs[who].slot.map_or(0, |s| s + 1));
+        if self.brk_base.is_none() && !self.procs[who].brk_bound {
+            self.procs[who].brk_bound = true;
+            return raw_event(pid, &Call::Brk { addr: Addr(0) }, Some(&name));
+        }
+        let page = self.page as i64;
+        let delta = match self.below(12) {
+            0..=4 => (1 + self.below(4) as i64) * page + self.below(2) as i64 * 10,
+            5 => self.below(self.page) as i64,
+            6 => 0,
+            // Below the heap (a real worker's own heap lies just below the
+            // break it starts with, so only far below is safe to ask).
+            7 => {
+                return self.plain(
+                    &pid,
+                    Call::Brk {
+                        addr: Addr(page as u64),
+                    },
+                )
+            }
+            8 => 1 << 30,
+            9 => return self.plain(&pid, Call::Brk { addr: Addr(0) }),
+            _ => {
+                let pages = 2 + self.below(4) as i64;
+                let at = self.brk_addr(&name, pages * page);
+                let call = Call::Mmap {
+                    addr: Addr(0),
+                    len: Len(self.page),
+                    prot: Prot::READ | Prot::WRITE,
+                    flags: MapFlags::PRIVATE | MapFlags::ANON | MapFlags::FIXED,
+                    fd: Fd::NOFD,
+                    off: 0,
+                };
+                let mut ev = raw_event(pid, &call, None);
+                set_arg(&mut ev, "addr", at);
+                return ev;
+            }
+        };
+        let at = self.brk_addr(&name, delta);
+        let mut ev = raw_event(pid, &Call::Brk { addr: Addr(0) }, None);
+        set_arg(&mut ev, "addr", at);
+        ev
+    }
+
+    /// The address `delta` bytes from the start of a process's heap.
+    fn brk_addr(&self, name: &str, delta: i64) -> Json {
+        match self.brk_base {
+            Some(base) => Json::from(format!("{:#x}", base.wrapping_add_signed(delta))),
+            None if delta < 0 => Json::from(format!("${name}-{:#x}", delta.unsigned_abs())),
+            None => Json::from(format!("${name}+{delta:#x}")),
         }
     }
 

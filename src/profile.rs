@@ -404,6 +404,25 @@ pub struct Profile {
     pub map_count: MapCount,
     /// Whether the system has mlock2 (else ENOSYS). Rule: LOCK-ENOSYS-1.
     pub has_mlock2: bool,
+    /// Where a new process's heap starts (and its break). Rules: BRK-*.
+    pub initial_break: u64,
+    /// What brk returns. Rules: BRK-*.
+    pub brk_result: BrkResult,
+    /// The free pages growth needs above the new break. Rule: BRK-MAPPED-1.
+    pub brk_gap_pages: u64,
+    /// Whether brk checks the heap's new size against RLIMIT_DATA before
+    /// anything else, for any move (Linux check_data_rlimit()). Rule: BRK-DATA-1.
+    pub brk_heap_size_limit: bool,
+}
+
+/// What brk returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BrkResult {
+    /// The break after the call: the new one, or the old one when it did
+    /// not move (the Linux system call; it has no errno).
+    NewBreak,
+    /// 0, or -1 with ENOMEM (a C library's brk()); 0 is written `0x0`.
+    ZeroOrErrno,
 }
 
 /// What meminfo's map count counts.
@@ -505,6 +524,10 @@ const NEUTRINO_FIELDS: Profile = Profile {
     mlockall_replaces_future: false,
     map_count: MapCount::Regions,
     has_mlock2: false,
+    initial_break: 0x0800_0000,
+    brk_result: BrkResult::ZeroOrErrno,
+    brk_gap_pages: 0,
+    brk_heap_size_limit: false,
 };
 
 /// Linux 6.x on x86_64, as probed on this project's machines.
@@ -588,6 +611,10 @@ pub static LINUX: Profile = Profile {
     mlockall_replaces_future: true,
     map_count: MapCount::MergedVmas,
     has_mlock2: true,
+    initial_break: 0x5555_5600_0000,
+    brk_result: BrkResult::NewBreak,
+    brk_gap_pages: 1,
+    brk_heap_size_limit: true,
 };
 
 impl Profile {

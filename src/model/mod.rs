@@ -11,6 +11,7 @@
 
 mod access;
 mod adopt;
+pub mod brk;
 pub use adopt::LibraryRun;
 pub mod contents;
 mod ctrl;
@@ -177,6 +178,7 @@ impl Model {
             } => self.plan_io_mmap(pid, *fd, *prot, *offset, *from_procnto),
             Call::Meminfo {} => self.plan_meminfo(pid),
             Call::Mlock2 { addr, len, flags } => self.plan_mlock2(pid, *addr, *len, *flags),
+            Call::Brk { addr } => self.plan_brk(pid, *addr),
             _ => self.plan_library(pid, call),
         }
     }
@@ -273,6 +275,7 @@ impl Model {
                 self.commit_mlock2(pid, *addr, *len, *flags, outcome);
                 Ok(())
             }
+            Call::Brk { addr } => self.commit_brk(pid, *addr, outcome),
             _ => self.commit_library(pid, call, outcome),
         };
         self.debug_check_invariants();

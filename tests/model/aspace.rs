@@ -245,3 +245,207 @@ fn lock_enosys_1_procnto_has_no_mlock2() {
         assert_eq!(locked(&m), 0, "{p}");
     }
 }
+
+// ------------------------------------------------------------------- brk
+
+fn brk(m: &mut mmoracle::Model, pid: Pid, addr: u64) -> (Outcome, &'static str) {
+    let v = m.step(pid, &Call::Brk { addr: Addr(addr) });
+    (v.outcome, v.rule)
+}
+
+fn at(a: u64) -> Outcome {
+    Outcome::Ok(Value::Addr(Addr(a)))
+}
+
+fn counters(m: &mmoracle::Model) -> (u64, u64, u64) {
+    let c = m.process(P1).unwrap().space.counters();
+    (c.total, c.data, c.locked)
+}
+
+#[test]
+fn brk_below_1_brk_0_reads_the_break_on_linux_and_fails_on_procnto() {
+    let mut m = model(LINUX);
+    let b = LINUX.profile().initial_break;
+    assert_eq!(brk(&mut m, P1, 0), (at(b), "BRK-BELOW-1"));
+    assert_eq!(brk(&mut m, P1, b - 1), (at(b), "BRK-BELOW-1"));
+    for p in [ProfileName::Neutrino, ProfileName::Qnx4] {
+        let mut m = model(p);
+        let b = p.profile().initial_break;
+        assert_eq!(brk(&mut m, P1, 0), (Outcome::Err(Errno::ENOMEM), "BRK-BELOW-1"));
+        assert_eq!(brk(&mut m, P1, b), (at(0), "BRK-OK-1"));
+    }
+}
+
+#[test]
+fn brk_ok_3_ok_1_ok_2_grow_move_within_a_page_and_shrink() {
+    for p in ProfileName::ALL {
+        let mut m = model(p);
+        let b = p.profile().initial_break;
+        let ok = |a: u64| if p == LINUX { at(a) } else { at(0) };
+        assert_eq!(brk(&mut m, P1, b + 10), (ok(b + 10), "BRK-OK-3"), "{p}");
+        assert_eq!(counters(&m), (PAGE, PAGE, 0), "{p}: one private read-write page");
+        assert_eq!(brk(&mut m, P1, b + 3 * PAGE - 1), (ok(b + 3 * PAGE - 1), "BRK-OK-3"));
+        assert_eq!(brk(&mut m, P1, b + 2 * PAGE + 1), (ok(b + 2 * PAGE + 1), "BRK-OK-1"));
+        assert_eq!(counters(&m).0, 3 * PAGE, "{p}: the same page, nothing changes");
+        assert_eq!(brk(&mut m, P1, b + PAGE), (ok(b + PAGE), "BRK-OK-2"));
+        assert_eq!(counters(&m), (PAGE, PAGE, 0), "{p}");
+        let heap = m.process(P1).unwrap().heap;
+        assert_eq!(heap.brk(p.profile()), Addr(b + PAGE));
+        assert_eq!(heap.start(p.profile()), Addr(b));
+    }
+}
+
+#[test]
+fn brk_mapped_1_growth_needs_room_above_the_new_break() {
+    for (p, gap) in [(LINUX, PAGE), (ProfileName::Neutrino, 0), (ProfileName::Qnx4, 0)] {
+        let mut m = model(p);
+        let b = p.profile().initial_break;
+        mapped(&mut m, P1, &fixed(b + 4 * PAGE, PAGE, Prot::READ, MapFlags::PRIVATE));
+        let fail = |old: u64| {
+            if p == LINUX {
+                at(old)
+            } else {
+                Outcome::Err(Errno::ENOMEM)
+            }
+        };
+        let (out, rule) = brk(&mut m, P1, b + 4 * PAGE - gap + 1);
+        assert_eq!((out, rule), (fail(b), "BRK-MAPPED-1"), "{p}");
+        let (out, rule) = brk(&mut m, P1, b + 4 * PAGE - gap);
+        assert_eq!(rule, "BRK-OK-3", "{p}: {out}");
+    }
+}
+
+#[test]
+fn brk_hole_1_shrinking_where_nothing_is_mapped() {
+    for p in ProfileName::ALL {
+        let mut m = model(p);
+        let b = p.profile().initial_break;
+        brk(&mut m, P1, b + PAGE);
+        assert_ok(
+            &mut m,
+            P1,
+            &Call::Munmap {
+                addr: Addr(b),
+                len: Len(PAGE),
+            },
+            "MUNMAP-OK-1",
+        );
+        let (out, rule) = brk(&mut m, P1, b);
+        assert_eq!(rule, "BRK-HOLE-1", "{p}: {out}");
+        assert_eq!(m.process(P1).unwrap().heap.brk(p.profile()), Addr(b + PAGE));
+    }
+}
+
+#[test]
+fn brk_data_1_the_heaps_size_over_rlimit_data_on_linux_for_any_move() {
+    let mut m = model(LINUX);
+    let b = LINUX.profile().initial_break;
+    setrlimit(&mut m, Resource::RLIMIT_DATA, 2 * PAGE, RLIM_INFINITY);
+    assert_eq!(brk(&mut m, P1, b + 2 * PAGE), (at(b + 2 * PAGE), "BRK-OK-3"));
+    assert_eq!(brk(&mut m, P1, b + 2 * PAGE + 1), (at(b + 2 * PAGE), "BRK-DATA-1"));
+    setrlimit(&mut m, Resource::RLIMIT_DATA, PAGE, RLIM_INFINITY);
+    // Shrinking to a heap still over the limit is refused too.
+    assert_eq!(brk(&mut m, P1, b + PAGE + 1), (at(b + 2 * PAGE), "BRK-DATA-1"));
+    assert_eq!(brk(&mut m, P1, b + PAGE), (at(b + PAGE), "BRK-OK-2"));
+}
+
+#[test]
+fn brk_limit_1_rlimit_data_as_and_memory_on_growth() {
+    // procnto: RLIMIT_DATA reached by the new pages (BRK-DATA-1 is Linux's).
+    let p = ProfileName::Neutrino;
+    let mut m = model(p);
+    let b = p.profile().initial_break;
+    setrlimit(&mut m, Resource::RLIMIT_DATA, 2 * PAGE, RLIM_INFINITY);
+    assert_eq!(brk(&mut m, P1, b + PAGE), (at(0), "BRK-OK-3"));
+    assert_eq!(
+        brk(&mut m, P1, b + 2 * PAGE),
+        (Outcome::Err(Errno::ENOMEM), "BRK-LIMIT-1")
+    );
+    // linux: RLIMIT_AS in pages, equal is fine; more than the RAM at once.
+    let mut m = model(LINUX);
+    let b = LINUX.profile().initial_break;
+    setrlimit(&mut m, Resource::RLIMIT_AS, PAGE, RLIM_INFINITY);
+    assert_eq!(brk(&mut m, P1, b + PAGE), (at(b + PAGE), "BRK-OK-3"));
+    assert_eq!(brk(&mut m, P1, b + 2 * PAGE), (at(b + PAGE), "BRK-LIMIT-1"));
+    let mut m = model(LINUX);
+    let huge = LINUX.profile().ram_bytes + PAGE;
+    assert_eq!(brk(&mut m, P1, b + huge), (at(b), "BRK-LIMIT-1"));
+}
+
+#[test]
+fn brk_range_1_growth_past_the_user_range() {
+    for p in ProfileName::ALL {
+        let mut m = model(p);
+        let end = p.profile().user_end;
+        let (out, rule) = brk(&mut m, P1, end + 1);
+        assert_eq!(rule, "BRK-RANGE-1", "{p}: {out}");
+        let (_, rule) = brk(&mut m, P1, u64::MAX);
+        assert_eq!(rule, "BRK-RANGE-1", "{p}: a break whose page-rounding wraps");
+    }
+}
+
+#[test]
+fn brk_lock_1_new_pages_are_locked_under_mcl_future() {
+    for p in ProfileName::ALL {
+        let mut m = model(p);
+        let b = p.profile().initial_break;
+        assert_ok(
+            &mut m,
+            P1,
+            &Call::Cred {
+                euid: 0,
+                cap_ipc_lock: false,
+            },
+            "PROC-CRED-1",
+        );
+        setrlimit(&mut m, Resource::RLIMIT_MEMLOCK, 2 * PAGE, 2 * PAGE);
+        assert_ok(
+            &mut m,
+            P1,
+            &Call::Mlockall {
+                flags: MclFlags::FUTURE,
+            },
+            "LOCK-MLOCKALL-1",
+        );
+        let (_, rule) = brk(&mut m, P1, b + PAGE);
+        assert_eq!((rule, counters(&m).2), ("BRK-OK-3", PAGE), "{p}: locked");
+        // procnto fails on reaching the limit, Linux only over it.
+        let over = if p == LINUX { 2 * PAGE } else { PAGE };
+        let (_, rule) = brk(&mut m, P1, b + PAGE + over);
+        assert_eq!(rule, "BRK-LOCK-1", "{p}");
+    }
+}
+
+/// The oracle adopts the break linux's brk(0) reports while the heap is
+/// empty (the kernel places the heap at random); after that, and for any
+/// other call, the break is the model's.
+#[test]
+fn brk_below_1_an_empty_heaps_place_is_adopted() {
+    let mut o = Oracle::new(LINUX, true);
+    let chosen = 0x5600_0000_0000u64;
+    let read = Call::Brk { addr: Addr(0) };
+    assert!(matches!(
+        o.judge(P1, &read, &at(chosen)),
+        Judgement::Allowed { adopted: true, .. }
+    ));
+    let grow = Call::Brk {
+        addr: Addr(chosen + PAGE),
+    };
+    assert!(matches!(
+        o.judge(P1, &grow, &at(chosen + PAGE)),
+        Judgement::Allowed { .. }
+    ));
+    assert!(
+        matches!(o.judge(P1, &read, &at(chosen + 7 * PAGE)), Judgement::Divergence(_)),
+        "a heap with pages in it stays where it is"
+    );
+    let mut o = Oracle::new(LINUX, true);
+    let inside = LINUX.profile().arena;
+    let c = fixed(inside, PAGE, RW, MapFlags::PRIVATE);
+    let v = o.model().evaluate(P1, &c);
+    o.judge(P1, &c, &v.outcome);
+    assert!(
+        matches!(o.judge(P1, &read, &at(inside)), Judgement::Divergence(_)),
+        "the break cannot be inside a mapping"
+    );
+}

@@ -84,6 +84,7 @@ fn every_call() -> Vec<Call> {
             data: (0..=255).collect(),
         },
         Call::Meminfo {},
+        Call::Brk { addr: Addr(u64::MAX) },
         Call::Mlock2 {
             addr: Addr(0x4000_0001),
             len: Len(u64::MAX),

@@ -102,6 +102,11 @@ struct Worker {
     mcl_future: bool,
     touched: u64,
     last: Counters,
+    /// The start of the worker's own heap (its `[heap]` mapping at hello).
+    heap_start: Option<u64>,
+    /// The break when the trace first asked for it: the worker's own heap
+    /// lies below it.
+    first_break: Option<u64>,
 }
 
 /// The Linux backend.
@@ -244,6 +249,11 @@ impl LinuxBackend {
             mcl_future: false,
             touched: 0,
             last: reply.counters,
+            heap_start: maps
+                .lines()
+                .find(|l| l.ends_with("[heap]"))
+                .and_then(|l| u64::from_str_radix(l.split('-').next()?, 16).ok()),
+            first_break: None,
         })
     }
 
@@ -553,6 +563,57 @@ impl LinuxBackend {
             }
             Err(o) => o,
         }
+    }
+
+    /// brk, kept off the worker's own heap. What the kernel would judge by
+    /// the worker's own memory rather than the trace's is skipped: a break
+    /// below the one the worker started with, a heap over RLIMIT_DATA that
+    /// does not grow (check_data_rlimit() counts the worker's data segment
+    /// and heap, which the limit's shift does not cover), growth next to the
+    /// worker's memory, and a refused growth its own locked memory or
+    /// mappings may have caused.
+    fn brk(&mut self, pid: Pid, addr: Addr) -> Outcome {
+        let now = match self.call(pid, Op::Brk, [0; 6], &[]) {
+            Ok((reply, _)) => reply.value,
+            Err(o) => return o,
+        };
+        let w = self.workers.get_mut(&pid).expect("it just answered");
+        let first = *w.first_break.get_or_insert(now);
+        if addr.0 < first && addr.0 >= w.heap_start.unwrap_or(first) {
+            return self.apart("brk below the break the worker started with would free the worker's own heap");
+        }
+        let top = |v: u64| crate::types::align_up(v, PAGE);
+        let growth = top(addr.0).zip(top(now)).filter(|(new, old)| new > old);
+        if growth.is_none() && addr.0 >= first {
+            if let Outcome::Ok(Value::Rlimit(data)) = self.rlimit(pid, Resource::RLIMIT_DATA, None, None) {
+                if data.cur != RLIM_INFINITY && data.cur != 0 && addr.0 - first > data.cur {
+                    return self
+                        .apart("brk with the heap over RLIMIT_DATA: the kernel counts the worker's own data there");
+                }
+            }
+        }
+        if let Some((new, old)) = growth {
+            if self.touches_own(pid, old, (new - old).saturating_add(PAGE)) {
+                return self.apart("brk growth next to the worker's own memory");
+            }
+            if self.workers[&pid].mcl_future && !self.spend(pid, new - old) {
+                return self.apart("brk under MCL_FUTURE over the touch budget");
+            }
+        }
+        let out = self.simple(pid, Op::Brk, [addr.0, 0, 0, 0, 0, 0], &[], |v| Value::Addr(Addr(v)));
+        if growth.is_some() && out == Outcome::Ok(Value::Addr(Addr(now))) {
+            let w = &self.workers[&pid];
+            if w.mcl_future && !w.cap_ipc_lock && w.own_locked {
+                return self.apart(
+                    "the worker's own memory, locked by mlockall(MCL_CURRENT), counts against the lock limit here",
+                );
+            }
+            let checked = self.map_count_effect(pid, Outcome::Err(Errno::ENOMEM));
+            if self.incident.is_some() {
+                return checked;
+            }
+        }
+        out
     }
 
     /// munmap, leaving out the worker's own memory: unmapping a range that
@@ -1158,6 +1219,7 @@ impl MemoryManager for LinuxBackend {
             Call::ResmgrFile { .. } => self.resmgr_file(call),
             Call::IoMmap { .. } => self.skip("io_mmap drives a QNX resource manager's handler; Linux has none"),
             Call::Meminfo {} => self.meminfo(pid),
+            Call::Brk { addr } => self.brk(pid, *addr),
             Call::Mlock2 { addr, len, flags } => {
                 let flags = u64::from(linux::mlock2(*flags));
                 self.ranged(pid, Op::Mlock2, *addr, *len, flags)

@@ -74,10 +74,12 @@ pub enum Op {
     Meminfo,
     /// mlock2: addr, len, flags (Linux values).
     Mlock2,
+    /// brk (the raw system call): addr; the value is the break after it.
+    Brk,
 }
 
 impl Op {
-    const ALL: [Op; 25] = [
+    const ALL: [Op; 26] = [
         Op::Spawn,
         Op::Exit,
         Op::Cred,
@@ -103,6 +105,7 @@ impl Op {
         Op::MapCount,
         Op::Meminfo,
         Op::Mlock2,
+        Op::Brk,
     ];
 
     /// Whether the op locks memory (mlock, mlock2): it spends the touch

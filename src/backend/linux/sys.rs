@@ -29,6 +29,7 @@ extern "C" {
     fn mlock(addr: *const c_void, len: usize) -> c_int;
     fn munlock(addr: *const c_void, len: usize) -> c_int;
     fn mlock2(addr: *const c_void, len: usize, flags: u32) -> c_int;
+    fn syscall(number: c_long, ...) -> c_long;
     fn mlockall(flags: c_int) -> c_int;
     fn munlockall() -> c_int;
     fn msync(addr: *mut c_void, len: usize, flags: c_int) -> c_int;
@@ -109,6 +110,19 @@ pub fn sys_mlock(addr: u64, len: u64) -> SysResult {
 pub fn sys_mlock2(addr: u64, len: u64, flags: u32) -> SysResult {
     // SAFETY: locking changes no memory contents or protections.
     int_result(unsafe { mlock2(addr as *const c_void, len as usize, flags) })
+}
+
+/// The raw brk system call: the break after the call (the call has no
+/// errno; glibc's brk() would hide the value).
+pub fn sys_brk(addr: u64) -> SysResult {
+    #[cfg(target_arch = "x86_64")]
+    const SYS_BRK: c_long = 12;
+    #[cfg(target_arch = "aarch64")]
+    const SYS_BRK: c_long = 214;
+    // SAFETY: brk maps or unmaps heap pages only; the driver never moves the
+    // break below where the worker's own heap ended at its start, so no
+    // memory the worker uses goes away.
+    Ok(unsafe { syscall(SYS_BRK, addr) } as u64)
 }
 
 /// munlock.

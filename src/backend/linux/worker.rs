@@ -287,6 +287,7 @@ impl Worker {
             Op::MapCount => Ok(self.map_count()),
             Op::Meminfo => Ok(self.trace_map_count()),
             Op::Mlock2 => sys::sys_mlock2(a[0], a[1], a[2] as u32),
+            Op::Brk => sys::sys_brk(a[0]),
         };
         let reply = Reply {
             status: match status {
