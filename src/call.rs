@@ -5,7 +5,8 @@
 //! real backend's worker protocol all speak these two types.
 
 use crate::types::{
-    Addr, Errno, Fd, Len, MapFlags, MclFlags, MlockFlags, MsyncFlags, OFlags, Pid, Prot, Resource, Rlimit, Signal,
+    Addr, Errno, Fd, Len, MapFlags, MclFlags, MlockFlags, MremapFlags, MsyncFlags, OFlags, Pid, Prot, Resource, Rlimit,
+    Signal,
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -322,6 +323,20 @@ pub enum Call {
         /// The new break (0 or anything below the heap only asks).
         addr: Addr,
     },
+    /// `mremap(old_addr, old_len, new_len, flags, new_addr)` (Linux).
+    Mremap {
+        /// The mapping's start.
+        old_addr: Addr,
+        /// Its length (0: a shared mapping duplicated).
+        old_len: Len,
+        /// The new length.
+        new_len: Len,
+        /// MREMAP_* flags.
+        flags: MremapFlags,
+        /// Where to move it (MREMAP_FIXED), or a hint (MREMAP_DONTUNMAP).
+        #[serde(default)]
+        new_addr: Addr,
+    },
     /// `mlock2(addr, len, flags)` (Linux).
     Mlock2 {
         /// Start.
@@ -401,6 +416,7 @@ impl Call {
             Call::Meminfo {} => "meminfo",
             Call::Mlock2 { .. } => "mlock2",
             Call::Brk { .. } => "brk",
+            Call::Mremap { .. } => "mremap",
         }
     }
 
@@ -457,7 +473,7 @@ impl Call {
             Call::Fstat { .. } => ValueKind::Size,
             Call::MemobjCreate { .. } | Call::MemobjWrap { .. } | Call::MemobjShare { .. } => ValueKind::Handle,
             Call::Meminfo {} => ValueKind::Meminfo,
-            Call::Brk { .. } => ValueKind::Addr,
+            Call::Brk { .. } | Call::Mremap { .. } => ValueKind::Addr,
             Call::MunmapPeer { .. } | Call::ResmgrFile { .. } | Call::MemobjUnmap { .. } | Call::MemobjClose { .. } => {
                 ValueKind::Unit
             }
@@ -495,6 +511,9 @@ impl Call {
             // brk(0) reports where the break is; while the heap is empty that
             // is the implementation's choice (Linux places the heap at random).
             Call::Brk { addr } => addr.0 == 0,
+            // A mapping that may move goes where the implementation puts it
+            // (the model checks that it could: MREMAP-OK-3).
+            Call::Mremap { flags, .. } => flags.contains(MremapFlags::MAYMOVE) && !flags.contains(MremapFlags::FIXED),
             _ => matches!(
                 self.value_kind(),
                 ValueKind::Addr | ValueKind::Fd | ValueKind::Pid | ValueKind::Handle

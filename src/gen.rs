@@ -22,7 +22,7 @@ use crate::profile::{BrkResult, ProfileName};
 use crate::trace::writer::raw_event;
 use crate::trace::{Header, RawEvent, Writer};
 use crate::types::{
-    Addr, Fd, Len, MapFlags, MclFlags, MlockFlags, MsyncFlags, OFlags, Pid, Prot, Resource, RLIM_INFINITY,
+    Addr, Fd, Len, MapFlags, MclFlags, MlockFlags, MremapFlags, MsyncFlags, OFlags, Pid, Prot, Resource, RLIM_INFINITY,
 };
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, SeedableRng};
@@ -55,8 +55,10 @@ const SERVER_FILES: u64 = 8;
 const DEAD_PID: i64 = 1000;
 /// One step in this many unmaps the caller's whole address space.
 const RESET_EVERY: u64 = 200;
-/// Steps in 130 + this that go to the address-space calls.
-const ASPACE_SHARE: u64 = 6;
+/// Mixed into the seed for the address-space calls' stream.
+const ASIDE_SEED: u64 = 0x6173_7061_6365;
+/// Steps in 100 that go to the address-space calls.
+const ASPACE_PER_100: u64 = 5;
 
 /// A random script as an iterator of events, generated lazily.
 pub struct Script {
@@ -129,6 +131,8 @@ struct Proc {
 
 struct Gen {
     rng: Xoshiro256PlusPlus,
+    /// The address-space calls' own random stream.
+    aside: Xoshiro256PlusPlus,
     /// Where brk's heap starts when brk cannot report it (the C library's
     /// brk); `None` where brk(0) returns the break.
     brk_base: Option<u64>,
@@ -160,6 +164,7 @@ impl Gen {
         let max_procs = opts.procs.max(1) as usize;
         Gen {
             rng: Xoshiro256PlusPlus::seed_from_u64(opts.seed),
+            aside: Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ ASIDE_SEED),
             page: opts.profile.profile().page_size,
             user: (opts.profile.profile().user_start, opts.profile.profile().user_end),
             max_procs,
@@ -199,6 +204,19 @@ impl Gen {
         if let Some(ev) = self.pending.take().or_else(|| self.queued.pop()) {
             return ev;
         }
+        // The address-space calls come in between, drawn from a stream of
+        // their own: the other calls keep the sequence they had before
+        // these existed, only later in the script.
+        std::mem::swap(&mut self.rng, &mut self.aside);
+        let aspace = self.chance(ASPACE_PER_100, 100).then(|| {
+            let who = self.below(self.procs.len() as u64) as usize;
+            let pid = self.procs[who].pid.clone();
+            self.aspace(who, &pid)
+        });
+        std::mem::swap(&mut self.rng, &mut self.aside);
+        if let Some(ev) = aspace {
+            return ev;
+        }
         let who = if self.procs.len() > 1 && self.chance(1, 3) {
             self.below(self.procs.len() as u64) as usize
         } else {
@@ -209,12 +227,8 @@ impl Gen {
             return self.unmap_everything(&pid);
         }
         // Four steps in 13 go to the library calls, the server's files, fds
-        // and other processes, a few more to the address-space calls; the
-        // rest keep the primitive mix.
-        let roll = self.below(130 + ASPACE_SHARE);
-        if roll >= 130 {
-            return self.aspace(who, &pid);
-        }
+        // and other processes; the rest keep the primitive mix.
+        let roll = self.below(130);
         if roll >= 100 {
             return self.extra(who, &pid);
         }
@@ -736,11 +750,47 @@ impl Gen {
 
     /// The address-space calls (spec/address-space.md) and mlock2.
     fn aspace(&mut self, who: usize, pid: &Json) -> RawEvent {
-        match self.below(4) {
+        match self.below(6) {
             0 => self.plain(pid, Call::Meminfo {}),
             1 => self.mlock2(pid),
-            _ => self.brk(who),
+            2..=3 => self.brk(who),
+            _ => self.mremap(pid),
         }
+    }
+
+    /// mremap of a range as the range calls choose it, to a length as mmap
+    /// chooses one: usually free to move, else in place, now and then to a
+    /// fixed page of the window or leaving the old range mapped.
+    fn mremap(&mut self, pid: &Json) -> RawEvent {
+        let old_addr = self.addr(pid);
+        let old_len = Len(self.len());
+        let new_len = Len(self.len());
+        let (usual, new_addr) = match self.below(10) {
+            0..=4 => (MremapFlags::MAYMOVE, None),
+            5..=7 => (MremapFlags::empty(), None),
+            8 => {
+                let page = self.window_page();
+                (
+                    MremapFlags::MAYMOVE | MremapFlags::FIXED,
+                    Some(arena_expr(page * self.page)),
+                )
+            }
+            _ => (MremapFlags::MAYMOVE | MremapFlags::DONTUNMAP, None),
+        };
+        let flags = MremapFlags::from_bits_retain(self.flags(&[1, 2, 4], usual.bits()));
+        let call = Call::Mremap {
+            old_addr: Addr(0),
+            old_len,
+            new_len,
+            flags,
+            new_addr: Addr(0),
+        };
+        let mut ev = raw_event(pid.clone(), &call, None);
+        set_arg(&mut ev, "old_addr", old_addr);
+        if let Some(at) = new_addr {
+            set_arg(&mut ev, "new_addr", at);
+        }
+        ev
     }
 
     /// brk: a process first reads its break (brk(0), bound as `$k<slot>`)

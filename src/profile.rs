@@ -413,6 +413,8 @@ pub struct Profile {
     /// Whether brk checks the heap's new size against RLIMIT_DATA before
     /// anything else, for any move (Linux check_data_rlimit()). Rule: BRK-DATA-1.
     pub brk_heap_size_limit: bool,
+    /// Whether the system has mremap (else ENOSYS). Rule: MREMAP-ENOSYS-1.
+    pub has_mremap: bool,
 }
 
 /// What brk returns.
@@ -528,6 +530,7 @@ const NEUTRINO_FIELDS: Profile = Profile {
     brk_result: BrkResult::ZeroOrErrno,
     brk_gap_pages: 0,
     brk_heap_size_limit: false,
+    has_mremap: false,
 };
 
 /// Linux 6.x on x86_64, as probed on this project's machines.
@@ -615,6 +618,7 @@ pub static LINUX: Profile = Profile {
     brk_result: BrkResult::NewBreak,
     brk_gap_pages: 1,
     brk_heap_size_limit: true,
+    has_mremap: true,
 };
 
 impl Profile {

@@ -85,7 +85,7 @@ impl Model {
 /// same object contiguously or are both private. Deliberately generous (it
 /// ignores VMA flags the model does not keep), so it bounds the count from
 /// below.
-fn may_merge(low: &Region, high: &Region) -> bool {
+pub(super) fn may_merge(low: &Region, high: &Region) -> bool {
     let same_object_contiguous = match (low.backing, high.backing) {
         (Backing::Object(a), Backing::Object(b)) => a == b && low.offset + low.len() == high.offset,
         _ => false,

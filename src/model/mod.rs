@@ -21,6 +21,7 @@ pub mod invariants;
 mod lock;
 mod meminfo;
 mod mmap;
+mod mremap;
 pub mod object;
 mod peer;
 pub mod process;
@@ -179,6 +180,13 @@ impl Model {
             Call::Meminfo {} => self.plan_meminfo(pid),
             Call::Mlock2 { addr, len, flags } => self.plan_mlock2(pid, *addr, *len, *flags),
             Call::Brk { addr } => self.plan_brk(pid, *addr),
+            Call::Mremap {
+                old_addr,
+                old_len,
+                new_len,
+                flags,
+                new_addr,
+            } => self.plan_mremap(pid, self.remap_args(*old_addr, *old_len, *new_len, *flags, *new_addr)),
             _ => self.plan_library(pid, call),
         }
     }
@@ -276,6 +284,16 @@ impl Model {
                 Ok(())
             }
             Call::Brk { addr } => self.commit_brk(pid, *addr, outcome),
+            Call::Mremap {
+                old_addr,
+                old_len,
+                new_len,
+                flags,
+                new_addr,
+            } => {
+                let remap = self.remap_args(*old_addr, *old_len, *new_len, *flags, *new_addr);
+                self.commit_mremap(pid, remap, outcome)
+            }
             _ => self.commit_library(pid, call, outcome),
         };
         self.debug_check_invariants();

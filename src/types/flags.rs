@@ -114,6 +114,20 @@ bitflags! {
 }
 
 bitflags! {
+    /// `MREMAP_*` flags (Linux only; QNX has no mremap, so the numbers are
+    /// Linux's).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub struct MremapFlags: u32 {
+        /// MREMAP_MAYMOVE: the mapping may move.
+        const MAYMOVE = 1;
+        /// MREMAP_FIXED: move it to `new_addr`.
+        const FIXED = 2;
+        /// MREMAP_DONTUNMAP: move it, leaving the old range mapped.
+        const DONTUNMAP = 4;
+    }
+}
+
+bitflags! {
     /// `MS_*` flags for msync (QNX values).
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
     pub struct MsyncFlags: u32 {
@@ -321,6 +335,10 @@ flag_names!(
 flag_names!(MclFlags, [("MCL_CURRENT", 1), ("MCL_FUTURE", 2), ("MCL_ONFAULT", 4)]);
 flag_names!(MlockFlags, [("MLOCK_ONFAULT", 1)]);
 flag_names!(
+    MremapFlags,
+    [("MREMAP_MAYMOVE", 1), ("MREMAP_FIXED", 2), ("MREMAP_DONTUNMAP", 4)]
+);
+flag_names!(
     MsyncFlags,
     [
         ("MS_ASYNC", 1),
@@ -394,6 +412,11 @@ pub mod linux {
 
     /// The Linux `MLOCK_*` word (the same values).
     pub fn mlock2(f: MlockFlags) -> u32 {
+        f.bits()
+    }
+
+    /// The Linux `MREMAP_*` word (the same values).
+    pub fn mremap(f: MremapFlags) -> u32 {
         f.bits()
     }
 

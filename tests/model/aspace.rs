@@ -449,3 +449,283 @@ fn brk_below_1_an_empty_heaps_place_is_adopted() {
         "the break cannot be inside a mapping"
     );
 }
+
+// ---------------------------------------------------------------- mremap
+
+fn mremap(old: u64, old_len: u64, new_len: u64, flags: MremapFlags, new_addr: u64) -> Call {
+    Call::Mremap {
+        old_addr: Addr(old),
+        old_len: Len(old_len),
+        new_len: Len(new_len),
+        flags,
+        new_addr: Addr(new_addr),
+    }
+}
+
+const MAYMOVE: MremapFlags = MremapFlags::MAYMOVE;
+const FIXED: MremapFlags = MremapFlags::MAYMOVE.union(MremapFlags::FIXED);
+const DONTUNMAP: MremapFlags = MremapFlags::MAYMOVE.union(MremapFlags::DONTUNMAP);
+
+/// A linux model with four private pages at the arena, the first written.
+fn four_pages() -> (mmoracle::Model, u64) {
+    let mut m = model(LINUX);
+    let a = LINUX.profile().arena;
+    mapped(&mut m, P1, &fixed(a, 4 * PAGE, RW, MapFlags::PRIVATE));
+    assert_ok(
+        &mut m,
+        P1,
+        &Call::Store {
+            addr: Addr(a),
+            data: vec![1, 2],
+        },
+        "ACCESS-STORE-1",
+    );
+    (m, a)
+}
+
+fn load(m: &mut mmoracle::Model, addr: u64, len: u64) -> Outcome {
+    m.step(
+        P1,
+        &Call::Load {
+            addr: Addr(addr),
+            len: Len(len),
+        },
+    )
+    .outcome
+}
+
+#[test]
+fn mremap_enosys_1_procnto_has_no_mremap() {
+    for p in [ProfileName::Neutrino, ProfileName::Qnx4] {
+        let mut m = model(p);
+        let a = p.profile().arena;
+        mapped(&mut m, P1, &fixed(a, PAGE, RW, MapFlags::PRIVATE));
+        assert_err(
+            &mut m,
+            P1,
+            &mremap(a, PAGE, 2 * PAGE, MAYMOVE, 0),
+            Errno::ENOSYS,
+            "MREMAP-ENOSYS-1",
+        );
+        assert_err(
+            &mut m,
+            P1,
+            &mremap(a + 1, 0, 0, MremapFlags::from_bits_retain(8), 0),
+            Errno::ENOSYS,
+            "MREMAP-ENOSYS-1",
+        );
+        assert_eq!(counters(&m).0, PAGE, "{p}");
+    }
+}
+
+#[test]
+fn mremap_einval_1_to_5_argument_checks_in_order() {
+    let (mut m, a) = four_pages();
+    let e = Errno::EINVAL;
+    assert_err(
+        &mut m,
+        P1,
+        &mremap(a + 1, PAGE, 0, MremapFlags::from_bits_retain(8), 0),
+        e,
+        "MREMAP-EINVAL-1",
+    );
+    assert_err(&mut m, P1, &mremap(a + 1, PAGE, 0, MAYMOVE, 0), e, "MREMAP-EINVAL-2");
+    assert_err(&mut m, P1, &mremap(a, PAGE, 0, MAYMOVE, 1), e, "MREMAP-EINVAL-3");
+    assert_err(&mut m, P1, &mremap(a, PAGE, u64::MAX, MAYMOVE, 1), e, "MREMAP-EINVAL-3");
+    assert_err(&mut m, P1, &mremap(a, PAGE, 1 << 47, MAYMOVE, 1), e, "MREMAP-EINVAL-3");
+    for (flags, to, len) in [
+        (MremapFlags::FIXED, a + 0x10_0000, PAGE),
+        (FIXED, a + 0x10_0001, PAGE),
+        (FIXED, a, PAGE),
+        (FIXED, LINUX.profile().user_end, PAGE),
+        (DONTUNMAP, 0, 2 * PAGE),
+        (MremapFlags::DONTUNMAP, 0, PAGE),
+    ] {
+        assert_err(&mut m, P1, &mremap(a, PAGE, len, flags, to), e, "MREMAP-EINVAL-4");
+    }
+    assert_err(&mut m, P1, &mremap(a, 0, PAGE, MAYMOVE, 0), e, "MREMAP-EINVAL-5");
+}
+
+#[test]
+fn mremap_efault_1_and_ok_1_the_old_range() {
+    let (mut m, a) = four_pages();
+    let none = MremapFlags::empty();
+    assert_err(
+        &mut m,
+        P1,
+        &mremap(a + 0x8_0000, PAGE, PAGE, none, 0),
+        Errno::EFAULT,
+        "MREMAP-EFAULT-1",
+    );
+    // The same length and nowhere to go: success without looking further.
+    assert_eq!(
+        assert_ok(
+            &mut m,
+            P1,
+            &mremap(a, 8 * PAGE, 8 * PAGE, MremapFlags::empty(), 0),
+            "MREMAP-OK-1"
+        ),
+        Value::Addr(Addr(a))
+    );
+    assert_err(
+        &mut m,
+        P1,
+        &mremap(a, 8 * PAGE, 9 * PAGE, MAYMOVE, 0),
+        Errno::EFAULT,
+        "MREMAP-EFAULT-1",
+    );
+    assert_err(
+        &mut m,
+        P1,
+        &mremap(a, 8 * PAGE, 6 * PAGE, FIXED, a + 0x10_0000),
+        Errno::EFAULT,
+        "MREMAP-EFAULT-1",
+    );
+    // A fixed move that keeps the length takes the gaps along.
+    assert_ok(
+        &mut m,
+        P1,
+        &mremap(a, 8 * PAGE, 8 * PAGE, FIXED, a + 0x10_0000),
+        "MREMAP-OK-3",
+    );
+    assert_eq!(load(&mut m, a + 0x10_0000, 2), Outcome::Ok(Value::Bytes(vec![1, 2])));
+    assert_eq!(counters(&m).0, 4 * PAGE);
+}
+
+#[test]
+fn mremap_ok_2_in_place_and_enomem_3_no_room() {
+    let (mut m, a) = four_pages();
+    assert_ok(
+        &mut m,
+        P1,
+        &mremap(a, 4 * PAGE, 6 * PAGE, MremapFlags::empty(), 0),
+        "MREMAP-OK-2",
+    );
+    assert_eq!(counters(&m).0, 6 * PAGE);
+    assert_eq!(load(&mut m, a + 6 * PAGE - 1, 1), Outcome::Ok(Value::Bytes(vec![0])));
+    mapped(&mut m, P1, &fixed(a + 10 * PAGE, PAGE, Prot::READ, MapFlags::PRIVATE));
+    let none = MremapFlags::empty();
+    assert_err(
+        &mut m,
+        P1,
+        &mremap(a, 6 * PAGE, 12 * PAGE, none, 0),
+        Errno::ENOMEM,
+        "MREMAP-ENOMEM-3",
+    );
+    assert_err(
+        &mut m,
+        P1,
+        &mremap(a, PAGE, 2 * PAGE, none, 0),
+        Errno::ENOMEM,
+        "MREMAP-ENOMEM-3",
+    );
+    // A shrink unmaps the tail, whatever maps it.
+    assert_ok(&mut m, P1, &mremap(a, 11 * PAGE, 2 * PAGE, none, 0), "MREMAP-OK-2");
+    assert_eq!(counters(&m).0, 2 * PAGE, "the read-only page went too");
+}
+
+#[test]
+fn mremap_ok_3_moves_contents_and_locks() {
+    let (mut m, a) = four_pages();
+    assert_ok(
+        &mut m,
+        P1,
+        &Call::Mlock {
+            addr: Addr(a),
+            len: Len(2 * PAGE),
+        },
+        "LOCK-MLOCK-1",
+    );
+    let to = a + 0x20_0000;
+    let moved = assert_ok(&mut m, P1, &mremap(a, 2 * PAGE, 3 * PAGE, FIXED, to), "MREMAP-OK-3");
+    assert_eq!(moved, Value::Addr(Addr(to)));
+    assert_eq!(load(&mut m, to, 2), Outcome::Ok(Value::Bytes(vec![1, 2])));
+    assert_eq!(load(&mut m, a, 1), Outcome::Fault(Signal::SIGSEGV));
+    assert_eq!(
+        counters(&m),
+        (5 * PAGE, 5 * PAGE, 3 * PAGE),
+        "the lock went with it, and grew"
+    );
+    // DONTUNMAP: the old range stays, empty and unlocked.
+    let Value::Addr(d) = assert_ok(&mut m, P1, &mremap(to, 3 * PAGE, 3 * PAGE, DONTUNMAP, 0), "MREMAP-OK-3") else {
+        panic!("an address")
+    };
+    assert_eq!(load(&mut m, d.0, 2), Outcome::Ok(Value::Bytes(vec![1, 2])));
+    assert_eq!(load(&mut m, to, 2), Outcome::Ok(Value::Bytes(vec![0, 0])));
+    assert_eq!(counters(&m), (8 * PAGE, 8 * PAGE, 3 * PAGE));
+    // Growth that cannot stay moves where the model places it.
+    mapped(&mut m, P1, &fixed(a + 4 * PAGE, PAGE, Prot::READ, MapFlags::PRIVATE));
+    let out = assert_ok(
+        &mut m,
+        P1,
+        &mremap(a + 2 * PAGE, 2 * PAGE, 4 * PAGE, MAYMOVE, 0),
+        "MREMAP-OK-3",
+    );
+    assert_ne!(out, Value::Addr(Addr(a + 2 * PAGE)));
+}
+
+#[test]
+fn mremap_eagain_1_enomem_2_limits_on_growth() {
+    let (mut m, a) = four_pages();
+    assert_ok(
+        &mut m,
+        P1,
+        &Call::Cred {
+            euid: 0,
+            cap_ipc_lock: false,
+        },
+        "PROC-CRED-1",
+    );
+    setrlimit(&mut m, Resource::RLIMIT_MEMLOCK, PAGE, 8 << 20);
+    assert_ok(
+        &mut m,
+        P1,
+        &Call::Mlock {
+            addr: Addr(a),
+            len: Len(PAGE),
+        },
+        "LOCK-MLOCK-1",
+    );
+    assert_err(
+        &mut m,
+        P1,
+        &mremap(a, PAGE, 2 * PAGE, MAYMOVE, 0),
+        Errno::EAGAIN,
+        "MREMAP-EAGAIN-1",
+    );
+    setrlimit(&mut m, Resource::RLIMIT_AS, 4 * PAGE, RLIM_INFINITY);
+    assert_err(
+        &mut m,
+        P1,
+        &mremap(a + PAGE, 3 * PAGE, 4 * PAGE, MAYMOVE, 0),
+        Errno::ENOMEM,
+        "MREMAP-ENOMEM-2",
+    );
+}
+
+#[test]
+fn mremap_enomem_1_moves_near_the_region_limit() {
+    let mut m = model(LINUX);
+    m.set_step_checks(false);
+    let a = LINUX.profile().arena;
+    let pages = 65528;
+    mapped(&mut m, P1, &fixed(a, pages * PAGE, Prot::READ, MapFlags::PRIVATE));
+    for i in 0..32762 {
+        let c = Call::Mprotect {
+            addr: Addr(a + (2 * i + 1) * PAGE),
+            len: Len(PAGE),
+            prot: RW,
+        };
+        assert_eq!(m.step(P1, &c).outcome, Outcome::UNIT);
+    }
+    assert_eq!(m.process(P1).unwrap().space.region_count(), 65525);
+    assert_err(
+        &mut m,
+        P1,
+        &mremap(a, PAGE, PAGE, FIXED, a + (1 << 32)),
+        Errno::ENOMEM,
+        "MREMAP-ENOMEM-1",
+    );
+    assert_ok(&mut m, P1, &mremap(a, PAGE, PAGE, MAYMOVE, 0), "MREMAP-OK-1");
+    m.check_invariants().unwrap();
+}

@@ -74,6 +74,13 @@ fn scenario(call: &str) -> Vec<String> {
             r#"{"call":"brk","addr":"0x560000001000","ret":{"ok":"0x560000001000"}}"#.into(),
             r#"{"call":"store","addr":"0x560000000ff0","data":"ab","ret":{"ok":0}}"#.into(),
         ],
+        // linux: a mapping that may move goes where the kernel puts it.
+        "mremap" => vec![
+            r#"{"call":"mmap","addr":"0x200000000000","len":4096,"prot":"PROT_READ|PROT_WRITE","flags":"MAP_PRIVATE|MAP_ANON|MAP_FIXED","fd":-1,"off":0,"ret":{"ok":"0x200000000000"}}"#.into(),
+            r#"{"call":"mmap","addr":"0x200000001000","len":4096,"prot":"PROT_READ","flags":"MAP_PRIVATE|MAP_ANON|MAP_FIXED","fd":-1,"off":0,"ret":{"ok":"0x200000001000"}}"#.into(),
+            r#"{"call":"mremap","old_addr":"0x200000000000","old_len":4096,"new_len":8192,"flags":"MREMAP_MAYMOVE","ret":{"ok":"0x300000000000"}}"#.into(),
+            r#"{"call":"store","addr":"0x300000001000","data":"ab","ret":{"ok":0}}"#.into(),
+        ],
         other => panic!("no scenario for `{other}`, whose result is a free choice: add one"),
     };
     lines
@@ -109,8 +116,8 @@ fn every_free_choice_of_every_call_is_adopted() {
     for call in &calls {
         let lines = scenario(call);
         let mut text = trace(&lines.iter().map(String::as_str).collect::<Vec<_>>());
-        if call == "brk" {
-            // Only linux's brk returns the break.
+        if call == "brk" || call == "mremap" {
+            // Only linux has brk's break and mremap.
             text = text.replacen(&header("neutrino"), &header("linux"), 1);
         }
         let report = check(&text);

@@ -85,6 +85,13 @@ fn every_call() -> Vec<Call> {
         },
         Call::Meminfo {},
         Call::Brk { addr: Addr(u64::MAX) },
+        Call::Mremap {
+            old_addr: Addr(0x4000_0000),
+            old_len: Len(0),
+            new_len: Len(u64::MAX),
+            flags: MremapFlags::MAYMOVE | MremapFlags::from_bits_retain(0x40),
+            new_addr: Addr(1),
+        },
         Call::Mlock2 {
             addr: Addr(0x4000_0001),
             len: Len(u64::MAX),

@@ -26,7 +26,7 @@ use crate::call::{Call, Outcome, Value, MAX_ACCESS};
 use crate::manager::{Incident, MemoryManager};
 use crate::profile::{Profile, ProfileName};
 use crate::types::linux;
-use crate::types::{Addr, Errno, Fd, Len, MapFlags, Pid, Prot, Resource, Rlimit, Signal, RLIM_INFINITY};
+use crate::types::{Addr, Errno, Fd, Len, MapFlags, MremapFlags, Pid, Prot, Resource, Rlimit, Signal, RLIM_INFINITY};
 use proto::{Counters, Op, Reply, Request, Status, REPLY_LEN};
 use rundir::RunDir;
 use rustix::fd::OwnedFd;
@@ -614,6 +614,49 @@ impl LinuxBackend {
             }
         }
         out
+    }
+
+    /// mremap, kept off the worker's own memory; what the worker's own
+    /// memory may have decided (no room beside it, its locked memory, its
+    /// mappings' count) is skipped.
+    fn mremap(&mut self, pid: Pid, old: Addr, old_len: Len, new_len: Len, flags: MremapFlags, to: Addr) -> Outcome {
+        let fixed = flags.contains(MremapFlags::FIXED);
+        if self.touches_own(pid, old.0, old_len.0.max(1)) {
+            return self.apart("mremap of the worker's own memory");
+        }
+        if fixed && self.touches_own(pid, to.0, new_len.0) {
+            return self.apart("an MREMAP_FIXED move over the worker's own memory");
+        }
+        // A locked mapping that grows is populated (a new length past the
+        // address space is refused before anything is).
+        let growth = if new_len.0 <= TASK_SIZE {
+            new_len.0.saturating_sub(old_len.0)
+        } else {
+            0
+        };
+        if !self.spend(pid, growth) {
+            return self.apart("mremap growth over the touch budget");
+        }
+        let a = [old.0, old_len.0, new_len.0, u64::from(linux::mremap(flags)), to.0, 0];
+        let locked_before = self.workers[&pid].last.vm_lck;
+        let out = self.simple(pid, Op::Mremap, a, &[], |v| Value::Addr(Addr(v)));
+        if flags.contains(MremapFlags::DONTUNMAP) && out.is_ok() && self.workers[&pid].last.vm_lck > locked_before {
+            return self.apart(
+                "MREMAP_DONTUNMAP of locked memory: the kernel unlocks the old range but keeps it counted in VmLck",
+            );
+        }
+        let w = &self.workers[&pid];
+        let room = w
+            .guard
+            .map_or(TASK_SIZE, |g| g.0)
+            .saturating_sub(self.profile.user_start);
+        if out == Outcome::Err(Errno::ENOMEM) && flags.contains(MremapFlags::MAYMOVE) && !fixed && new_len.0 > room {
+            return self.apart("no room for this mapping beside the worker's own memory");
+        }
+        if out == Outcome::Err(Errno::EAGAIN) {
+            return self.own_lock_effect(pid, out);
+        }
+        self.map_count_effect(pid, out)
     }
 
     /// munmap, leaving out the worker's own memory: unmapping a range that
@@ -1220,6 +1263,13 @@ impl MemoryManager for LinuxBackend {
             Call::IoMmap { .. } => self.skip("io_mmap drives a QNX resource manager's handler; Linux has none"),
             Call::Meminfo {} => self.meminfo(pid),
             Call::Brk { addr } => self.brk(pid, *addr),
+            Call::Mremap {
+                old_addr,
+                old_len,
+                new_len,
+                flags,
+                new_addr,
+            } => self.mremap(pid, *old_addr, *old_len, *new_len, *flags, *new_addr),
             Call::Mlock2 { addr, len, flags } => {
                 let flags = u64::from(linux::mlock2(*flags));
                 self.ranged(pid, Op::Mlock2, *addr, *len, flags)

@@ -76,10 +76,12 @@ pub enum Op {
     Mlock2,
     /// brk (the raw system call): addr; the value is the break after it.
     Brk,
+    /// mremap: old addr, old len, new len, flags, new addr (Linux values).
+    Mremap,
 }
 
 impl Op {
-    const ALL: [Op; 26] = [
+    const ALL: [Op; 27] = [
         Op::Spawn,
         Op::Exit,
         Op::Cred,
@@ -106,6 +108,7 @@ impl Op {
         Op::Meminfo,
         Op::Mlock2,
         Op::Brk,
+        Op::Mremap,
     ];
 
     /// Whether the op locks memory (mlock, mlock2): it spends the touch

@@ -30,6 +30,7 @@ extern "C" {
     fn munlock(addr: *const c_void, len: usize) -> c_int;
     fn mlock2(addr: *const c_void, len: usize, flags: u32) -> c_int;
     fn syscall(number: c_long, ...) -> c_long;
+    fn mremap(old: *mut c_void, old_len: usize, new_len: usize, flags: c_int, ...) -> *mut c_void;
     fn mlockall(flags: c_int) -> c_int;
     fn munlockall() -> c_int;
     fn msync(addr: *mut c_void, len: usize, flags: c_int) -> c_int;
@@ -123,6 +124,27 @@ pub fn sys_brk(addr: u64) -> SysResult {
     // break below where the worker's own heap ended at its start, so no
     // memory the worker uses goes away.
     Ok(unsafe { syscall(SYS_BRK, addr) } as u64)
+}
+
+/// mremap (the new address is always passed; the kernel reads it only
+/// with MREMAP_FIXED or MREMAP_DONTUNMAP).
+pub fn sys_mremap(old: u64, old_len: u64, new_len: u64, flags: u32, new_addr: u64) -> SysResult {
+    // SAFETY: the driver keeps both ranges off the worker's own memory
+    // (Worker::touches_own), so only the trace's mappings move or go.
+    let r = unsafe {
+        mremap(
+            old as *mut c_void,
+            old_len as usize,
+            new_len as usize,
+            flags as c_int,
+            new_addr as *mut c_void,
+        )
+    };
+    if r as isize == -1 {
+        Err(errno())
+    } else {
+        Ok(r as u64)
+    }
 }
 
 /// munlock.

@@ -288,6 +288,7 @@ impl Worker {
             Op::Meminfo => Ok(self.trace_map_count()),
             Op::Mlock2 => sys::sys_mlock2(a[0], a[1], a[2] as u32),
             Op::Brk => sys::sys_brk(a[0]),
+            Op::Mremap => sys::sys_mremap(a[0], a[1], a[2], a[3] as u32, a[4]),
         };
         let reply = Reply {
             status: match status {
