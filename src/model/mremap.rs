@@ -247,6 +247,12 @@ impl Model {
             return Err("the model refuses this mremap".into());
         };
         let page = self.profile.page_size;
+        if !matches!(plan, Plan::Move(_)) && *seen != call.addr {
+            return Err(format!(
+                "the mapping stays at {} (it can be resized in place, so it does not move)",
+                call.addr
+            ));
+        }
         match plan {
             Plan::Nothing => Ok(()),
             Plan::Shrink => {

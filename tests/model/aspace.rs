@@ -729,3 +729,31 @@ fn mremap_enomem_1_moves_near_the_region_limit() {
     assert_ok(&mut m, P1, &mremap(a, PAGE, PAGE, MAYMOVE, 0), "MREMAP-OK-1");
     m.check_invariants().unwrap();
 }
+
+/// A move's address is the implementation's choice (MREMAP-OK-3), but a
+/// mapping that can grow where it is does not move (MREMAP-OK-2).
+#[test]
+fn mremap_ok_3_a_moves_place_is_adopted_only_for_a_move() {
+    let a = LINUX.profile().arena;
+    let setup = |o: &mut Oracle, blocked: bool| {
+        let mut calls = vec![fixed(a, PAGE, RW, MapFlags::PRIVATE)];
+        if blocked {
+            calls.push(fixed(a + PAGE, PAGE, Prot::READ, MapFlags::PRIVATE));
+        }
+        for c in calls {
+            let v = o.model().evaluate(P1, &c);
+            assert!(matches!(o.judge(P1, &c, &v.outcome), Judgement::Allowed { .. }));
+        }
+    };
+    let grow = mremap(a, PAGE, 2 * PAGE, MAYMOVE, 0);
+    let elsewhere = at(0x3000_0000_0000);
+    let mut o = Oracle::new(LINUX, true);
+    setup(&mut o, true);
+    assert!(matches!(
+        o.judge(P1, &grow, &elsewhere),
+        Judgement::Allowed { adopted: true, .. }
+    ));
+    let mut o = Oracle::new(LINUX, true);
+    setup(&mut o, false);
+    assert!(matches!(o.judge(P1, &grow, &elsewhere), Judgement::Divergence(_)));
+}

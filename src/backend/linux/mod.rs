@@ -627,6 +627,12 @@ impl LinuxBackend {
         if fixed && self.touches_own(pid, to.0, new_len.0) {
             return self.apart("an MREMAP_FIXED move over the worker's own memory");
         }
+        // Growth in place would meet the worker's own memory, which the
+        // model does not know is there.
+        let grows_into = old.0.checked_add(old_len.0).filter(|_| new_len.0 > old_len.0);
+        if grows_into.is_some_and(|end| self.touches_own(pid, end, new_len.0 - old_len.0)) {
+            return self.apart("mremap growth next to the worker's own memory");
+        }
         // A locked mapping that grows is populated (a new length past the
         // address space is refused before anything is).
         let growth = if new_len.0 <= TASK_SIZE {
