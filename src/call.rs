@@ -5,7 +5,8 @@
 //! real backend's worker protocol all speak these two types.
 
 use crate::types::{
-    Addr, Errno, Fd, FileSystem, Len, MapFlags, MclFlags, MsyncFlags, OFlags, Pid, Prot, Resource, Rlimit, Signal,
+    Addr, Errno, Fd, FileSystem, Len, MapFlags, MclFlags, MlockFlags, MremapFlags, MsyncFlags, OFlags, Pid, Prot,
+    Resource, Rlimit, Signal,
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -384,6 +385,38 @@ pub enum Call {
         #[serde(default)]
         offset: u64,
     },
+    // ---- address-space calls and counters (spec/address-space.md) ----
+    /// The counters a program can read of itself (Linux: /proc/self/status
+    /// and /proc/self/maps; procnto: the model's own counters).
+    Meminfo {},
+    /// `brk(addr)`: move the program break to `addr`.
+    Brk {
+        /// The new break (0 or anything below the heap only asks).
+        addr: Addr,
+    },
+    /// `mremap(old_addr, old_len, new_len, flags, new_addr)` (Linux).
+    Mremap {
+        /// The mapping's start.
+        old_addr: Addr,
+        /// Its length (0: a shared mapping duplicated).
+        old_len: Len,
+        /// The new length.
+        new_len: Len,
+        /// MREMAP_* flags.
+        flags: MremapFlags,
+        /// Where to move it (MREMAP_FIXED), or a hint (MREMAP_DONTUNMAP).
+        #[serde(default)]
+        new_addr: Addr,
+    },
+    /// `mlock2(addr, len, flags)` (Linux).
+    Mlock2 {
+        /// Start.
+        addr: Addr,
+        /// Length.
+        len: Len,
+        /// MLOCK_* flags.
+        flags: MlockFlags,
+    },
 }
 }
 
@@ -456,6 +489,10 @@ impl Call {
             Call::MemobjShare { .. } => "memobj_share",
             Call::GammaShmOpen { .. } => "gamma_shm_open",
             Call::GammaMmap { .. } => "gamma_mmap",
+            Call::Meminfo {} => "meminfo",
+            Call::Mlock2 { .. } => "mlock2",
+            Call::Brk { .. } => "brk",
+            Call::Mremap { .. } => "mremap",
         }
     }
 
@@ -502,6 +539,8 @@ pub enum ValueKind {
     Status,
     /// Two fds (pipe: the read end, then the write end).
     FdPair,
+    /// The counters of [`MemInfo`].
+    Meminfo,
 }
 
 impl Call {
@@ -518,6 +557,8 @@ impl Call {
             Call::FstatFull { .. } => ValueKind::Status,
             Call::Pipe {} => ValueKind::FdPair,
             Call::MemobjCreate { .. } | Call::MemobjWrap { .. } | Call::MemobjShare { .. } => ValueKind::Handle,
+            Call::Meminfo {} => ValueKind::Meminfo,
+            Call::Brk { .. } | Call::Mremap { .. } => ValueKind::Addr,
             Call::MunmapPeer { .. } | Call::ResmgrFile { .. } | Call::MemobjUnmap { .. } | Call::MemobjClose { .. } => {
                 ValueKind::Unit
             }
@@ -534,7 +575,8 @@ impl Call {
             | Call::ShmUnlink { .. }
             | Call::Ftruncate { .. }
             | Call::Close { .. }
-            | Call::Store { .. } => ValueKind::Unit,
+            | Call::Store { .. }
+            | Call::Mlock2 { .. } => ValueKind::Unit,
         }
     }
 }
@@ -548,6 +590,15 @@ impl Call {
             Call::Mmap { flags, .. } | Call::MmapPeer { flags, .. } => {
                 !flags.intersects(MapFlags::FIXED | MapFlags::FIXED_NOREPLACE)
             }
+            // Where Linux merges VMAs depends on history the model does not
+            // keep: the map count is chosen within bounds (MEMINFO-OK-1).
+            Call::Meminfo {} => true,
+            // brk(0) reports where the break is; while the heap is empty that
+            // is the implementation's choice (Linux places the heap at random).
+            Call::Brk { addr } => addr.0 == 0,
+            // A mapping that may move goes where the implementation puts it
+            // (the model checks that it could: MREMAP-OK-3).
+            Call::Mremap { flags, .. } => flags.contains(MremapFlags::MAYMOVE) && !flags.contains(MremapFlags::FIXED),
             _ => matches!(
                 self.value_kind(),
                 ValueKind::Addr | ValueKind::Fd | ValueKind::FdPair | ValueKind::Pid | ValueKind::Handle
@@ -571,6 +622,7 @@ impl Value {
             Value::Mode(_) => ValueKind::Mode,
             Value::Status(_) => ValueKind::Status,
             Value::FdPair(..) => ValueKind::FdPair,
+            Value::Meminfo(_) => ValueKind::Meminfo,
         }
     }
 }
@@ -779,6 +831,8 @@ pub enum Value {
     Status(FileStatus),
     /// Two fds (pipe: the read end, then the write end).
     FdPair(Fd, Fd),
+    /// A process's counters (meminfo).
+    Meminfo(MemInfo),
 }
 
 /// The file type bits of `st_mode` (the same numbers on QNX and Linux).
@@ -804,6 +858,21 @@ pub struct FileStatus {
     pub gid: u32,
     /// `st_mode`: the file type bits and the permission bits.
     pub mode: u32,
+}
+
+/// The counters a process can read of itself (meminfo): Linux's VmSize,
+/// VmData and VmLck of /proc/self/status, in bytes, and the number of lines
+/// of /proc/self/maps; the model's own counters under procnto.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemInfo {
+    /// Every mapped byte (VmSize).
+    pub vm_size: u64,
+    /// The bytes counted against RLIMIT_DATA (VmData).
+    pub vm_data: u64,
+    /// The locked bytes (VmLck).
+    pub vm_lck: u64,
+    /// The number of mappings (VMAs on Linux, regions on procnto).
+    pub map_count: u64,
 }
 
 /// What one call did.
@@ -854,6 +923,11 @@ impl fmt::Display for Value {
                 f,
                 "{{size: {:#x}, uid: {}, gid: {}, mode: {:#o}}}",
                 st.size, st.uid, st.gid, st.mode
+            ),
+            Value::Meminfo(m) => write!(
+                f,
+                "{{vm_size: {:#x}, vm_data: {:#x}, vm_lck: {:#x}, map_count: {}}}",
+                m.vm_size, m.vm_data, m.vm_lck, m.map_count
             ),
         }
     }

@@ -18,11 +18,12 @@
 //! gives the same script in every build.
 
 use crate::call::{Call, Handle};
-use crate::profile::ProfileName;
+use crate::profile::{BrkResult, ProfileName};
 use crate::trace::writer::raw_event;
 use crate::trace::{Header, RawEvent, Writer};
 use crate::types::{
-    Addr, Fd, FileSystem, Len, MapFlags, MclFlags, MsyncFlags, OFlags, Pid, Prot, Resource, RLIM_INFINITY,
+    Addr, Fd, FileSystem, Len, MapFlags, MclFlags, MlockFlags, MremapFlags, MsyncFlags, OFlags, Pid, Prot, Resource,
+    RLIM_INFINITY,
 };
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, SeedableRng};
@@ -55,6 +56,10 @@ const SERVER_FILES: u64 = 9;
 const DEAD_PID: i64 = 1000;
 /// One step in this many unmaps the caller's whole address space.
 const RESET_EVERY: u64 = 200;
+/// Mixed into the seed for the address-space calls' stream.
+const ASIDE_SEED: u64 = 0x6173_7061_6365;
+/// Steps in 100 that go to the address-space calls.
+const ASPACE_PER_100: u64 = 5;
 
 /// A random script as an iterator of events, generated lazily.
 pub struct Script {
@@ -121,10 +126,17 @@ pub fn generate_string(opts: &GenOptions) -> String {
 struct Proc {
     pid: Json,
     slot: Option<usize>,
+    /// Whether the process's break is bound (`$k<slot>`, from brk(0)).
+    brk_bound: bool,
 }
 
 struct Gen {
     rng: Xoshiro256PlusPlus,
+    /// The address-space calls' own random stream.
+    aside: Xoshiro256PlusPlus,
+    /// Where brk's heap starts when brk cannot report it (the C library's
+    /// brk); `None` where brk(0) returns the break.
+    brk_base: Option<u64>,
     page: u64,
     /// The user address range of the profile, for the occasional munmap of everything.
     user: (u64, u64),
@@ -156,13 +168,17 @@ impl Gen {
         let max_procs = opts.procs.max(1) as usize;
         Gen {
             rng: Xoshiro256PlusPlus::seed_from_u64(opts.seed),
+            aside: Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ ASIDE_SEED),
             page: opts.profile.profile().page_size,
             user: (opts.profile.profile().user_start, opts.profile.profile().user_end),
             max_procs,
             procs: vec![Proc {
                 pid: Json::from(1),
                 slot: None,
+                brk_bound: false,
             }],
+            brk_base: (opts.profile.profile().brk_result == BrkResult::ZeroOrErrno)
+                .then_some(opts.profile.profile().initial_break),
             pid_slots: vec![false; max_procs],
             addr_slots: Default::default(),
             fd_slots: Default::default(),
@@ -191,6 +207,19 @@ impl Gen {
 
     fn step(&mut self) -> RawEvent {
         if let Some(ev) = self.pending.take().or_else(|| self.queued.pop()) {
+            return ev;
+        }
+        // The address-space calls come in between, drawn from a stream of
+        // their own: the other calls keep the sequence they had before
+        // these existed, only later in the script.
+        std::mem::swap(&mut self.rng, &mut self.aside);
+        let aspace = self.chance(ASPACE_PER_100, 100).then(|| {
+            let who = self.below(self.procs.len() as u64) as usize;
+            let pid = self.procs[who].pid.clone();
+            self.aspace(who, &pid)
+        });
+        std::mem::swap(&mut self.rng, &mut self.aside);
+        if let Some(ev) = aspace {
             return ev;
         }
         let who = if self.procs.len() > 1 && self.chance(1, 3) {
@@ -672,6 +701,7 @@ impl Gen {
         self.pid_slots[slot] = true;
         let name = format!("p{}", slot + 1);
         self.procs.push(Proc {
+            brk_bound: false,
             pid: Json::from(format!("${name}")),
             slot: Some(slot),
         });
@@ -746,6 +776,131 @@ impl Gen {
             34..=35 => self.new_process(pid, &Call::Fork {}),
             _ => self.exit_or_spawn(who, pid),
         }
+    }
+
+    /// The address-space calls (spec/address-space.md) and mlock2.
+    fn aspace(&mut self, who: usize, pid: &Json) -> RawEvent {
+        match self.below(6) {
+            0 => self.plain(pid, Call::Meminfo {}),
+            1 => self.mlock2(pid),
+            2..=3 => self.brk(who),
+            _ => self.mremap(pid),
+        }
+    }
+
+    /// mremap of a range as the range calls choose it, to a length as mmap
+    /// chooses one: usually free to move, else in place, now and then to a
+    /// fixed page of the window or leaving the old range mapped.
+    fn mremap(&mut self, pid: &Json) -> RawEvent {
+        let old_addr = self.addr(pid);
+        let old_len = Len(self.len());
+        let new_len = Len(self.len());
+        let (usual, new_addr) = match self.below(10) {
+            0..=4 => (MremapFlags::MAYMOVE, None),
+            5..=7 => (MremapFlags::empty(), None),
+            8 => {
+                let page = self.window_page();
+                (
+                    MremapFlags::MAYMOVE | MremapFlags::FIXED,
+                    Some(arena_expr(page * self.page)),
+                )
+            }
+            _ => (MremapFlags::MAYMOVE | MremapFlags::DONTUNMAP, None),
+        };
+        let flags = MremapFlags::from_bits_retain(self.flags(&[1, 2, 4], usual.bits()));
+        let call = Call::Mremap {
+            old_addr: Addr(0),
+            old_len,
+            new_len,
+            flags,
+            new_addr: Addr(0),
+        };
+        let mut ev = raw_event(pid.clone(), &call, None);
+        set_arg(&mut ev, "old_addr", old_addr);
+        if let Some(at) = new_addr {
+            set_arg(&mut ev, "new_addr", at);
+        }
+        ev
+    }
+
+    /// brk: a process first reads its break (brk(0), bound as `$k<slot>`)
+    /// where brk returns breaks (else its heap starts at the profile's
+    /// initial break), then moves it by some pages (up, or down after
+    /// growing), within a page, far below the start or far up; or maps a
+    /// page in its way.
+    fn brk(&mut self, who: usize) -> RawEvent {
+        let pid = self.procs[who].pid.clone();
+        let name = format!("k{}", self.procs[who].slot.map_or(0, |s| s + 1));
+        if self.brk_base.is_none() && !self.procs[who].brk_bound {
+            self.procs[who].brk_bound = true;
+            return raw_event(pid, &Call::Brk { addr: Addr(0) }, Some(&name));
+        }
+        let page = self.page as i64;
+        let delta = match self.below(12) {
+            0..=4 => (1 + self.below(4) as i64) * page + self.below(2) as i64 * 10,
+            5 => self.below(self.page) as i64,
+            6 => 0,
+            // Below the heap (a real worker's own heap lies just below the
+            // break it starts with, so only far below is safe to ask).
+            7 => {
+                return self.plain(
+                    &pid,
+                    Call::Brk {
+                        addr: Addr(page as u64),
+                    },
+                )
+            }
+            8 => 1 << 30,
+            9 => return self.plain(&pid, Call::Brk { addr: Addr(0) }),
+            _ => {
+                let pages = 2 + self.below(4) as i64;
+                let at = self.brk_addr(&name, pages * page);
+                let call = Call::Mmap {
+                    addr: Addr(0),
+                    len: Len(self.page),
+                    prot: Prot::READ | Prot::WRITE,
+                    flags: MapFlags::PRIVATE | MapFlags::ANON | MapFlags::FIXED,
+                    fd: Fd::NOFD,
+                    off: 0,
+                };
+                let mut ev = raw_event(pid, &call, None);
+                set_arg(&mut ev, "addr", at);
+                return ev;
+            }
+        };
+        let at = self.brk_addr(&name, delta);
+        let mut ev = raw_event(pid, &Call::Brk { addr: Addr(0) }, None);
+        set_arg(&mut ev, "addr", at);
+        ev
+    }
+
+    /// The address `delta` bytes from the start of a process's heap.
+    fn brk_addr(&self, name: &str, delta: i64) -> Json {
+        match self.brk_base {
+            Some(base) => Json::from(format!("{:#x}", base.wrapping_add_signed(delta))),
+            None if delta < 0 => Json::from(format!("${name}-{:#x}", delta.unsigned_abs())),
+            None => Json::from(format!("${name}+{delta:#x}")),
+        }
+    }
+
+    /// mlock2 over a range as the other range calls choose it, usually
+    /// with MLOCK_ONFAULT.
+    fn mlock2(&mut self, pid: &Json) -> RawEvent {
+        let addr = self.addr(pid);
+        let len = Len(self.len());
+        let usual = self.pick(&[MlockFlags::ONFAULT.bits(), 0]);
+        let flags = MlockFlags::from_bits_retain(self.flags(&[1], usual));
+        let mut ev = raw_event(
+            pid.clone(),
+            &Call::Mlock2 {
+                addr: Addr(0),
+                len,
+                flags,
+            },
+            None,
+        );
+        set_arg(&mut ev, "addr", addr);
+        ev
     }
 
     fn exit_or_spawn(&mut self, who: usize, pid: &Json) -> RawEvent {

@@ -413,6 +413,45 @@ pub struct Profile {
     /// Whether RLIMIT_NPROC spares root (Linux: the root user is never
     /// limited) or counts root's processes too (PROC-EAGAIN-2).
     pub nproc_exempts_root: bool,
+    /// Whether acting on another process's limits needs the caller's group
+    /// to match the target's as well as its user (Linux's
+    /// check_prlimit_permission). Rule: RLIMIT-EPERM-2.
+    pub foreign_limits_match_gid: bool,
+    // ---- address-space calls (spec/address-space.md) ----
+    /// What meminfo's map count counts. Rule: MEMINFO-OK-1.
+    pub map_count: MapCount,
+    /// Whether the system has mlock2 (else ENOSYS). Rule: LOCK-ENOSYS-1.
+    pub has_mlock2: bool,
+    /// Where a new process's heap starts (and its break). Rules: BRK-*.
+    pub initial_break: u64,
+    /// What brk returns. Rules: BRK-*.
+    pub brk_result: BrkResult,
+    /// The free pages growth needs above the new break. Rule: BRK-MAPPED-1.
+    pub brk_gap_pages: u64,
+    /// Whether brk checks the heap's new size against RLIMIT_DATA before
+    /// anything else, for any move (Linux check_data_rlimit()). Rule: BRK-DATA-1.
+    pub brk_heap_size_limit: bool,
+    /// Whether the system has mremap (else ENOSYS). Rule: MREMAP-ENOSYS-1.
+    pub has_mremap: bool,
+}
+
+/// What brk returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BrkResult {
+    /// The break after the call: the new one, or the old one when it did
+    /// not move (the Linux system call; it has no errno).
+    NewBreak,
+    /// 0, or -1 with ENOMEM (a C library's brk()); 0 is written `0x0`.
+    ZeroOrErrno,
+}
+
+/// What meminfo's map count counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapCount {
+    /// The regions, one by one (the model's procnto).
+    Regions,
+    /// Linux's VMAs: neighbouring compatible regions may be one.
+    MergedVmas,
 }
 
 const INF: Rlimit = Rlimit::INFINITE;
@@ -507,6 +546,14 @@ const NEUTRINO_FIELDS: Profile = Profile {
     mlockall_replaces_future: false,
     shm_file_type: crate::call::file_type::NAM,
     nproc_exempts_root: false,
+    foreign_limits_match_gid: false,
+    map_count: MapCount::Regions,
+    has_mlock2: false,
+    initial_break: 0x0800_0000,
+    brk_result: BrkResult::ZeroOrErrno,
+    brk_gap_pages: 0,
+    brk_heap_size_limit: false,
+    has_mremap: false,
 };
 
 /// Linux 6.x on x86_64, as probed on this project's machines, with the
@@ -621,6 +668,14 @@ const LINUX_FIELDS: Profile = Profile {
     mlockall_replaces_future: true,
     shm_file_type: crate::call::file_type::REG,
     nproc_exempts_root: true,
+    foreign_limits_match_gid: true,
+    map_count: MapCount::MergedVmas,
+    has_mlock2: true,
+    initial_break: 0x5555_5600_0000,
+    brk_result: BrkResult::NewBreak,
+    brk_gap_pages: 1,
+    brk_heap_size_limit: true,
+    has_mremap: true,
 };
 
 impl Profile {

@@ -20,6 +20,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("memobj.md", include_str!("../spec/memobj.md")),
     ("gamma.md", include_str!("../spec/gamma.md")),
     ("iofunc_mmap.md", include_str!("../spec/iofunc_mmap.md")),
+    ("address-space.md", include_str!("../spec/address-space.md")),
 ];
 
 /// One rule as written in `spec/`.

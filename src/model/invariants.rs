@@ -69,6 +69,9 @@ impl Model {
                 }
             }
             check_gaps(proc.pid, &proc.space)?;
+            if proc.heap.brk(self.profile) < proc.heap.start(self.profile) {
+                return Err(format!("pid {}: the break is below the heap's start", proc.pid));
+            }
             let recomputed = Counters::of(proc.space.regions());
             if recomputed != proc.space.counters() {
                 return Err(format!(

@@ -19,6 +19,9 @@
 //!
 //! munlockall has no checks in either (LOCK-MUNLOCKALL-1, decided in mod.rs).
 //!
+//! mlock2: LOCK-ENOSYS-1 (no mlock2: neutrino, qnx4), LOCK-EINVAL-3, then
+//! mlock's list; with MLOCK_ONFAULT no LOCK-ENOMEM-5, success LOCK-ONFAULT-1.
+//!
 //! Locked memory is counted once per byte: locking a locked page adds
 //! nothing, and munlock subtracts only what was locked. procnto's ms_lock()
 //! adds a region's size on every mlock, so its count drifts with repeated
@@ -32,7 +35,7 @@ use super::Model;
 use crate::call::{Outcome, Value};
 use crate::profile::{CtrlOrder, LockPrivilege, LockallLimit};
 use crate::rules::{Checks, Verdict};
-use crate::types::{Addr, AddrRange, Errno, Len, MclFlags, Pid, Prot, Resource};
+use crate::types::{Addr, AddrRange, Errno, Len, MclFlags, MlockFlags, Pid, Prot, Resource};
 
 impl Model {
     /// Whether the process may lock memory at all: procnto wants euid 0 or
@@ -85,7 +88,7 @@ impl Model {
             Ok(range) => range,
             Err(v) => return v,
         };
-        match self.mlock_walk(proc, range) {
+        match self.mlock_walk(proc, range, true) {
             Some(stop) => Verdict::only(Outcome::Err(stop.errno), stop.rule),
             None => Verdict::ok(Value::Unit, "LOCK-MLOCK-1"),
         }
@@ -153,8 +156,9 @@ impl Model {
     /// the walk with the prefix locked (Linux apply_vma_lock_flags()). A
     /// region without access cannot be faulted in: procnto faults each region
     /// as it locks it, so the regions before it stay locked; Linux populates
-    /// after locking the whole range, so all of it stays locked.
-    fn mlock_walk(&self, proc: &Process, range: AddrRange) -> Option<Stop> {
+    /// after locking the whole range, so all of it stays locked. A lock that
+    /// does not fault pages in (MLOCK_ONFAULT) stops only at a hole.
+    fn mlock_walk(&self, proc: &Process, range: AddrRange, faults_in: bool) -> Option<Stop> {
         let next = self.mapped_prefix_end(proc, range);
         if next < range.end() {
             return Some(Stop {
@@ -162,6 +166,9 @@ impl Model {
                 errno: Errno::ENOMEM,
                 done: next,
             });
+        }
+        if !faults_in {
+            return None;
         }
         // Linux locks the whole range, then faults it in: a page it cannot
         // fault in (no access, or past the end of the object a region maps)
@@ -254,7 +261,7 @@ impl Model {
         let changed = if lock {
             changed_by(
                 self.mlock_prelude(proc, addr, len),
-                |r| self.mlock_walk(proc, r),
+                |r| self.mlock_walk(proc, r, true),
                 outcome,
             )
         } else {
@@ -364,6 +371,51 @@ impl Model {
             }
         }
         ranges
+    }
+
+    // ---------------------------------------------------------------- mlock2
+
+    /// Judges mlock2: ENOSYS where there is none, then its flags, then
+    /// mlock's checks; MLOCK_ONFAULT faults nothing in, so only a hole stops
+    /// it. spec: LOCK-ENOSYS-1, LOCK-EINVAL-3, mlock's list, LOCK-ONFAULT-1.
+    pub(super) fn plan_mlock2(&self, pid: Pid, addr: Addr, len: Len, flags: MlockFlags) -> Verdict {
+        let mut c = Checks::new();
+        c.check("LOCK-ENOSYS-1", Errno::ENOSYS, !self.profile.has_mlock2).check(
+            "LOCK-EINVAL-3",
+            Errno::EINVAL,
+            !(flags - MlockFlags::ONFAULT).is_empty(),
+        );
+        if let Some(v) = c.verdict() {
+            return v;
+        }
+        let proc = &self.procs[&pid];
+        let range = match self.mlock_prelude(proc, addr, len) {
+            Ok(range) => range,
+            Err(v) => return v,
+        };
+        let onfault = flags.contains(MlockFlags::ONFAULT);
+        match self.mlock_walk(proc, range, !onfault) {
+            Some(stop) => Verdict::only(Outcome::Err(stop.errno), stop.rule),
+            None if onfault => Verdict::ok(Value::Unit, "LOCK-ONFAULT-1"),
+            None => Verdict::ok(Value::Unit, "LOCK-MLOCK-1"),
+        }
+    }
+
+    /// Applies mlock2 as mlock: the whole range, or the part the walk reached.
+    pub(super) fn commit_mlock2(&mut self, pid: Pid, addr: Addr, len: Len, flags: MlockFlags, outcome: &Outcome) {
+        if !self.profile.has_mlock2 || !(flags - MlockFlags::ONFAULT).is_empty() {
+            return;
+        }
+        let proc = &self.procs[&pid];
+        let faults_in = !flags.contains(MlockFlags::ONFAULT);
+        let changed = changed_by(
+            self.mlock_prelude(proc, addr, len),
+            |r| self.mlock_walk(proc, r, faults_in),
+            outcome,
+        );
+        if let Some(range) = changed {
+            self.change_regions(pid, range, |r| r.locked = true);
+        }
     }
 
     /// Applies munlockall: clears MCL_FUTURE and unlocks everything.

@@ -11,6 +11,7 @@
 
 mod access;
 mod adopt;
+pub mod brk;
 pub use adopt::LibraryRun;
 pub mod contents;
 mod ctrl;
@@ -18,7 +19,9 @@ mod fd;
 pub mod gaps;
 pub mod invariants;
 mod lock;
+mod meminfo;
 mod mmap;
+mod mremap;
 pub mod object;
 mod peer;
 pub mod process;
@@ -178,6 +181,16 @@ impl Model {
                 offset,
                 from_procnto,
             } => self.plan_io_mmap(pid, *fd, *prot, *offset, *from_procnto),
+            Call::Meminfo {} => self.plan_meminfo(pid),
+            Call::Mlock2 { addr, len, flags } => self.plan_mlock2(pid, *addr, *len, *flags),
+            Call::Brk { addr } => self.plan_brk(pid, *addr),
+            Call::Mremap {
+                old_addr,
+                old_len,
+                new_len,
+                flags,
+                new_addr,
+            } => self.plan_mremap(pid, self.remap_args(*old_addr, *old_len, *new_len, *flags, *new_addr)),
             _ => self.plan_library(pid, call),
         }
     }
@@ -278,6 +291,22 @@ impl Model {
             } => {
                 self.commit_io_mmap(pid, *fd, *prot, *from_procnto, outcome);
                 Ok(())
+            }
+            Call::Meminfo {} => self.commit_meminfo(pid, outcome),
+            Call::Mlock2 { addr, len, flags } => {
+                self.commit_mlock2(pid, *addr, *len, *flags, outcome);
+                Ok(())
+            }
+            Call::Brk { addr } => self.commit_brk(pid, *addr, outcome),
+            Call::Mremap {
+                old_addr,
+                old_len,
+                new_len,
+                flags,
+                new_addr,
+            } => {
+                let remap = self.remap_args(*old_addr, *old_len, *new_len, *flags, *new_addr);
+                self.commit_mremap(pid, remap, outcome)
             }
             _ => self.commit_library(pid, call, outcome),
         };

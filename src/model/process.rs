@@ -66,6 +66,8 @@ pub struct Process {
     fd_numbers: Runs,
     /// The mappings.
     pub space: AddressSpace,
+    /// The program break (spec/address-space.md, brk).
+    pub heap: super::brk::Heap,
 }
 
 impl Process {
@@ -83,6 +85,7 @@ impl Process {
             fds: BTreeMap::new(),
             fd_numbers: Runs::default(),
             space: AddressSpace::default(),
+            heap: Default::default(),
         }
     }
 

@@ -32,7 +32,8 @@ impl Model {
     /// Whether `caller` may not act on `target`'s limits: another user's
     /// process needs the resource privilege.
     fn limits_foreign(&self, caller: &Process, target: &Process) -> bool {
-        !self.resource_privileged(caller) && caller.euid != target.euid
+        let other_group = self.profile.foreign_limits_match_gid && caller.egid != target.egid;
+        !self.resource_privileged(caller) && (caller.euid != target.euid || other_group)
     }
 
     /// Judges getrlimit.

@@ -382,7 +382,7 @@ fn success(raw: &str, kind: ValueKind, env: &Bindings) -> Option<Value> {
         ValueKind::Bytes => parse_hex_bytes(plain_string(raw)?).ok().map(Value::Bytes),
         ValueKind::Rlimit => rlimit(raw, env).map(Value::Rlimit),
         // Rarer results take the general path.
-        ValueKind::Mode | ValueKind::Status | ValueKind::FdPair => None,
+        ValueKind::Mode | ValueKind::Status | ValueKind::FdPair | ValueKind::Meminfo => None,
         _ => {
             let v = resolved(raw, env)?;
             match kind {
@@ -395,7 +395,12 @@ fn success(raw: &str, kind: ValueKind, env: &Bindings) -> Option<Value> {
                     .map(|v| Value::Pid(Pid(v))),
                 ValueKind::Size => v.as_u64().map(Value::Size),
                 ValueKind::Handle => v.as_u64().map(|h| Value::Handle(crate::call::Handle(h))),
-                ValueKind::Bytes | ValueKind::Rlimit | ValueKind::Mode | ValueKind::Status | ValueKind::FdPair => None,
+                ValueKind::Bytes
+                | ValueKind::Rlimit
+                | ValueKind::Mode
+                | ValueKind::Status
+                | ValueKind::FdPair
+                | ValueKind::Meminfo => None,
             }
         }
     }

@@ -451,6 +451,7 @@ pub fn parse_value(json: &Json, kind: ValueKind, env: &Bindings) -> Result<Value
         ValueKind::Mode => small(&json, "permission bits").map(Value::Mode),
         ValueKind::Status => parse_status(&json).map(Value::Status),
         ValueKind::FdPair => parse_fd_pair(&json),
+        ValueKind::Meminfo => parse_meminfo(&json).map(Value::Meminfo),
         ValueKind::Bytes => unreachable!("handled above"),
     }
 }
@@ -512,6 +513,28 @@ fn parse_rlimit(json: &Json) -> Result<Rlimit, String> {
     })
 }
 
+/// The four keys of a meminfo result.
+const MEMINFO_KEYS: [&str; 4] = ["vm_size", "vm_data", "vm_lck", "map_count"];
+
+fn parse_meminfo(json: &Json) -> Result<crate::call::MemInfo, String> {
+    let shape = "counters {\"vm_size\":N,\"vm_data\":N,\"vm_lck\":N,\"map_count\":N}";
+    let map = json
+        .as_object()
+        .filter(|m| m.len() == MEMINFO_KEYS.len())
+        .ok_or_else(|| format!("expected {shape}, found {json}"))?;
+    let get = |key: &str| {
+        map.get(key)
+            .and_then(Json::as_u64)
+            .ok_or_else(|| format!("expected {shape}, found {json}"))
+    };
+    Ok(crate::call::MemInfo {
+        vm_size: get(MEMINFO_KEYS[0])?,
+        vm_data: get(MEMINFO_KEYS[1])?,
+        vm_lck: get(MEMINFO_KEYS[2])?,
+        map_count: get(MEMINFO_KEYS[3])?,
+    })
+}
+
 /// An outcome as written in traces.
 pub fn outcome_json(outcome: &Outcome) -> Json {
     let mut map = serde_json::Map::new();
@@ -538,6 +561,12 @@ pub fn value_json(value: &Value) -> Json {
         Value::Mode(m) => Json::from(*m),
         Value::FdPair(r, w) => serde_json::json!([r.0, w.0]),
         Value::Status(st) => serde_json::json!({"size": st.size, "uid": st.uid, "gid": st.gid, "mode": st.mode}),
+        Value::Meminfo(m) => serde_json::json!({
+            "vm_size": m.vm_size,
+            "vm_data": m.vm_data,
+            "vm_lck": m.vm_lck,
+            "map_count": m.map_count,
+        }),
     }
 }
 
@@ -626,6 +655,15 @@ mod tests {
                 Outcome::Ok(Value::Rlimit(Rlimit {
                     cur: 5,
                     max: RLIM_INFINITY,
+                })),
+            ),
+            (
+                ValueKind::Meminfo,
+                Outcome::Ok(Value::Meminfo(crate::call::MemInfo {
+                    vm_size: 0x3000,
+                    vm_data: 0x2000,
+                    vm_lck: 0x1000,
+                    map_count: 2,
                 })),
             ),
             (ValueKind::Unit, Outcome::Err(Errno::EACCES)),

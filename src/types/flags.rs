@@ -104,6 +104,30 @@ bitflags! {
 }
 
 bitflags! {
+    /// `MLOCK_*` flags for mlock2 (Linux only; QNX has no mlock2, so the
+    /// numbers are Linux's).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub struct MlockFlags: u32 {
+        /// MLOCK_ONFAULT: lock the range, fault nothing in.
+        const ONFAULT = 1;
+    }
+}
+
+bitflags! {
+    /// `MREMAP_*` flags (Linux only; QNX has no mremap, so the numbers are
+    /// Linux's).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub struct MremapFlags: u32 {
+        /// MREMAP_MAYMOVE: the mapping may move.
+        const MAYMOVE = 1;
+        /// MREMAP_FIXED: move it to `new_addr`.
+        const FIXED = 2;
+        /// MREMAP_DONTUNMAP: move it, leaving the old range mapped.
+        const DONTUNMAP = 4;
+    }
+}
+
+bitflags! {
     /// `MS_*` flags for msync (QNX values).
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
     pub struct MsyncFlags: u32 {
@@ -309,6 +333,11 @@ flag_names!(
     ]
 );
 flag_names!(MclFlags, [("MCL_CURRENT", 1), ("MCL_FUTURE", 2), ("MCL_ONFAULT", 4)]);
+flag_names!(MlockFlags, [("MLOCK_ONFAULT", 1)]);
+flag_names!(
+    MremapFlags,
+    [("MREMAP_MAYMOVE", 1), ("MREMAP_FIXED", 2), ("MREMAP_DONTUNMAP", 4)]
+);
 flag_names!(
     MsyncFlags,
     [
@@ -379,6 +408,16 @@ pub mod linux {
     /// The Linux `MS_*` word, or `None` when a flag has no Linux equivalent.
     pub fn msync(f: MsyncFlags) -> Option<u32> {
         convert(f.bits(), &[(1, 1), (2, 4), (4, 2)])
+    }
+
+    /// The Linux `MLOCK_*` word (the same values).
+    pub fn mlock2(f: MlockFlags) -> u32 {
+        f.bits()
+    }
+
+    /// The Linux `MREMAP_*` word (the same values).
+    pub fn mremap(f: MremapFlags) -> u32 {
+        f.bits()
     }
 
     /// The Linux `MCL_*` word (the same values).

@@ -9,7 +9,7 @@ mod runs;
 
 pub use addr::{align_up, parse_hex, Addr, AddrRange, Len, Number};
 pub use errno::{Errno, Signal};
-pub use flags::{linux, FlagNames, MapFlags, MclFlags, MsyncFlags, OFlags, Prot};
+pub use flags::{linux, FlagNames, MapFlags, MclFlags, MlockFlags, MremapFlags, MsyncFlags, OFlags, Prot};
 pub use fs::FileSystem;
 pub use ids::{Fd, ObjId, Pid, Resource, Rlimit, RLIM_INFINITY};
 pub use runs::Runs;

@@ -29,6 +29,8 @@ mod resmgr;
 mod memobj;
 // The Gamma mmap and shm_open binding (spec/gamma.md).
 mod gamma;
+// meminfo and the other address-space calls (spec/address-space.md).
+mod aspace;
 // The region map and its gap index against a linear reference.
 mod region_map;
 // Random call sequences across processes with the invariant checker.

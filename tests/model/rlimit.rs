@@ -104,6 +104,22 @@ fn rlimit_eperm_2_another_users_process() {
             "RLIMIT-SET-1",
         );
         assert_eq!(limit(&mut m, sibling, Resource::RLIMIT_DATA), rl(MIB, MIB));
+        // Same uid, another group (foreign_limits_match_gid): Linux refuses,
+        // QNX looks at the user alone.
+        let other_group = spawn(&mut m, P1);
+        let cred = Call::Cred {
+            euid: 1000,
+            cap_ipc_lock: false,
+            egid: Some(100),
+            groups: None,
+        };
+        assert_ok(&mut m, other_group, &cred, "PROC-CRED-1");
+        let s = set_on(other_group, Resource::RLIMIT_DATA, MIB, MIB);
+        if m.profile().foreign_limits_match_gid {
+            assert_err(&mut m, u, &s, Errno::EPERM, "RLIMIT-EPERM-2");
+        } else {
+            assert_ok(&mut m, u, &s, "RLIMIT-SET-1");
+        }
     }
 }
 

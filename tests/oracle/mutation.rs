@@ -101,6 +101,11 @@ fn mutate(oracle: &Oracle, pid: Pid, call: &Call, ret: &Outcome, equivalent: &mu
             mode: st.mode ^ 0o040,
             ..*st
         })),
+        // A byte counter is never a choice (MEMINFO-OK-1).
+        Outcome::Ok(Value::Meminfo(info)) => Outcome::Ok(Value::Meminfo(mmoracle::call::MemInfo {
+            vm_size: info.vm_size ^ 0x1000,
+            ..*info
+        })),
         // Handles are free choices: a mutant returns one already in use, which
         // cannot be adopted again... except that nothing tracks use outside
         // the library, so handles are not mutated.

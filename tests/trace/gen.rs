@@ -38,8 +38,9 @@ fn the_first_events_of_a_seed_do_not_change() {
     assert_eq!(digest, GOLDEN_DIGEST, "the script of seed 1 changed:\n{text}");
 }
 
-/// FNV-1a of `mmoracle gen --seed 1 --steps 50 --procs 3`.
-const GOLDEN_DIGEST: u64 = 14_614_538_032_512_838_833;
+/// FNV-1a of `mmoracle gen --seed 1 --steps 50 --procs 3` (changed on purpose
+/// when gen learnt the address-space calls of spec/address-space.md, and fork).
+const GOLDEN_DIGEST: u64 = 11_785_441_431_029_147_639;
 
 #[test]
 fn arguments_are_biased_like_syzkaller() {

@@ -95,6 +95,20 @@ fn every_call() -> Vec<Call> {
             addr: Addr(0x4000_0000),
             data: (0..=255).collect(),
         },
+        Call::Meminfo {},
+        Call::Brk { addr: Addr(u64::MAX) },
+        Call::Mremap {
+            old_addr: Addr(0x4000_0000),
+            old_len: Len(0),
+            new_len: Len(u64::MAX),
+            flags: MremapFlags::MAYMOVE | MremapFlags::from_bits_retain(0x40),
+            new_addr: Addr(1),
+        },
+        Call::Mlock2 {
+            addr: Addr(0x4000_0001),
+            len: Len(u64::MAX),
+            flags: MlockFlags::ONFAULT | MlockFlags::from_bits_retain(0x10),
+        },
     ]
 }
 
@@ -186,6 +200,12 @@ fn outcomes_of_every_kind_write_as_they_read() {
                 uid: 1000,
                 gid: u32::MAX,
                 mode: 0o100644,
+            }),
+            mmoracle::ValueKind::Meminfo => Value::Meminfo(mmoracle::call::MemInfo {
+                vm_size: 0x3000,
+                vm_data: 0x1000,
+                vm_lck: 0,
+                map_count: 2,
             }),
         };
         for o in [

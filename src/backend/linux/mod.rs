@@ -26,7 +26,7 @@ use crate::call::{Call, Outcome, Value, MAX_ACCESS};
 use crate::manager::{Incident, MemoryManager};
 use crate::profile::{Profile, ProfileName};
 use crate::types::linux;
-use crate::types::{Addr, Errno, Fd, Len, MapFlags, Pid, Prot, Resource, Rlimit, Signal, RLIM_INFINITY};
+use crate::types::{Addr, Errno, Fd, Len, MapFlags, MremapFlags, Pid, Prot, Resource, Rlimit, Signal, RLIM_INFINITY};
 use proto::{Counters, Op, Reply, Request, Status, REPLY_LEN};
 use rundir::RunDir;
 use rustix::fd::OwnedFd;
@@ -118,6 +118,11 @@ struct Worker {
     euid: u32,
     touched: u64,
     last: Counters,
+    /// The start of the worker's own heap (its `[heap]` mapping at hello).
+    heap_start: Option<u64>,
+    /// The break when the trace first asked for it: the worker's own heap
+    /// lies below it.
+    first_break: Option<u64>,
 }
 
 /// The Linux backend.
@@ -275,6 +280,11 @@ impl LinuxBackend {
             euid: 0,
             touched: 0,
             last: reply.counters,
+            heap_start: maps
+                .lines()
+                .find(|l| l.ends_with("[heap]"))
+                .and_then(|l| u64::from_str_radix(l.split('-').next()?, 16).ok()),
+            first_break: None,
         })
     }
 
@@ -658,6 +668,9 @@ impl LinuxBackend {
             euid: p.euid,
             touched: 0,
             last: hello.counters,
+            // The child's heap and break are the parent's.
+            heap_start: p.heap_start,
+            first_break: p.first_break,
         };
         let child = Pid(self.next_pid);
         self.next_pid += 1;
@@ -755,6 +768,123 @@ impl LinuxBackend {
         }
     }
 
+    /// meminfo: the counters less the worker's baseline, and the map count
+    /// less the worker's own mappings (the worker leaves them out).
+    fn meminfo(&mut self, pid: Pid) -> Outcome {
+        match self.call(pid, Op::Meminfo, [0; 6], &[]) {
+            Ok((reply, _)) => {
+                let c = self.worker_counters(pid).unwrap_or_default();
+                Outcome::Ok(Value::Meminfo(crate::call::MemInfo {
+                    vm_size: c.vm_size,
+                    vm_data: c.vm_data,
+                    vm_lck: c.vm_lck,
+                    map_count: reply.value,
+                }))
+            }
+            Err(o) => o,
+        }
+    }
+
+    /// brk, kept off the worker's own heap. What the kernel would judge by
+    /// the worker's own memory rather than the trace's is skipped: a break
+    /// below the one the worker started with, a heap over RLIMIT_DATA that
+    /// does not grow (check_data_rlimit() counts the worker's data segment
+    /// and heap, which the limit's shift does not cover), growth next to the
+    /// worker's memory, and a refused growth its own locked memory or
+    /// mappings may have caused.
+    fn brk(&mut self, pid: Pid, addr: Addr) -> Outcome {
+        let now = match self.call(pid, Op::Brk, [0; 6], &[]) {
+            Ok((reply, _)) => reply.value,
+            Err(o) => return o,
+        };
+        let w = self.workers.get_mut(&pid).expect("it just answered");
+        let first = *w.first_break.get_or_insert(now);
+        if addr.0 < first && addr.0 >= w.heap_start.unwrap_or(first) {
+            return self.apart("brk below the break the worker started with would free the worker's own heap");
+        }
+        let top = |v: u64| crate::types::align_up(v, PAGE);
+        let growth = top(addr.0).zip(top(now)).filter(|(new, old)| new > old);
+        if growth.is_none() && addr.0 >= first {
+            if let Outcome::Ok(Value::Rlimit(data)) = self.rlimit(pid, Resource::RLIMIT_DATA, None, None) {
+                if data.cur != RLIM_INFINITY && data.cur != 0 && addr.0 - first > data.cur {
+                    return self
+                        .apart("brk with the heap over RLIMIT_DATA: the kernel counts the worker's own data there");
+                }
+            }
+        }
+        if let Some((new, old)) = growth {
+            if self.touches_own(pid, old, (new - old).saturating_add(PAGE)) {
+                return self.apart("brk growth next to the worker's own memory");
+            }
+            if self.workers[&pid].mcl_future && !self.spend(pid, new - old) {
+                return self.apart("brk under MCL_FUTURE over the touch budget");
+            }
+        }
+        let out = self.simple(pid, Op::Brk, [addr.0, 0, 0, 0, 0, 0], &[], |v| Value::Addr(Addr(v)));
+        if growth.is_some() && out == Outcome::Ok(Value::Addr(Addr(now))) {
+            let w = &self.workers[&pid];
+            if w.mcl_future && !w.cap_ipc_lock && w.own_locked {
+                return self.apart(
+                    "the worker's own memory, locked by mlockall(MCL_CURRENT), counts against the lock limit here",
+                );
+            }
+            let checked = self.map_count_effect(pid, Outcome::Err(Errno::ENOMEM));
+            if self.incident.is_some() {
+                return checked;
+            }
+        }
+        out
+    }
+
+    /// mremap, kept off the worker's own memory; what the worker's own
+    /// memory may have decided (no room beside it, its locked memory, its
+    /// mappings' count) is skipped.
+    fn mremap(&mut self, pid: Pid, old: Addr, old_len: Len, new_len: Len, flags: MremapFlags, to: Addr) -> Outcome {
+        let fixed = flags.contains(MremapFlags::FIXED);
+        if self.touches_own(pid, old.0, old_len.0.max(1)) {
+            return self.apart("mremap of the worker's own memory");
+        }
+        if fixed && self.touches_own(pid, to.0, new_len.0) {
+            return self.apart("an MREMAP_FIXED move over the worker's own memory");
+        }
+        // Growth in place would meet the worker's own memory, which the
+        // model does not know is there.
+        let grows_into = old.0.checked_add(old_len.0).filter(|_| new_len.0 > old_len.0);
+        if grows_into.is_some_and(|end| self.touches_own(pid, end, new_len.0 - old_len.0)) {
+            return self.apart("mremap growth next to the worker's own memory");
+        }
+        // A locked mapping that grows is populated (a new length past the
+        // address space is refused before anything is).
+        let growth = if new_len.0 <= TASK_SIZE {
+            new_len.0.saturating_sub(old_len.0)
+        } else {
+            0
+        };
+        if !self.spend(pid, growth) {
+            return self.apart("mremap growth over the touch budget");
+        }
+        let a = [old.0, old_len.0, new_len.0, u64::from(linux::mremap(flags)), to.0, 0];
+        let locked_before = self.workers[&pid].last.vm_lck;
+        let out = self.simple(pid, Op::Mremap, a, &[], |v| Value::Addr(Addr(v)));
+        if flags.contains(MremapFlags::DONTUNMAP) && out.is_ok() && self.workers[&pid].last.vm_lck > locked_before {
+            return self.apart(
+                "MREMAP_DONTUNMAP of locked memory: the kernel unlocks the old range but keeps it counted in VmLck",
+            );
+        }
+        let w = &self.workers[&pid];
+        let room = w
+            .guard
+            .map_or(TASK_SIZE, |g| g.0)
+            .saturating_sub(self.profile.user_start);
+        if out == Outcome::Err(Errno::ENOMEM) && flags.contains(MremapFlags::MAYMOVE) && !fixed && new_len.0 > room {
+            return self.apart("no room for this mapping beside the worker's own memory");
+        }
+        if out == Outcome::Err(Errno::EAGAIN) {
+            return self.own_lock_effect(pid, out);
+        }
+        self.map_count_effect(pid, out)
+    }
+
     /// munmap, leaving out the worker's own memory: unmapping a range that
     /// covers it unmaps the trace's mappings in the range and nothing else.
     fn munmap(&mut self, pid: Pid, addr: Addr, len: Len) -> Outcome {
@@ -793,11 +923,11 @@ impl LinuxBackend {
         }
         // mlock can lock no more than is mapped.
         let mapped = self.worker_counters(pid).map_or(0, |c| c.vm_size);
-        if op == Op::Mlock && !self.spend(pid, len.0.min(mapped)) {
+        if op.locks() && !self.spend(pid, len.0.min(mapped)) {
             return self.apart("mlock over the touch budget");
         }
         let out = self.simple(pid, op, [addr.0, len.0, arg, 0, 0, 0], &[], |_| Value::Unit);
-        let out = if op == Op::Mlock && out == Outcome::Err(Errno::ENOMEM) {
+        let out = if op.locks() && out == Outcome::Err(Errno::ENOMEM) {
             self.own_lock_effect(pid, out)
         } else {
             out
@@ -825,7 +955,7 @@ impl LinuxBackend {
         let out = self.simple(pid, op, [addr.0, room, arg, 0, 0, 0], &[], |_| Value::Unit);
         if out.is_ok() {
             Outcome::Err(Errno::ENOMEM)
-        } else if op == Op::Mlock && out == Outcome::Err(Errno::ENOMEM) {
+        } else if op.locks() && out == Outcome::Err(Errno::ENOMEM) {
             self.own_lock_effect(pid, out)
         } else {
             out
@@ -1477,6 +1607,19 @@ impl MemoryManager for LinuxBackend {
             Call::MmapPeer { .. } | Call::MunmapPeer { .. } => Outcome::Err(Errno::ENOSYS),
             Call::ResmgrFile { .. } => self.resmgr_file(call),
             Call::IoMmap { .. } => self.skip("io_mmap drives a QNX resource manager's handler; Linux has none"),
+            Call::Meminfo {} => self.meminfo(pid),
+            Call::Brk { addr } => self.brk(pid, *addr),
+            Call::Mremap {
+                old_addr,
+                old_len,
+                new_len,
+                flags,
+                new_addr,
+            } => self.mremap(pid, *old_addr, *old_len, *new_len, *flags, *new_addr),
+            Call::Mlock2 { addr, len, flags } => {
+                let flags = u64::from(linux::mlock2(*flags));
+                self.ranged(pid, Op::Mlock2, *addr, *len, flags)
+            }
             _ => unreachable!("library calls are handled above"),
         }
     }

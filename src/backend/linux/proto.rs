@@ -83,10 +83,19 @@ pub enum Op {
     /// which the reply carries, and says hello there (its real pid and
     /// counters, no maps). The value is the child's real pid.
     Fork,
+    /// meminfo: the counters, and in the value the lines of /proc/self/maps
+    /// that are not the worker's own memory (spec/address-space.md).
+    Meminfo,
+    /// mlock2: addr, len, flags (Linux values).
+    Mlock2,
+    /// brk (the raw system call): addr; the value is the break after it.
+    Brk,
+    /// mremap: old addr, old len, new len, flags, new addr (Linux values).
+    Mremap,
 }
 
 impl Op {
-    const ALL: [Op; 27] = [
+    const ALL: [Op; 31] = [
         Op::Spawn,
         Op::Exit,
         Op::Cred,
@@ -114,6 +123,10 @@ impl Op {
         Op::FstatFull,
         Op::Pipe,
         Op::Fork,
+        Op::Meminfo,
+        Op::Mlock2,
+        Op::Brk,
+        Op::Mremap,
     ];
 
     /// Whether the call can change the worker's VmSize, VmData or VmLck, so
@@ -139,6 +152,12 @@ impl Op {
                 | Op::Fstat
                 | Op::MapCount
         )
+    }
+
+    /// Whether the op locks memory (mlock, mlock2): it spends the touch
+    /// budget, and the worker's own locked memory counts in its limit.
+    pub fn locks(self) -> bool {
+        matches!(self, Op::Mlock | Op::Mlock2)
     }
 
     /// The op with this number.

@@ -42,6 +42,9 @@ extern "C" {
     fn mprotect(addr: *mut c_void, len: usize, prot: c_int) -> c_int;
     fn mlock(addr: *const c_void, len: usize) -> c_int;
     fn munlock(addr: *const c_void, len: usize) -> c_int;
+    fn mlock2(addr: *const c_void, len: usize, flags: u32) -> c_int;
+    fn syscall(number: c_long, ...) -> c_long;
+    fn mremap(old: *mut c_void, old_len: usize, new_len: usize, flags: c_int, ...) -> *mut c_void;
     fn mlockall(flags: c_int) -> c_int;
     fn munlockall() -> c_int;
     fn msync(addr: *mut c_void, len: usize, flags: c_int) -> c_int;
@@ -132,6 +135,46 @@ pub fn sys_mprotect(addr: u64, len: u64, prot: u32) -> SysResult {
 pub fn sys_mlock(addr: u64, len: u64) -> SysResult {
     // SAFETY: locking changes no memory contents or protections.
     int_result(unsafe { mlock(addr as *const c_void, len as usize) })
+}
+
+/// mlock2 (glibc 2.27 and later).
+pub fn sys_mlock2(addr: u64, len: u64, flags: u32) -> SysResult {
+    // SAFETY: locking changes no memory contents or protections.
+    int_result(unsafe { mlock2(addr as *const c_void, len as usize, flags) })
+}
+
+/// The raw brk system call: the break after the call (the call has no
+/// errno; glibc's brk() would hide the value).
+pub fn sys_brk(addr: u64) -> SysResult {
+    #[cfg(target_arch = "x86_64")]
+    const SYS_BRK: c_long = 12;
+    #[cfg(target_arch = "aarch64")]
+    const SYS_BRK: c_long = 214;
+    // SAFETY: brk maps or unmaps heap pages only; the driver never moves the
+    // break below where the worker's own heap ended at its start, so no
+    // memory the worker uses goes away.
+    Ok(unsafe { syscall(SYS_BRK, addr) } as u64)
+}
+
+/// mremap (the new address is always passed; the kernel reads it only
+/// with MREMAP_FIXED or MREMAP_DONTUNMAP).
+pub fn sys_mremap(old: u64, old_len: u64, new_len: u64, flags: u32, new_addr: u64) -> SysResult {
+    // SAFETY: the driver keeps both ranges off the worker's own memory
+    // (Worker::touches_own), so only the trace's mappings move or go.
+    let r = unsafe {
+        mremap(
+            old as *mut c_void,
+            old_len as usize,
+            new_len as usize,
+            flags as c_int,
+            new_addr as *mut c_void,
+        )
+    };
+    if r as isize == -1 {
+        Err(errno())
+    } else {
+        Ok(r as u64)
+    }
 }
 
 /// munlock.
