@@ -933,12 +933,46 @@ impl Gen {
         Json::from(self.below(4) as i64)
     }
 
-    /// Binds a new handle to a slot (the slot's old handle is leaked, as a
-    /// program that loses a pointer would).
-    fn bind_handle(&mut self, pid: &Json, call: &Call) -> RawEvent {
-        let slot = self.below(HANDLE_SLOTS as u64) as usize;
-        self.handle_slots[slot] = Some(pid.clone());
-        raw_event(pid.clone(), call, Some(&format!("h{slot}")))
+    /// Binds a new handle to a slot, a free one where there is (never
+    /// `avoid`, the handle the call reads). A slot still holding a handle
+    /// is closed first by its owner (this event closes it, the call
+    /// follows), so that handles, and the fds each holds, do not pile up
+    /// over a long script (a fork copies them all).
+    fn bind_handle(&mut self, pid: &Json, call: &Call, args: &[(&str, Json)], avoid: Option<usize>) -> RawEvent {
+        let allowed: Vec<usize> = (0..HANDLE_SLOTS).filter(|&i| Some(i) != avoid).collect();
+        let free: Vec<usize> = allowed
+            .iter()
+            .copied()
+            .filter(|&i| self.handle_slots[i].is_none())
+            .collect();
+        let slot = if free.is_empty() {
+            self.pick(&allowed)
+        } else {
+            self.pick(&free)
+        };
+        let mut ev = raw_event(pid.clone(), call, Some(&format!("h{slot}")));
+        for (key, value) in args {
+            set_arg(&mut ev, key, value.clone());
+        }
+        match self.handle_slots[slot].replace(pid.clone()) {
+            Some(owner) => {
+                self.forget_vaddrs_of(slot);
+                self.pending = Some(ev);
+                let mut close = raw_event(owner, &Call::MemobjClose { obj: Handle(0) }, None);
+                set_arg(&mut close, "obj", Json::from(format!("$h{slot}")));
+                close
+            }
+            None => ev,
+        }
+    }
+
+    /// Forgets the mappings made through the handle in `slot`.
+    fn forget_vaddrs_of(&mut self, slot: usize) {
+        for v in self.vaddr_slots.iter_mut() {
+            if v.as_ref().is_some_and(|(h, _, _)| *h == slot) {
+                *v = None;
+            }
+        }
     }
 
     fn memobj_create(&mut self, pid: &Json) -> RawEvent {
@@ -948,14 +982,12 @@ impl Gen {
             2 => 1 << 40,
             _ => (1 + self.below(4)) * self.page,
         };
-        self.bind_handle(pid, &Call::MemobjCreate { nbytes })
+        self.bind_handle(pid, &Call::MemobjCreate { nbytes }, &[], None)
     }
 
     fn memobj_wrap(&mut self, pid: &Json) -> RawEvent {
         let fd = self.fd(pid);
-        let mut ev = self.bind_handle(pid, &Call::MemobjWrap { fd: Fd(-1) });
-        set_arg(&mut ev, "fd", fd);
-        ev
+        self.bind_handle(pid, &Call::MemobjWrap { fd: Fd(-1) }, &[("fd", fd)], None)
     }
 
     fn memobj_map(&mut self, pid: &Json) -> RawEvent {
@@ -1021,17 +1053,9 @@ impl Gen {
 
     fn memobj_close(&mut self, pid: &Json) -> RawEvent {
         let obj = self.handle(pid);
-        if let Some(slot) = obj
-            .as_str()
-            .and_then(|s| s.strip_prefix("$h"))
-            .and_then(|s| s.parse::<usize>().ok())
-        {
+        if let Some(slot) = handle_slot(&obj) {
             self.handle_slots[slot] = None;
-            for v in self.vaddr_slots.iter_mut() {
-                if v.as_ref().is_some_and(|(h, _, _)| *h == slot) {
-                    *v = None;
-                }
-            }
+            self.forget_vaddrs_of(slot);
         }
         let mut ev = raw_event(pid.clone(), &Call::MemobjClose { obj: Handle(0) }, None);
         set_arg(&mut ev, "obj", obj);
@@ -1040,9 +1064,8 @@ impl Gen {
 
     fn memobj_share(&mut self, pid: &Json) -> RawEvent {
         let obj = self.handle(pid);
-        let mut ev = self.bind_handle(pid, &Call::MemobjShare { obj: Handle(0) });
-        set_arg(&mut ev, "obj", obj);
-        ev
+        let source = handle_slot(&obj);
+        self.bind_handle(pid, &Call::MemobjShare { obj: Handle(0) }, &[("obj", obj)], source)
     }
 
     fn gamma_shm_open(&mut self, pid: &Json) -> RawEvent {
@@ -1385,8 +1408,9 @@ impl Gen {
         self.plain(pid, call)
     }
 
-    /// With no fds left: an open, a shm_open and a dup fail (EMFILE), then
-    /// the soft limit goes back up (the events run in this order).
+    /// With no fds left: an open, a shm_open, a dup and a pipe fail
+    /// (EMFILE), then the soft limit goes back up and whatever they made is
+    /// closed (the events run in this order).
     fn queue_after_no_fds(&mut self, pid: &Json) {
         let hard = self.initial_limits[Resource::RLIMIT_NOFILE.index()].max;
         let restore = Call::Setrlimit {
@@ -1405,13 +1429,26 @@ impl Gen {
             mode: 0o600,
         };
         let fd = self.fd(pid);
-        let mut dup = raw_event(pid.clone(), &Call::Dup { fd: Fd(-1) }, None);
+        let mut dup = raw_event(pid.clone(), &Call::Dup { fd: Fd(-1) }, Some("nf2"));
         set_arg(&mut dup, "fd", fd);
+        let mut pipe = raw_event(pid.clone(), &Call::Pipe {}, None);
+        pipe.bind = Some(crate::trace::reader::Field {
+            name: "bind".into(),
+            value: serde_json::json!(["nf3", "nf4"]),
+            column: 0,
+        });
+        // Where the limit did not bind (the limit call failed), the fds were
+        // made: closed last, so they do not pile up over a long script.
+        for i in (0..5).rev() {
+            let mut close = raw_event(pid.clone(), &Call::Close { fd: Fd(-1) }, None);
+            set_arg(&mut close, "fd", Json::from(format!("$nf{i}")));
+            self.queued.push(close);
+        }
         self.queued.push(raw_event(pid.clone(), &restore, None));
-        self.queued.push(raw_event(pid.clone(), &Call::Pipe {}, None));
+        self.queued.push(pipe);
         self.queued.push(dup);
-        self.queued.push(raw_event(pid.clone(), &shm, None));
-        self.queued.push(raw_event(pid.clone(), &open, None));
+        self.queued.push(raw_event(pid.clone(), &shm, Some("nf1")));
+        self.queued.push(raw_event(pid.clone(), &open, Some("nf0")));
     }
 
     /// setrlimit with a soft limit above the hard one, or an infinite soft
@@ -1654,6 +1691,11 @@ fn set_arg(ev: &mut RawEvent, name: &str, value: Json) {
 /// The indices of the slots `pid` bound.
 fn bound_by(slots: &[Option<Json>], pid: &Json) -> Vec<usize> {
     (0..slots.len()).filter(|&i| slots[i].as_ref() == Some(pid)).collect()
+}
+
+/// The slot a handle argument names (`$h2`), if it names one.
+fn handle_slot(obj: &Json) -> Option<usize> {
+    obj.as_str()?.strip_prefix("$h")?.parse().ok()
 }
 
 #[cfg(test)]

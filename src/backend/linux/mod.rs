@@ -1410,7 +1410,12 @@ trait WriteBoth {
 
 impl WriteBoth for &UnixStream {
     fn write_all_vectored_compat(mut self, header: &[u8], payload: &[u8]) -> std::io::Result<()> {
-        let n = self.write_vectored(&[IoSlice::new(header), IoSlice::new(payload)])?;
+        let n = loop {
+            match self.write_vectored(&[IoSlice::new(header), IoSlice::new(payload)]) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                n => break n?,
+            }
+        };
         let total = header.len() + payload.len();
         if n < total {
             let rest_header = &header[n.min(header.len())..];
@@ -1427,9 +1432,14 @@ fn receive(sock: &UnixStream, payload: &mut [u8]) -> std::io::Result<(Reply, Opt
     let mut header = [0u8; REPLY_LEN];
     let mut space = [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
     let mut control = RecvAncillaryBuffer::new(&mut space);
-    let got = {
+    let got = loop {
         let mut iov = [IoSliceMut::new(&mut header)];
-        rustix::net::recvmsg(sock, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC)?.bytes
+        // A signal to this process (another thread's child, a terminal)
+        // interrupts the wait, not the worker: wait again.
+        match rustix::net::recvmsg(sock, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC) {
+            Err(rustix::io::Errno::INTR) => continue,
+            got => break got?.bytes,
+        }
     };
     if got == 0 {
         return Err(std::io::ErrorKind::UnexpectedEof.into());
