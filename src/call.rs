@@ -448,6 +448,21 @@ impl fmt::Display for Handle {
 pub const MAX_ACCESS: u64 = 1 << 20;
 
 impl Call {
+    /// Another process whose state the call changes when it succeeds
+    /// (setrlimit's target, the peer calls' target, memobj_map's and
+    /// memobj_unmap's pid); not the caller itself, written as 0 or its pid.
+    pub fn other_process_changed(&self, caller: Pid) -> Option<Pid> {
+        let target = match self {
+            Call::Setrlimit { target, .. } => (*target)?,
+            Call::MmapPeer { target, .. }
+            | Call::MunmapPeer { target, .. }
+            | Call::MemobjMap { target, .. }
+            | Call::MemobjUnmap { target, .. } => *target,
+            _ => return None,
+        };
+        (target.0 != 0 && target != caller).then_some(target)
+    }
+
     /// The call's name as written in traces (`"mmap"`, `"shm_open"`).
     pub fn name(&self) -> &'static str {
         match self {

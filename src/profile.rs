@@ -417,6 +417,11 @@ pub struct Profile {
     /// to match the target's as well as its user (Linux's
     /// check_prlimit_permission). Rule: RLIMIT-EPERM-2.
     pub foreign_limits_match_gid: bool,
+    /// Whether a shared mapping of /dev/zero keeps its file offset into the
+    /// new object, which is only as long as the mapping (Linux's
+    /// shmem_zero_setup leaves vm_pgoff), so the pages past the object's
+    /// end are SIGBUS. Rule: ACCESS-SIGBUS-1.
+    pub zero_device_keeps_offset: bool,
     // ---- address-space calls (spec/address-space.md) ----
     /// What meminfo's map count counts. Rule: MEMINFO-OK-1.
     pub map_count: MapCount,
@@ -547,6 +552,7 @@ const NEUTRINO_FIELDS: Profile = Profile {
     shm_file_type: crate::call::file_type::NAM,
     nproc_exempts_root: false,
     foreign_limits_match_gid: false,
+    zero_device_keeps_offset: false,
     map_count: MapCount::Regions,
     has_mlock2: false,
     initial_break: 0x0800_0000,
@@ -669,6 +675,7 @@ const LINUX_FIELDS: Profile = Profile {
     shm_file_type: crate::call::file_type::REG,
     nproc_exempts_root: true,
     foreign_limits_match_gid: true,
+    zero_device_keeps_offset: true,
     map_count: MapCount::MergedVmas,
     has_mlock2: true,
     initial_break: 0x5555_5600_0000,

@@ -860,12 +860,26 @@ impl Model {
         self.objects.insert(obj)
     }
 
+    /// Where a shared mapping of /dev/zero starts in its new object: Linux
+    /// keeps the offset (the object is as long as the mapping, so pages
+    /// past it are SIGBUS, ACCESS-SIGBUS-1); MAP_ANON and procnto start at 0.
+    fn zero_offset(&self, r: &Request) -> u64 {
+        if r.entry.is_some() && self.profile.zero_device_keeps_offset {
+            r.object_offset(self.profile.page_size)
+        } else {
+            0
+        }
+    }
+
     /// Builds the region for a request, creating and charging objects.
     fn new_region(&mut self, pid: Pid, r: &Request, range: AddrRange) -> Region {
         let proc = &self.procs[&pid];
         let locked = self.locks_at_mmap(proc, r);
         let (backing, offset) = match r.source {
-            Source::Anon if r.shared => (Backing::Object(self.new_anon_object(range.len().0)), 0),
+            Source::Anon if r.shared => (
+                Backing::Object(self.new_anon_object(range.len().0)),
+                self.zero_offset(r),
+            ),
             Source::Anon => (Backing::Zero, 0),
             Source::Phys => (Backing::Object(self.phys), r.object_offset(self.profile.page_size)),
             Source::Object(id) => (Backing::Object(id), r.object_offset(self.profile.page_size)),

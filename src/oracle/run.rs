@@ -342,6 +342,15 @@ impl FileRun {
         }
     }
 
+    /// A call the implementation did not run, which the model applied to
+    /// another process (setrlimit of a target, a peer mapping): that
+    /// process's kernel state is now apart from the model's too.
+    fn target_out_of_step(&mut self, event: &Event, outcome: &Outcome) {
+        if let (Some(other), Outcome::Ok(_)) = (event.call.other_process_changed(event.pid), outcome) {
+            self.out_of_step.entry(other).or_insert(event.line);
+        }
+    }
+
     /// Judges one event and returns the observed outcome.
     fn event<R: BufRead>(
         &mut self,
@@ -367,6 +376,7 @@ impl FileRun {
                 self.not_observed = incident.as_ref().map(|i| i.to_string());
                 observed = self.oracle.model().evaluate(event.pid, &event.call).outcome;
                 self.child_out_of_step(&observed, event.line);
+                self.target_out_of_step(&event, &observed);
                 self.report.skipped += 1;
                 self.oracle.judge(event.pid, &event.call, &observed);
                 self.report.events += 1;
@@ -388,6 +398,7 @@ impl FileRun {
             if caller_apart || matches!(incident, Incident::OutOfStep(_)) {
                 self.child_out_of_step(&observed, event.line);
             }
+            self.target_out_of_step(&event, &observed);
             self.stopped = matches!(incident, Incident::WorkerLost(_));
             self.report.add(Finding {
                 line: event.line,

@@ -94,6 +94,43 @@ fn access_sigsegv_2_protection() {
 }
 
 #[test]
+fn access_sigbus_1_a_shared_dev_zero_mapping_keeps_its_offset_on_linux() {
+    // Three pages of /dev/zero shared at offset 2 pages: the object is three
+    // pages long, so on Linux only the first page is inside it.
+    for p in ProfileName::ALL {
+        let mut m = model(p);
+        let zero = opened(
+            &mut m,
+            P1,
+            &Call::Open {
+                path: "/dev/zero".into(),
+                oflag: OFlags::RDWR,
+            },
+        );
+        let a = mapped(&mut m, P1, &mmap(0, 3 * PAGE, RW, MapFlags::SHARED, zero.0, 2 * PAGE));
+        assert_eq!(m.step(P1, &store(a, b"x")).outcome, Outcome::Ok(Value::Unit));
+        let past = m.step(P1, &store(a + PAGE, b"x"));
+        if m.profile().zero_device_keeps_offset {
+            assert_eq!(
+                (past.outcome, past.rule),
+                (Outcome::Fault(Signal::SIGBUS), "ACCESS-SIGBUS-1"),
+                "{p}"
+            );
+        } else {
+            assert_eq!(past.outcome, Outcome::Ok(Value::Unit), "{p}");
+        }
+        // MAP_ANON ignores the offset everywhere.
+        let anon = mmap(0, 3 * PAGE, RW, MapFlags::SHARED | MapFlags::ANON, -1, 2 * PAGE);
+        let b = mapped(&mut m, P1, &anon);
+        assert_eq!(
+            m.step(P1, &store(b + 2 * PAGE, b"x")).outcome,
+            Outcome::Ok(Value::Unit),
+            "{p}"
+        );
+    }
+}
+
+#[test]
 fn access_sigbus_1_past_the_end_of_the_object() {
     for p in ProfileName::ALL {
         let mut m = model(p);

@@ -980,17 +980,26 @@ impl LinuxBackend {
 
     /// Access mode 3 (O_WRONLY|O_RDWR): Linux opens such an fd for neither
     /// reading nor writing (while checking both permissions); the model reads
-    /// it as read-write. Not run, and the process is out of step.
-    fn access_mode_3(&mut self, oflag: crate::types::OFlags) -> Option<Outcome> {
-        (oflag.bits() & 3 == 3).then(|| {
-            self.apart("access mode 3 (O_WRONLY|O_RDWR), which Linux opens for neither reading nor writing, is not in the model")
-        })
+    /// it as read-write. The call is run read-write, so that what it does to
+    /// names and files other processes see (O_CREAT, O_TRUNC) is done, but
+    /// it is not judged, and the process is out of step.
+    fn with_access_mode_3(
+        &mut self,
+        oflag: crate::types::OFlags,
+        run: impl FnOnce(&mut Self, crate::types::OFlags) -> Outcome,
+    ) -> Outcome {
+        if oflag.bits() & 3 != 3 {
+            return run(self, oflag);
+        }
+        let _ = run(self, oflag - crate::types::OFlags::WRONLY);
+        self.apart("access mode 3 (O_WRONLY|O_RDWR), which Linux opens for neither reading nor writing, is not in the model (the call ran read-write)")
     }
 
     fn shm_open(&mut self, pid: Pid, name: &str, oflag: crate::types::OFlags, mode: u32) -> Outcome {
-        if let Some(out) = self.access_mode_3(oflag) {
-            return out;
-        }
+        self.with_access_mode_3(oflag, |b, oflag| b.shm_open_as(pid, name, oflag, mode))
+    }
+
+    fn shm_open_as(&mut self, pid: Pid, name: &str, oflag: crate::types::OFlags, mode: u32) -> Outcome {
         let real = self.shm_name(name);
         let a = [linux_oflags(oflag), u64::from(mode), 0, 0, 0, 0];
         self.simple(pid, Op::ShmOpen, a, real.as_bytes(), |v| Value::Fd(Fd(v as i32)))
@@ -1001,10 +1010,11 @@ impl LinuxBackend {
         self.simple(pid, Op::ShmUnlink, [0; 6], real.as_bytes(), |_| Value::Unit)
     }
 
-    fn open(&mut self, pid: Pid, path: &str, mut oflag: crate::types::OFlags) -> Outcome {
-        if let Some(out) = self.access_mode_3(oflag) {
-            return out;
-        }
+    fn open(&mut self, pid: Pid, path: &str, oflag: crate::types::OFlags) -> Outcome {
+        self.with_access_mode_3(oflag, |b, oflag| b.open_as(pid, path, oflag))
+    }
+
+    fn open_as(&mut self, pid: Pid, path: &str, mut oflag: crate::types::OFlags) -> Outcome {
         let real = match path {
             "/dev/zero" | "/dev/null" => PathBuf::from(path),
             "/dev/mem" => return Outcome::Err(Errno::ENOENT), // never opened; absent on this kernel
