@@ -36,7 +36,7 @@ use crate::call::{Call, Outcome};
 use crate::manager::MemoryManager;
 use crate::profile::{Profile, ProfileName};
 use crate::rules::Verdict;
-use crate::types::{Errno, ObjId, Pid};
+use crate::types::{AddrRange, Errno, Len, ObjId, Pid};
 use object::{ObjKind, Object, Objects};
 use process::Process;
 use region::{Backing, Region};
@@ -129,6 +129,31 @@ impl Model {
     /// [`Model::check_invariants`] itself.
     pub fn set_step_checks(&mut self, on: bool) {
         self.step_checks = on;
+    }
+
+    /// Whether `call` by `pid`, if it succeeds, changes what other processes
+    /// can see: a name or file made, emptied or removed, an object's size,
+    /// bytes stored through a shared mapping, a file written back. A runner
+    /// whose implementation did not run such a call cannot judge any process
+    /// after it. Conservative: it may say yes where nothing shows.
+    pub fn changes_what_others_see(&self, pid: Pid, call: &Call) -> bool {
+        use crate::types::OFlags;
+        match call {
+            Call::ShmOpen { oflag, .. } | Call::GammaShmOpen { oflag, .. } | Call::Open { oflag, .. } => {
+                oflag.intersects(OFlags::CREAT | OFlags::TRUNC)
+            }
+            // A server file is set-up, made by every implementation (a
+            // backend that cannot give it a feature says so and makes it).
+            Call::ShmUnlink { .. } | Call::Ftruncate { .. } | Call::Msync { .. } => true,
+            Call::Store { addr, data } => {
+                let (Some(proc), Some(range)) = (self.procs.get(&pid), AddrRange::new(*addr, Len(data.len() as u64)))
+                else {
+                    return false;
+                };
+                proc.space.overlapping(range).any(|r| r.shared)
+            }
+            _ => false,
+        }
     }
 
     /// System memory charged to non-lazy mappings and objects.

@@ -10,7 +10,8 @@
 //! mapping); growth: MREMAP-EAGAIN-1 (the lock limit), MREMAP-ENOMEM-2
 //! (RLIMIT_AS, RLIMIT_DATA); then MREMAP-OK-2 (in place), MREMAP-ENOMEM-3
 //! (no room) or MREMAP-OK-3 (moved). Where the system has no mremap:
-//! MREMAP-ENOSYS-1.
+//! MREMAP-ENOSYS-1. Whatever the outcome, MREMAP-EFAULT-2 allows EFAULT
+//! where the kernel may hold two VMAs the model counts as one mapping.
 //!
 //! A mapping here is a run of regions Linux would show as one VMA
 //! ([`super::meminfo`]'s merge predicate): the kernel resizes and moves
@@ -22,7 +23,7 @@ use super::region::{Backing, Region};
 use super::Model;
 use crate::call::{Outcome, Value};
 use crate::profile::LockPrivilege;
-use crate::rules::{Checks, RuleId, Verdict};
+use crate::rules::{Allowed, Checks, RuleId, Verdict};
 use crate::types::{align_up, Addr, AddrRange, Errno, Len, MremapFlags, Pid, Resource};
 
 /// An mremap call's arguments, page-rounded.
@@ -74,10 +75,40 @@ enum Plan {
 impl Model {
     /// Judges mremap. spec: spec/address-space.md, "mremap".
     pub(super) fn plan_mremap(&self, pid: Pid, call: Remap) -> Verdict {
-        match self.mremap_plan(&self.procs[&pid], call) {
+        let proc = &self.procs[&pid];
+        let mut verdict = match self.mremap_plan(proc, call) {
             Ok((plan, rule)) => Verdict::ok(Value::Addr(self.mremap_result(call, plan)), rule),
             Err(v) => v,
+        };
+        let efault = Outcome::Err(Errno::EFAULT);
+        if self.may_be_two_vmas(proc, call) && !verdict.allowed().any(|a| a.outcome == efault) {
+            verdict.alternatives.push(Allowed {
+                outcome: efault,
+                rule: "MREMAP-EFAULT-2",
+            });
         }
+        verdict
+    }
+
+    /// MREMAP-EFAULT-2: the range the kernel checks against its VMA's end
+    /// runs from the region at the old address into the next one, which the
+    /// model counts as the same mapping; Linux may keep them two VMAs (each
+    /// with its own anon_vma, as when mlock populated one part before the
+    /// other was touched), a history the model does not keep.
+    fn may_be_two_vmas(&self, proc: &Process, call: Remap) -> bool {
+        let looks_at_end = call.names_new_addr() || call.new > call.old;
+        let Some(region) = proc.space.region_at(call.addr) else {
+            return false;
+        };
+        let checked = call.old.min(call.new);
+        looks_at_end
+            && !call.moves_each_mapping()
+            && call
+                .addr
+                .0
+                .checked_add(checked)
+                .is_some_and(|end| end > region.range.end().0)
+            && self.mapping_end(proc, call.addr).0 > region.range.end().0
     }
 
     /// The arguments as the kernel reads them: lengths page-rounded

@@ -346,8 +346,19 @@ impl FileRun {
     /// another process (setrlimit of a target, a peer mapping): that
     /// process's kernel state is now apart from the model's too.
     fn target_out_of_step(&mut self, event: &Event, outcome: &Outcome) {
-        if let (Some(other), Outcome::Ok(_)) = (event.call.other_process_changed(event.pid), outcome) {
+        if !matches!(outcome, Outcome::Ok(_)) {
+            return;
+        }
+        if let Some(other) = event.call.other_process_changed(event.pid) {
             self.out_of_step.entry(other).or_insert(event.line);
+        }
+        // A name, a file or shared bytes the kernel did not get: every
+        // process may see the difference.
+        if self.oracle.model().changes_what_others_see(event.pid, &event.call) {
+            let pids: Vec<_> = self.oracle.model().processes().map(|p| p.pid).collect();
+            for pid in pids {
+                self.out_of_step.entry(pid).or_insert(event.line);
+            }
         }
     }
 

@@ -681,6 +681,34 @@ fn mremap_efault_1_a_file_mapping_and_anonymous_memory_are_two_mappings() {
 }
 
 #[test]
+fn mremap_efault_2_two_vmas_where_the_model_sees_one_mapping() {
+    // mlock of the last two pages splits the regions; after munlockall the
+    // model counts them as one mapping, the kernel may not (anon_vmas).
+    let (mut m, a) = four_pages();
+    let lock = Call::Mlock {
+        addr: Addr(a + 2 * PAGE),
+        len: Len(2 * PAGE),
+    };
+    assert_ok(&mut m, P1, &lock, "LOCK-MLOCK-1");
+    assert_ok(&mut m, P1, &Call::Munlockall {}, "LOCK-MUNLOCKALL-1");
+    let grow = mremap(a + PAGE, 2 * PAGE, 4 * PAGE, MremapFlags::empty(), 0);
+    let v = m.evaluate(P1, &grow);
+    assert_eq!(
+        (v.outcome.clone(), v.rule),
+        (Outcome::Err(Errno::ENOMEM), "MREMAP-ENOMEM-3")
+    );
+    let efault = Outcome::Err(Errno::EFAULT);
+    assert_eq!(
+        v.allows(&efault, true),
+        Some("MREMAP-EFAULT-2"),
+        "a free choice, strict too"
+    );
+    // Inside one region there is no such choice.
+    let inside = mremap(a, PAGE, 3 * PAGE, MremapFlags::empty(), 0);
+    assert_eq!(m.evaluate(P1, &inside).allows(&efault, false), None);
+}
+
+#[test]
 fn mremap_ok_2_in_place_and_enomem_3_no_room() {
     let (mut m, a) = four_pages();
     assert_ok(

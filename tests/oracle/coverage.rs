@@ -37,3 +37,33 @@ fn every_rule_in_spec_is_exercised_by_a_trace() {
         missing.len()
     );
 }
+
+/// traces/observed: kernel recordings the model allows only as a free
+/// choice of outcome; each passes `check --strict` through such a rule.
+#[test]
+fn observed_traces() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("traces/observed");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("traces/observed").flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|x| x != "jsonl") {
+            continue;
+        }
+        seen += 1;
+        let text = std::fs::read(&path).expect("readable");
+        let name = path.display().to_string();
+        let opts = mmoracle::oracle::run::Options {
+            strict: true,
+            ..mmoracle::oracle::run::Options::new(mmoracle::oracle::run::Mode::Check)
+        };
+        let mut coverage = mmoracle::oracle::coverage::Coverage::new();
+        let (report, _) = mmoracle::oracle::run::judge_text(&text, &name, &opts, Some(&mut coverage));
+        assert!(report.passed(), "{}", mmoracle::oracle::report::file_text(&report));
+        let chosen = mmoracle::rules::CHOSEN_BY_HISTORY;
+        assert!(
+            chosen.iter().any(|rule| coverage.hits(rule).is_some()),
+            "{name} takes no free choice of outcome ({chosen:?})"
+        );
+    }
+    assert!(seen > 0, "no traces in {}", dir.display());
+}
