@@ -11,6 +11,40 @@ use crate::types::{
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// What (uid_t)-1 is to setresuid and setresgid: "leave it as it is", so
+/// no process can have it and `cred` refuses it as an id.
+const NO_ID: u32 = u32::MAX;
+
+fn refuse_no_id<E: serde::de::Error>(id: u32) -> Result<u32, E> {
+    if id == NO_ID {
+        return Err(E::custom(
+            "4294967295 is (uid_t)-1, which setresuid and setresgid read as \"unchanged\", not an id: expected 0 to 4294967294",
+        ));
+    }
+    Ok(id)
+}
+
+/// A uid or gid `cred` sets.
+fn cred_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    refuse_no_id(u32::deserialize(d)?)
+}
+
+/// `cred`'s optional egid.
+fn cred_id_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    Option::<u32>::deserialize(d)?.map(refuse_no_id).transpose()
+}
+
+/// `cred`'s optional supplementary groups.
+fn cred_ids_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<u32>>, D::Error> {
+    let groups = Option::<Vec<u32>>::deserialize(d)?;
+    if let Some(ids) = &groups {
+        for &id in ids {
+            refuse_no_id::<D::Error>(id)?;
+        }
+    }
+    Ok(groups)
+}
+
 /// Declares [`Call`] exactly as written inside it, and beside it
 /// [`CallByName`]: the same variants with the same fields and field
 /// attributes, tagged from outside (`{"mmap": {...}}` in serde's terms).
@@ -69,18 +103,19 @@ pub enum Call {
     Fork {},
     /// Change the caller's credentials.
     Cred {
-        /// The new effective uid.
+        /// The new effective uid (never (uid_t)-1, which is no uid).
+        #[serde(deserialize_with = "cred_id")]
         euid: u32,
         /// Whether the process holds the memory-locking privilege
         /// (CAP_IPC_LOCK on Linux, PROCMGR_AID_MEM_LOCK on Neutrino).
         cap_ipc_lock: bool,
         /// The new effective gid; absent: the euid when the euid changes
         /// (what a cred without it always did), else unchanged.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "cred_id_or_none")]
         egid: Option<u32>,
         /// The new supplementary groups; absent: none when root changes its
         /// euid (setgroups of an empty list), else unchanged.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "cred_ids_or_none")]
         groups: Option<Vec<u32>>,
     },
     /// `umask(mask)`: sets the file mode creation mask, returns the old one.

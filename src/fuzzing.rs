@@ -362,7 +362,7 @@ impl<'a> Input<'a> {
             14 => Call::Close { fd: self.fd(seen) },
             15 => self.rlimit(seen),
             16 => Call::Cred {
-                euid: self.pick(&[0, 1000, u32::MAX]),
+                euid: self.pick(&[0, 1000, u32::MAX - 1]),
                 cap_ipc_lock: self.u8() & 1 == 1,
                 egid: None,
                 groups: None,

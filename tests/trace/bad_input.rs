@@ -89,6 +89,19 @@ fn wrong_types() {
         31,
         &["`euid`"],
     );
+    // (uid_t)-1 is "unchanged" to setresuid, no id (found by the differential fuzzer).
+    assert_error(
+        &trace(&[r#"{"pid":1,"call":"cred","euid":4294967295,"cap_ipc_lock":true,"ret":{"ok":0}}"#]),
+        2,
+        31,
+        &["`euid`", "(uid_t)-1"],
+    );
+    assert_error(
+        &trace(&[r#"{"pid":1,"call":"cred","euid":0,"cap_ipc_lock":true,"groups":[5,4294967295],"ret":{"ok":0}}"#]),
+        2,
+        62,
+        &["`groups`", "(uid_t)-1"],
+    );
     assert_error(
         &trace(&[r#"{"pid":1,"call":"munmap","addr":0,"len":4096,"ret":{"ok":"0x5"}}"#]),
         2,
