@@ -16,7 +16,7 @@
 //!
 //! Linux (MmapOrder::Linux), sys_mmap(), ksys_mmap_pgoff(), do_mmap(),
 //! mmap_region(): MMAP-EINVAL-12, MMAP-EBADF-2, MMAP-EINVAL-2, MMAP-ENOMEM-4,
-//! MMAP-ENOMEM-7, MMAP-ENOMEM-3, MMAP-ERRADDR-1, MMAP-ENOMEM-5, MMAP-EINVAL-13, MMAP-EPERM-4,
+//! MMAP-ENOMEM-7, MMAP-ENOMEM-8, MMAP-ENOMEM-3, MMAP-ERRADDR-1, MMAP-ENOMEM-5, MMAP-EINVAL-13, MMAP-EPERM-4,
 //! MMAP-EEXIST-1, MMAP-EPERM-3, MMAP-EAGAIN-1, MMAP-EOVERFLOW-1,
 //! MMAP-EINVAL-1, MMAP-ENOTSUP-2, MMAP-EACCES-2, MMAP-EACCES-1,
 //! MMAP-EPERM-5, MMAP-ENODEV-1, MMAP-ENOMEM-2, MMAP-ENOMEM-1, MMAP-ENOMEM-6; success
@@ -455,7 +455,11 @@ impl Model {
         let as_errno = (fixed && r.addr > u64::MAX - 4095)
             .then(|| Errno::from_linux((r.addr as i64).unsigned_abs() as i32))
             .flatten();
-        c.check("MMAP-ENOMEM-3", Errno::ENOMEM, self.no_room(proc, r))
+        let longer_than_space = r
+            .size
+            .is_some_and(|size| size > self.profile.user_end - self.profile.user_start);
+        c.check("MMAP-ENOMEM-8", Errno::ENOMEM, longer_than_space)
+            .check("MMAP-ENOMEM-3", Errno::ENOMEM, self.no_room(proc, r))
             .check("MMAP-ERRADDR-1", as_errno.unwrap_or(Errno::EINVAL), as_errno.is_some())
             .check("MMAP-ENOMEM-5", Errno::ENOMEM, self.fixed_past_end(r))
             .check(

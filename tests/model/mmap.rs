@@ -1091,6 +1091,23 @@ fn mmap_erraddr_1_a_fixed_address_that_reads_as_an_errno() {
 }
 
 #[test]
+fn mmap_enomem_8_longer_than_the_address_space_before_the_address() {
+    // Found by the differential fuzzer: -1 with 2^47 bytes is ENOMEM, not EPERM.
+    let mut m = model(Linux);
+    let space = m.profile().user_end - m.profile().user_start;
+    assert_err(
+        &mut m,
+        P1,
+        &anon_fixed(u64::MAX, space + PAGE),
+        Errno::ENOMEM,
+        "MMAP-ENOMEM-8",
+    );
+    assert_err(&mut m, P1, &anon(space + PAGE), Errno::ENOMEM, "MMAP-ENOMEM-8");
+    // The whole space is not longer than itself: the address decides.
+    assert_err(&mut m, P1, &anon_fixed(u64::MAX, space), Errno::EPERM, "MMAP-ERRADDR-1");
+}
+
+#[test]
 fn mmap_eperm_4_fixed_below_mmap_min_addr() {
     // Only a caller without CAP_SYS_RAWIO is refused; the model's root holds
     // it (spec/processes.md), so root gets the next check's answer.
