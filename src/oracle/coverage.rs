@@ -34,8 +34,9 @@ pub struct Coverage {
 /// are the same text.
 type CacheKey = (usize, usize);
 
-/// The slots of [`Coverage`]'s cache.
-const CACHE_SLOTS: usize = 64;
+/// The slots of [`Coverage`]'s cache, as a power of two.
+const CACHE_BITS: u32 = 8;
+const CACHE_SLOTS: usize = 1 << CACHE_BITS;
 
 impl Coverage {
     /// No traces yet.
@@ -52,7 +53,11 @@ impl Coverage {
     /// Records that `rule` allowed an event of trace `trace`.
     pub fn record(&mut self, trace: u32, rule: RuleId) {
         let key = (rule.as_ptr() as usize, rule.len());
-        let slot = (key.0 >> 3 ^ key.1) % CACHE_SLOTS;
+        // Fibonacci hashing: literals lie a few bytes apart, so the address's
+        // low bits alone put many rules in one slot.
+        let mixed = (key.0 as u64 ^ (key.1 as u64) << 48).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let slot = mixed >> (64 - CACHE_BITS);
+        let slot = slot as usize;
         let at = match self.cache.get(slot) {
             Some(&(k, at)) if k == key => at,
             _ => {
