@@ -20,8 +20,23 @@ pub struct RuleHits {
 #[derive(Clone, Debug, Default)]
 pub struct Coverage {
     traces: Vec<String>,
-    rules: BTreeMap<RuleId, RuleHits>,
+    /// Each rule hit, with the index of its hits in `hits`.
+    index: BTreeMap<RuleId, usize>,
+    hits: Vec<RuleHits>,
+    /// Recently recorded rules by where their text is: a rule ID is a
+    /// `&'static str`, nearly always the same literal, so most events find
+    /// their rule here without comparing strings. Slots of
+    /// ([`CacheKey`], index into `hits`); empty until the first record.
+    cache: Vec<(CacheKey, usize)>,
 }
+
+/// Where a rule ID's text is and how long it is: two IDs with the same key
+/// are the same text.
+type CacheKey = (usize, usize);
+
+/// The slots of [`Coverage`]'s cache, as a power of two.
+const CACHE_BITS: u32 = 8;
+const CACHE_SLOTS: usize = 1 << CACHE_BITS;
 
 impl Coverage {
     /// No traces yet.
@@ -37,11 +52,38 @@ impl Coverage {
 
     /// Records that `rule` allowed an event of trace `trace`.
     pub fn record(&mut self, trace: u32, rule: RuleId) {
-        let hits = self.rules.entry(rule).or_default();
+        let key = (rule.as_ptr() as usize, rule.len());
+        // Fibonacci hashing: literals lie a few bytes apart, so the address's
+        // low bits alone put many rules in one slot.
+        let mixed = (key.0 as u64 ^ (key.1 as u64) << 48).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let slot = mixed >> (64 - CACHE_BITS);
+        let slot = slot as usize;
+        let at = match self.cache.get(slot) {
+            Some(&(k, at)) if k == key => at,
+            _ => {
+                let at = self.entry(rule);
+                if self.cache.is_empty() {
+                    self.cache = vec![((0, 0), 0); CACHE_SLOTS];
+                }
+                self.cache[slot] = (key, at);
+                at
+            }
+        };
+        let hits = &mut self.hits[at];
         hits.events += 1;
         if hits.traces.last() != Some(&trace) {
             hits.traces.push(trace);
         }
+    }
+
+    /// The index in `hits` of `rule`'s hits, made empty if it has none yet.
+    fn entry(&mut self, rule: RuleId) -> usize {
+        let next = self.hits.len();
+        let at = *self.index.entry(rule).or_insert(next);
+        if at == next {
+            self.hits.push(RuleHits::default());
+        }
+        at
     }
 
     /// Adds another coverage's traces and hits after this one's (the traces
@@ -49,8 +91,10 @@ impl Coverage {
     pub fn absorb(&mut self, other: Coverage) {
         let base = u32::try_from(self.traces.len()).unwrap_or(u32::MAX);
         self.traces.extend(other.traces);
-        for (rule, hits) in other.rules {
-            let mine = self.rules.entry(rule).or_default();
+        for (rule, at) in other.index {
+            let hits = &other.hits[at];
+            let mine = self.entry(rule);
+            let mine = &mut self.hits[mine];
             mine.events += hits.events;
             mine.traces.extend(hits.traces.iter().map(|t| base.saturating_add(*t)));
         }
@@ -63,12 +107,12 @@ impl Coverage {
 
     /// The hits of `rule`, if any.
     pub fn hits(&self, rule: &str) -> Option<&RuleHits> {
-        self.rules.get(rule)
+        self.index.get(rule).map(|&at| &self.hits[at])
     }
 
     /// Every rule hit, by family, word and number ([`crate::spec::compare_ids`]).
     pub fn rules(&self) -> impl Iterator<Item = (RuleId, &RuleHits)> {
-        let mut hit: Vec<(RuleId, &RuleHits)> = self.rules.iter().map(|(r, h)| (*r, h)).collect();
+        let mut hit: Vec<(RuleId, &RuleHits)> = self.index.iter().map(|(r, &at)| (*r, &self.hits[at])).collect();
         hit.sort_by(|(a, _), (b, _)| compare_ids(a, b));
         hit.into_iter()
     }
@@ -108,7 +152,7 @@ impl Coverage {
     pub fn uncovered(&self) -> Vec<&'static RuleSpec> {
         crate::spec::sorted()
             .into_iter()
-            .filter(|r| !r.withdrawn() && !self.rules.contains_key(r.id.as_str()))
+            .filter(|r| !r.withdrawn() && !self.index.contains_key(r.id.as_str()))
             .collect()
     }
 
@@ -194,5 +238,29 @@ mod tests {
         assert_eq!(h.traces, vec![0, 1]);
         assert_eq!(h.events, 3);
         assert!(c.json()["rules"].is_array());
+    }
+
+    #[test]
+    fn the_same_rule_in_two_places_is_one_rule() {
+        // Two IDs with the same text at different addresses, as two literals
+        // in different crates or a rule ID built at run time can be.
+        let leaked: &'static str = String::from("MMAP-OK-1").leak();
+        let mut c = Coverage::new();
+        let a = c.add_trace("a");
+        c.record(a, "MMAP-OK-1");
+        c.record(a, leaked);
+        c.record(a, "MMAP-OK-1");
+        let b = c.add_trace("b");
+        c.record(b, leaked);
+        let h = c.hits("MMAP-OK-1").unwrap();
+        assert_eq!((h.traces.clone(), h.events), (vec![0, 1], 4));
+        assert_eq!(c.rules().count(), 1);
+        let mut d = Coverage::new();
+        let x = d.add_trace("x");
+        d.record(x, "MUNMAP-OK-1");
+        d.record(x, leaked);
+        c.absorb(d);
+        assert_eq!(c.hits("MMAP-OK-1").unwrap().traces, vec![0, 1, 2]);
+        assert_eq!(c.hits("MUNMAP-OK-1").unwrap().events, 1);
     }
 }

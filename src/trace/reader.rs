@@ -17,7 +17,7 @@ use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::Value as Json;
 use std::fmt;
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 
 /// The keys of an event that are not arguments of the call.
 pub const EVENT_KEYS: [&str; 5] = ["pid", "call", "bind", "ret", "expect"];
@@ -95,12 +95,24 @@ pub enum Item {
     Event(Box<RawEvent>),
 }
 
+/// The bytes the reader asks its input for at a time: lines are read in
+/// place from a block this large (it grows only for a longer line).
+const BLOCK: usize = 64 << 10;
+
 /// Reads a trace from any buffered reader.
 pub struct Reader<R> {
     input: R,
     file: String,
     line: u64,
-    buf: Vec<u8>,
+    /// The bytes read so far and not yet passed: the current line is
+    /// `block[start..end]`, the next starts at `next`, `filled` bytes hold data.
+    block: Vec<u8>,
+    start: usize,
+    end: usize,
+    next: usize,
+    filled: usize,
+    /// The input has no more bytes.
+    eof: bool,
     header: Header,
     /// Comments before the header.
     leading: Vec<String>,
@@ -114,7 +126,12 @@ impl<R: BufRead> Reader<R> {
             input,
             file: file.into(),
             line: 0,
-            buf: Vec::new(),
+            block: Vec::new(),
+            start: 0,
+            end: 0,
+            next: 0,
+            filled: 0,
+            eof: false,
             header: Header::default(),
             leading: Vec::new(),
         };
@@ -147,45 +164,90 @@ impl<R: BufRead> Reader<R> {
         }
     }
 
-    /// Reads the next line into the buffer, without its line ending; `false`
-    /// at the end. [`Reader::text`] then gives it as text.
+    /// Finds the next line in the block, reading more of the input when the
+    /// block holds no whole line; `false` at the end. [`Reader::text`] then
+    /// gives it as text. The line is not copied: it stays where it was read
+    /// until the next call.
     fn next_line(&mut self) -> Result<bool, Error> {
-        self.buf.clear();
-        let limit = MAX_LINE as u64 + 1;
-        let n = (&mut self.input)
-            .take(limit)
-            .read_until(b'\n', &mut self.buf)
-            .map_err(|source| Error::Io {
-                path: self.file.clone().into(),
-                source,
-            })?;
-        if n == 0 {
-            return Ok(false);
-        }
-        self.line += 1;
-        if self.buf.last() == Some(&b'\n') {
-            self.buf.pop();
-            if self.buf.last() == Some(&b'\r') {
-                self.buf.pop();
+        self.start = self.next;
+        // How far into the line the search for its end has looked.
+        let mut searched = 0;
+        let content_end = loop {
+            if let Some(i) = find_newline(&self.block[self.start + searched..self.filled]) {
+                let at = self.start + searched + i;
+                self.next = at + 1;
+                break at;
             }
-        } else if self.buf.len() > MAX_LINE {
+            searched = self.filled - self.start;
+            if searched > MAX_LINE {
+                break self.filled;
+            }
+            if self.eof {
+                if searched == 0 {
+                    return Ok(false);
+                }
+                self.next = self.filled;
+                break self.filled;
+            }
+            self.fill()?;
+        };
+        self.line += 1;
+        if content_end - self.start > MAX_LINE {
             let msg = format!(
                 "line longer than {} MiB: expected one JSON object per line",
                 MAX_LINE >> 20
             );
             return Err(self.error(self.line, MAX_LINE as u64 + 1, msg).into());
         }
-        if self.line == 1 && self.buf.starts_with("\u{feff}".as_bytes()) {
+        self.end = content_end;
+        if self.next > content_end && self.end > self.start && self.block[self.end - 1] == b'\r' {
+            self.end -= 1;
+        }
+        if self.line == 1 && self.bytes().starts_with("\u{feff}".as_bytes()) {
             let msg = "the file starts with a UTF-8 byte order mark (U+FEFF): expected the header; save the file as UTF-8 without a BOM";
             return Err(self.error(1, 1, msg).into());
         }
         Ok(true)
     }
 
+    /// Reads more of the input after the bytes held, first moving the
+    /// current line to the front of the block (and growing the block when
+    /// the line fills it, up to one byte more than the longest line).
+    fn fill(&mut self) -> Result<(), Error> {
+        if self.start > 0 {
+            self.block.copy_within(self.start..self.filled, 0);
+            self.filled -= self.start;
+            self.start = 0;
+        }
+        if self.filled == self.block.len() {
+            let len = (self.block.len() * 2).clamp(BLOCK, MAX_LINE + 1);
+            self.block.resize(len.max(self.filled + 1), 0);
+        }
+        loop {
+            match self.input.read(&mut self.block[self.filled..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    return Err(Error::Io {
+                        path: self.file.clone().into(),
+                        source,
+                    })
+                }
+            }
+            return Ok(());
+        }
+    }
+
+    /// The line last read, without its line ending.
+    fn bytes(&self) -> &[u8] {
+        &self.block[self.start..self.end]
+    }
+
     /// The line last read, as text. Taking `&self` lets the slow path and
     /// the error messages read the reader while the line is borrowed.
     fn text(&self) -> Result<&str, Error> {
-        std::str::from_utf8(&self.buf).map_err(|e| {
+        std::str::from_utf8(self.bytes()).map_err(|e| {
             let column = e.valid_up_to() as u64 + 1;
             self.error(self.line, column, "invalid UTF-8: expected JSON text")
                 .into()
@@ -465,6 +527,25 @@ fn check_bind(f: &Field, call: &Call) -> Result<String, String> {
             call.name()
         ))
     }
+}
+
+/// Where the first newline of `bytes` is, 32 bytes at a time (a loop the
+/// compiler turns into vector instructions).
+fn find_newline(bytes: &[u8]) -> Option<usize> {
+    let chunks = bytes.chunks_exact(32);
+    let mut at = 0;
+    for chunk in chunks {
+        // A byte accumulator, not a bool: this form is the one vectorised.
+        let mut hit = 0u8;
+        for &b in chunk {
+            hit |= u8::from(b == b'\n');
+        }
+        if hit != 0 {
+            break;
+        }
+        at += 32;
+    }
+    bytes[at..].iter().position(|&b| b == b'\n').map(|i| at + i)
 }
 
 fn is_comment(text: &str) -> bool {
