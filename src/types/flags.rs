@@ -32,7 +32,8 @@ impl Prot {
 
 bitflags! {
     /// `MAP_*` flags (QNX 6.4 `<sys/mman.h>`, plus Linux-only flags in QNX's
-    /// reserved nibble so a Linux flag is an unknown bit to Neutrino).
+    /// reserved nibble so a Linux flag is an unknown bit to Neutrino, and
+    /// MAP_GROWSDOWN at Linux's 0x100, a PROT bit Neutrino refuses among flags).
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
     pub struct MapFlags: u32 {
         /// MAP_SHARED: changes are shared.
