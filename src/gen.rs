@@ -797,7 +797,8 @@ impl Gen {
     /// A MAP_GROWSDOWN mapping in the window (1-4 pages, MAP_FIXED), and
     /// next a load or store up to 4 pages below it, which may grow it
     /// (ACCESS-GROW-1) or be refused (ACCESS-SIGSEGV-4 when a mapping lies
-    /// below). Both stay inside the window, so growth is bounded by it.
+    /// below; one time in three a page is mapped there first). All stay
+    /// inside the window, so growth is bounded by it.
     fn stack(&mut self, pid: &Json) -> RawEvent {
         let pages = 1 + self.below(4);
         let first = 4 + self.below(WINDOW_PAGES - 4 - pages);
@@ -835,8 +836,30 @@ impl Gen {
         };
         let mut next = raw_event(pid.clone(), &access, None);
         set_arg(&mut next, "addr", arena_expr(below));
-        self.pending = Some(next);
-        ev
+        if !self.chance(1, 3) {
+            self.pending = Some(next);
+            return ev;
+        }
+        // A page mapped first a little below, inside the guard gap: the
+        // access between them is refused (ACCESS-SIGSEGV-4) unless the page
+        // is PROT_NONE.
+        let low = first - 2 - self.below(3);
+        let prot = if self.chance(1, 4) { Prot::NONE } else { Prot::READ };
+        let call = Call::Mmap {
+            addr: Addr(0),
+            len: Len(self.page),
+            prot,
+            flags: MapFlags::PRIVATE | MapFlags::ANON | MapFlags::FIXED,
+            fd: Fd::NOFD,
+            off: 0,
+        };
+        let at = arena_expr(low * self.page);
+        self.mark(&at, self.page);
+        let mut plain = raw_event(pid.clone(), &call, None);
+        set_arg(&mut plain, "addr", at);
+        self.queued.push(next);
+        self.queued.push(ev);
+        plain
     }
 
     /// mremap of a range as the range calls choose it, to a length as mmap
