@@ -158,6 +158,10 @@ struct Gen {
     used: u64,
     /// An event to emit before anything new.
     pending: Option<RawEvent>,
+    /// Whether the profile's MAP_GROWSDOWN mappings grow (knob
+    /// `stack_growth`): then the address-space calls make some, with an
+    /// access below each.
+    stacks: bool,
     /// Events still to emit, last first: the server's files at the start,
     /// the second half of a two-event case.
     queued: Vec<RawEvent>,
@@ -187,6 +191,7 @@ impl Gen {
             vaddr_slots: Default::default(),
             used: 0,
             pending: None,
+            stacks: opts.profile.profile().stack_growth.is_some(),
             queued: server_files(),
         }
     }
@@ -780,12 +785,81 @@ impl Gen {
 
     /// The address-space calls (spec/address-space.md) and mlock2.
     fn aspace(&mut self, who: usize, pid: &Json) -> RawEvent {
-        match self.below(6) {
+        match self.below(7) {
             0 => self.plain(pid, Call::Meminfo {}),
             1 => self.mlock2(pid),
             2..=3 => self.brk(who),
+            6 if self.stacks => self.stack(pid),
             _ => self.mremap(pid),
         }
+    }
+
+    /// A MAP_GROWSDOWN mapping in the window (1-4 pages, MAP_FIXED), and
+    /// next a load or store up to 4 pages below it, which may grow it
+    /// (ACCESS-GROW-1) or be refused (ACCESS-SIGSEGV-4 when a mapping lies
+    /// below; one time in three a page is mapped there first). All stay
+    /// inside the window, so growth is bounded by it.
+    fn stack(&mut self, pid: &Json) -> RawEvent {
+        let pages = 1 + self.below(4);
+        let first = 4 + self.below(WINDOW_PAGES - 4 - pages);
+        let prot = match self.below(8) {
+            0 => Prot::NONE,
+            1 => Prot::READ,
+            _ => Prot::READ | Prot::WRITE,
+        };
+        let mut flags = MapFlags::PRIVATE | MapFlags::ANON | MapFlags::GROWSDOWN | MapFlags::FIXED;
+        if self.chance(1, 8) {
+            flags |= MapFlags::LOCKED;
+        }
+        let call = Call::Mmap {
+            addr: Addr(0),
+            len: Len(pages * self.page),
+            prot,
+            flags,
+            fd: Fd::NOFD,
+            off: 0,
+        };
+        let at = arena_expr(first * self.page);
+        self.mark(&at, pages * self.page);
+        let mut ev = raw_event(pid.clone(), &call, None);
+        set_arg(&mut ev, "addr", at);
+        let below = first * self.page - 1 - self.below(4 * self.page);
+        let len = 1 + self.below(16);
+        let access = if self.chance(1, 2) {
+            let data = (0..len).map(|_| self.rng.next_u32() as u8).collect();
+            Call::Store { addr: Addr(0), data }
+        } else {
+            Call::Load {
+                addr: Addr(0),
+                len: Len(len),
+            }
+        };
+        let mut next = raw_event(pid.clone(), &access, None);
+        set_arg(&mut next, "addr", arena_expr(below));
+        if !self.chance(1, 3) {
+            self.pending = Some(next);
+            return ev;
+        }
+        // A page mapped first a little below, inside the guard gap: the
+        // access between them is refused (ACCESS-SIGSEGV-4) unless the page
+        // is PROT_NONE.
+        let low = first - 2 - self.below(3);
+        let prot = if self.chance(1, 4) { Prot::NONE } else { Prot::READ };
+        let call = Call::Mmap {
+            addr: Addr(0),
+            len: Len(self.page),
+            prot,
+            flags: MapFlags::PRIVATE | MapFlags::ANON | MapFlags::FIXED,
+            fd: Fd::NOFD,
+            off: 0,
+        };
+        let at = arena_expr(low * self.page);
+        self.mark(&at, self.page);
+        let mut plain = raw_event(pid.clone(), &call, None);
+        set_arg(&mut plain, "addr", at);
+        self.queued.push(next);
+        self.queued.push(ev);
+        plain
     }
 
     /// mremap of a range as the range calls choose it, to a length as mmap

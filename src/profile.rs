@@ -4,7 +4,7 @@
 //! (`profile.rlimit_cmp`) and runs the check list the profile names; it never
 //! asks "is this QNX?". See spec/profiles.md for every knob and its source.
 
-use crate::types::{Errno, MapFlags, MclFlags, MsyncFlags, Prot, Resource, Rlimit, RLIM_INFINITY};
+use crate::types::{Addr, Errno, Len, MapFlags, MclFlags, MsyncFlags, Prot, Resource, Rlimit, RLIM_INFINITY};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -95,7 +95,8 @@ pub enum DataScope {
     /// MAP_ANON|MAP_PRIVATE without MAP_STACK/MAP_ELF, whatever the protection.
     AnonPrivate,
     /// Private writable mappings, file-backed ones included, that do not grow
-    /// down (Linux's MAP_STACK is not VM_GROWSDOWN, so it counts).
+    /// down (MAP_GROWSDOWN is exempt; Linux's MAP_STACK is not VM_GROWSDOWN,
+    /// so it counts).
     PrivateWritable,
 }
 
@@ -119,9 +120,11 @@ impl DataScope {
     pub fn counts(self, m: DataFacts) -> bool {
         match self {
             DataScope::AnonPrivate => m.anon && !m.shared && !m.flags.intersects(MapFlags::STACK | MapFlags::ELF),
-            // is_data_mapping(): VM_WRITE without VM_SHARED or VM_STACK; the
-            // model has no VM_GROWSDOWN mapping, and MAP_STACK does not set it.
-            DataScope::PrivateWritable => !m.shared && m.prot.contains(Prot::WRITE),
+            // is_data_mapping(): VM_WRITE without VM_SHARED or VM_STACK
+            // (VM_STACK is VM_GROWSDOWN, MAP_GROWSDOWN; MAP_STACK does not set it).
+            DataScope::PrivateWritable => {
+                !m.shared && m.prot.contains(Prot::WRITE) && !m.flags.contains(MapFlags::GROWSDOWN)
+            }
         }
     }
 }
@@ -438,6 +441,24 @@ pub struct Profile {
     pub brk_heap_size_limit: bool,
     /// Whether the system has mremap (else ENOSYS). Rule: MREMAP-ENOSYS-1.
     pub has_mremap: bool,
+    /// Whether MAP_GROWSDOWN mappings grow down when a load or store faults
+    /// below them, and the bounds of that growth; `None` where there is no
+    /// such flag (procnto: the bit is refused by MMAP-EINVAL-4, so no
+    /// mapping grows). Rules: ACCESS-GROW-1, ACCESS-SIGSEGV-3..8, MMAP-OK-3.
+    pub stack_growth: Option<StackGrowth>,
+}
+
+/// How a growsdown mapping grows (Linux expand_downwards()) and what
+/// placement keeps free below one (vm_start_gap()).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StackGrowth {
+    /// stack_guard_gap: the distance growth keeps from an accessible,
+    /// not growsdown mapping below, and placement from a growsdown one above.
+    pub guard_gap: Len,
+    /// The lowest page growth may reach: the kernel's mmap_min_addr, the
+    /// larger of `vm.mmap_min_addr` and CONFIG_LSM_MMAP_MIN_ADDR (not
+    /// lifted by CAP_SYS_RAWIO, unlike MAP_FIXED's MMAP-EPERM-4).
+    pub min_addr: Addr,
 }
 
 /// What brk returns.
@@ -560,6 +581,7 @@ const NEUTRINO_FIELDS: Profile = Profile {
     brk_gap_pages: 0,
     brk_heap_size_limit: false,
     has_mremap: false,
+    stack_growth: None,
 };
 
 /// Linux 6.x on x86_64, as probed on this project's machines, with the
@@ -683,6 +705,10 @@ const LINUX_FIELDS: Profile = Profile {
     brk_gap_pages: 1,
     brk_heap_size_limit: true,
     has_mremap: true,
+    stack_growth: Some(StackGrowth {
+        guard_gap: Len(256 * PAGE),
+        min_addr: Addr(0x10000),
+    }),
 };
 
 impl Profile {

@@ -137,8 +137,10 @@ impl Model {
             ),
             (
                 "BRK-MAPPED-1",
+                // A growsdown mapping above keeps its guard gap free too
+                // (check_brk_limits: vm_start_gap()).
                 AddrRange::from_bounds(range.start(), Addr(range.end().0.saturating_add(gap)))
-                    .is_some_and(|r| !proc.space.is_free(r)),
+                    .is_some_and(|r| !proc.space.is_free(r) || proc.space.clear_of_stack_gap(r, p).is_some()),
             ),
             (
                 "BRK-LIMIT-1",

@@ -16,7 +16,7 @@ use super::Model;
 use crate::call::{MemInfo, Outcome, Value};
 use crate::profile::MapCount;
 use crate::rules::Verdict;
-use crate::types::Pid;
+use crate::types::{MapFlags, Pid};
 
 impl Model {
     /// Judges meminfo. spec: MEMINFO-OK-1.
@@ -97,5 +97,7 @@ pub(super) fn may_merge(low: &Region, high: &Region) -> bool {
         && low.prot == high.prot
         && low.shared == high.shared
         && low.locked == high.locked
+        // A growsdown VMA merges only with another (vm_flags differ).
+        && low.flags.contains(MapFlags::GROWSDOWN) == high.flags.contains(MapFlags::GROWSDOWN)
         && same_backing
 }

@@ -19,8 +19,8 @@
 //! MMAP-ENOMEM-7, MMAP-ENOMEM-8, MMAP-ENOMEM-3, MMAP-ERRADDR-1, MMAP-ENOMEM-5, MMAP-EINVAL-13, MMAP-EPERM-4,
 //! MMAP-EEXIST-1, MMAP-EPERM-3, MMAP-EAGAIN-1, MMAP-EOVERFLOW-1,
 //! MMAP-EINVAL-1, MMAP-ENOTSUP-2, MMAP-EACCES-2, MMAP-EACCES-1,
-//! MMAP-EPERM-5, MMAP-ENODEV-1, MMAP-ENOMEM-2, MMAP-ENOMEM-1, MMAP-ENOMEM-6; success
-//! MMAP-OK-1 / MMAP-OK-2.
+//! MMAP-EPERM-5, MMAP-ENODEV-1, MMAP-EINVAL-15, MMAP-ENOMEM-2, MMAP-ENOMEM-1, MMAP-ENOMEM-6; success
+//! MMAP-OK-1 / MMAP-OK-2, or MMAP-OK-3 when a stack's guard gap moved the placement.
 
 use super::object::{ObjKind, Object};
 use super::process::{FdEntry, FdTarget, Process};
@@ -35,11 +35,12 @@ use crate::types::{Addr, AddrRange, Errno, Fd, Len, MapFlags, ObjId, Pid, Prot, 
 use std::cell::OnceCell;
 
 /// The flags Linux's `LEGACY_MAP_MASK` knows, in QNX numbering (MAP_TYPE,
-/// FIXED, ANONYMOUS, STACK, NORESERVE, POPULATE, LOCKED; FIXED_NOREPLACE is
+/// FIXED, ANONYMOUS, GROWSDOWN, STACK, NORESERVE, POPULATE, LOCKED; FIXED_NOREPLACE is
 /// left out of the refusal, see MMAP-ENOTSUP-2).
 const LINUX_KNOWN_FLAGS: u32 = MapFlags::TYPE_MASK
     | MapFlags::FIXED.bits()
     | MapFlags::ANON.bits()
+    | MapFlags::GROWSDOWN.bits()
     | MapFlags::STACK.bits()
     | MapFlags::NORESERVE.bits()
     | MapFlags::POPULATE.bits()
@@ -181,6 +182,12 @@ impl Model {
                 Some(x) if x.retried => "IOMMAP-RETRY-1",
                 Some(_) => "IOMMAP-WRITE-1",
                 None if req.fixed() => "MMAP-OK-2",
+                None if req
+                    .size
+                    .is_some_and(|size| proc.space.moved_by_stack_gap(size, req.addr, self.profile)) =>
+                {
+                    "MMAP-OK-3"
+                }
                 None => "MMAP-OK-1",
             };
             Verdict::ok(Value::Addr(Addr(base + req.pg_off)), rule)
@@ -531,6 +538,13 @@ impl Model {
                 "MMAP-ENODEV-1",
                 self.profile.unmappable_fd,
                 checked && r.source == Source::Unmappable,
+            )
+            // VM_GROWSDOWN only for private anonymous memory: the file case
+            // and the shared anonymous case each refuse it.
+            .check(
+                "MMAP-EINVAL-15",
+                Errno::EINVAL,
+                valid_type && r.flags.contains(MapFlags::GROWSDOWN) && (file || r.shared),
             );
     }
 

@@ -268,7 +268,10 @@ impl Model {
                 self.commit_msync(pid, *addr, *len, *flags);
                 Ok(())
             }
-            Call::Load { .. } => Ok(()),
+            Call::Load { addr, len } => {
+                self.commit_load(pid, *addr, *len, outcome);
+                Ok(())
+            }
             Call::Mlock { addr, len } => {
                 self.commit_mlock(pid, *addr, *len, outcome, true);
                 Ok(())

@@ -15,7 +15,7 @@ use super::gaps::Gaps;
 use super::object::Objects;
 use super::region::{Backing, Region};
 use crate::profile::{Placement, Profile};
-use crate::types::{Addr, AddrRange, Len};
+use crate::types::{Addr, AddrRange, Len, MapFlags};
 use std::collections::BTreeMap;
 
 /// Per-process usage counters, in bytes.
@@ -289,7 +289,25 @@ impl AddressSpace {
     /// takes it if free, else the highest fit below the mmap base, else the
     /// lowest fit anywhere. Every search is O(log n) in the number of regions.
     pub fn find_free(&self, len: u64, hint: u64, profile: &Profile) -> Option<Addr> {
+        self.find_free_keeping(len, hint, profile, true)
+    }
+
+    /// Whether the guard gaps below growsdown regions moved a placement
+    /// (MMAP-OK-3): the search without them would choose another address.
+    pub fn moved_by_stack_gap(&self, len: u64, hint: u64, profile: &Profile) -> bool {
+        // A choice clear of every gap is the one the search keeping them
+        // makes too (its first candidate, or the hint).
+        profile.stack_growth.is_some()
+            && self
+                .find_free_keeping(len, hint, profile, false)
+                .and_then(|at| AddrRange::new(at, Len(len)))
+                .is_some_and(|r| self.clear_of_stack_gap(r, profile).is_some())
+    }
+
+    /// [`AddressSpace::find_free`], keeping the stack guard gaps free or not.
+    fn find_free_keeping(&self, len: u64, hint: u64, profile: &Profile, keep_gaps: bool) -> Option<Addr> {
         let page = profile.page_size;
+        let clear = |r: AddrRange| !keep_gaps || self.clear_of_stack_gap(r, profile).is_none();
         let hint = match profile.placement {
             // A hint that would wrap when rounded up is no hint.
             Placement::BottomUpStrict => crate::types::align_up(hint, page).unwrap_or(0),
@@ -297,7 +315,7 @@ impl AddressSpace {
         };
         if hint != 0 {
             if let Some(r) = AddrRange::new(Addr(hint), Len(len)) {
-                if self.in_user_range(r, profile) && self.is_free(r) {
+                if self.in_user_range(r, profile) && self.is_free(r) && clear(r) {
                     return Some(Addr(hint));
                 }
             }
@@ -308,10 +326,106 @@ impl AddressSpace {
                 let start = Addr(if hint != 0 { hint } else { profile.map_base });
                 holes.first_above_or_last_below(start, Len(len.checked_add(page)?))
             }
+            Placement::TopDown if keep_gaps => self
+                .top_down_fit(&holes, Len(len), profile)
+                .or_else(|| self.lowest_fit_clear(&holes, Len(len), profile)),
             Placement::TopDown => holes
                 .highest_end_below(Addr(profile.map_base), Len(len))
                 .or_else(|| holes.lowest_fit(Addr(0), Len(len)).map(|h| h.start())),
         }
+    }
+
+    /// The top-down search, keeping a growsdown region's guard gap free
+    /// (vm_start_gap(): MMAP-OK-3): a fit that reaches into the gap is
+    /// searched again below the gap. Each retry starts lower, at most once
+    /// per growsdown region.
+    fn top_down_fit(&self, holes: &Holes<'_>, len: Len, profile: &Profile) -> Option<Addr> {
+        let mut top = Addr(profile.map_base);
+        loop {
+            let at = holes.highest_end_below(top, len)?;
+            match self.clear_of_stack_gap(AddrRange::new(at, len)?, profile) {
+                None => return Some(at),
+                Some(gap_start) if gap_start < top => top = gap_start,
+                Some(_) => return None,
+            }
+        }
+    }
+
+    /// The lowest fit anywhere, keeping a growsdown region's guard gap free.
+    fn lowest_fit_clear(&self, holes: &Holes<'_>, len: Len, profile: &Profile) -> Option<Addr> {
+        let mut from = Addr(0);
+        loop {
+            let at = holes.lowest_fit(from, len)?.start();
+            let range = AddrRange::new(at, len)?;
+            if self.clear_of_stack_gap(range, profile).is_none() {
+                return Some(at);
+            }
+            // The region above ends the hole: search above it.
+            from = self.regions.range(range.end()..).next().map(|(_, r)| r.range.end())?;
+        }
+    }
+
+    /// `None` when the free `range` keeps clear of the guard gap below the
+    /// region above it, else where that gap starts: a growsdown region's
+    /// start less the profile's stack guard gap (vm_start_gap()).
+    pub fn clear_of_stack_gap(&self, range: AddrRange, profile: &Profile) -> Option<Addr> {
+        let growth = profile.stack_growth?;
+        let (_, above) = self.regions.range(range.start()..).next()?;
+        if !above.flags.contains(MapFlags::GROWSDOWN) {
+            return None;
+        }
+        let gap_start = Addr(above.range.start().0.saturating_sub(growth.guard_gap.0));
+        (range.end() > gap_start).then_some(gap_start)
+    }
+
+    /// The first region that starts above `addr`.
+    pub fn region_above(&self, addr: Addr) -> Option<&Region> {
+        self.regions
+            .range((std::ops::Bound::Excluded(addr), std::ops::Bound::Unbounded))
+            .next()
+            .map(|(_, r)| r)
+    }
+
+    /// The last region that ends at or below `addr`.
+    pub fn region_below(&self, addr: Addr) -> Option<&Region> {
+        self.regions
+            .range(..addr)
+            .next_back()
+            .map(|(_, r)| r)
+            .filter(|r| r.range.end() <= addr)
+    }
+
+    /// Grows the region that starts at `start` down to `new_start` (a stack
+    /// growing on a fault, ACCESS-GROW-1), keeping the counters and the gap
+    /// index right; the caller guarantees `[new_start, start)` is free.
+    pub fn grow_down(&mut self, start: Addr, new_start: Addr, page_size: u64) {
+        let Some(mut region) = self.regions.remove(&start) else {
+            return;
+        };
+        self.counters.sub(&region);
+        if let Some(before) = self.end_before(start) {
+            let found = self.gaps.remove(before);
+            debug_assert!(found, "the gap index holds the gap at {before}");
+            if let Some(gap) = AddrRange::from_bounds(before, new_start) {
+                self.gaps.insert(gap);
+            }
+        }
+        let grow = start.0 - new_start.0;
+        // The backing offset of the new first byte: below 0, the private
+        // pages are renumbered so that the offset can be 0.
+        if region.offset >= grow {
+            region.offset -= grow;
+        } else {
+            let shift = (grow - region.offset) / page_size;
+            region.private_pages = std::mem::take(&mut region.private_pages)
+                .into_iter()
+                .map(|(k, v)| (k + shift, v))
+                .collect();
+            region.offset = 0;
+        }
+        region.range = AddrRange::from_bounds(new_start, region.range.end()).expect("grows down");
+        self.counters.add(&region);
+        self.regions.insert(new_start, region);
     }
 
     /// The gaps between consecutive regions, in address order (the invariant

@@ -32,7 +32,8 @@ impl Prot {
 
 bitflags! {
     /// `MAP_*` flags (QNX 6.4 `<sys/mman.h>`, plus Linux-only flags in QNX's
-    /// reserved nibble so a Linux flag is an unknown bit to Neutrino).
+    /// reserved nibble so a Linux flag is an unknown bit to Neutrino, and
+    /// MAP_GROWSDOWN at Linux's 0x100, a PROT bit Neutrino refuses among flags).
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
     pub struct MapFlags: u32 {
         /// MAP_SHARED: changes are shared.
@@ -47,6 +48,10 @@ bitflags! {
         const NOSYNCFILE = 0x40;
         /// MAP_LAZY: do not allocate backing memory up front.
         const LAZY = 0x80;
+        /// MAP_GROWSDOWN (Linux only): a stack that grows down on a fault just
+        /// below it. QNX has no such flag; the bit is Linux's own value, which
+        /// in QNX numbering is PROT_READ found among the flags (MMAP-EINVAL-4).
+        const GROWSDOWN = 0x100;
         /// MAP_STACK: a stack; offset is the guard size.
         const STACK = 0x1000;
         /// MAP_BELOW: search for an address below the hint.
@@ -316,6 +321,7 @@ flag_names!(
         ("MAP_ELF", 0x20),
         ("MAP_NOSYNCFILE", 0x40),
         ("MAP_LAZY", 0x80),
+        ("MAP_GROWSDOWN", 0x100),
         ("MAP_STACK", 0x1000),
         ("MAP_BELOW", 0x2000),
         ("MAP_NOINIT", 0x4000),
@@ -380,6 +386,7 @@ pub mod linux {
                 (0x2, 0x2),
                 (0x10, 0x10),
                 (0x80000, 0x20),
+                (0x100, 0x100),
                 (0x1000, 0x20000),
                 (0x1000_0000, 0x4000),
                 (0x2000_0000, 0x8000),

@@ -31,6 +31,8 @@ mod memobj;
 mod gamma;
 // meminfo and the other address-space calls (spec/address-space.md).
 mod aspace;
+// MAP_GROWSDOWN, stack growth and the guard gap (spec/objects-contents.md, spec/mmap.md).
+mod growsdown;
 // The region map and its gap index against a linear reference.
 mod region_map;
 // Random call sequences across processes with the invariant checker.

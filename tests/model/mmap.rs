@@ -1577,5 +1577,5 @@ fn mmap_check_order_in_spec_matches_the_code() {
     assert_eq!(spec_procnto, doc_procnto);
     assert_eq!(spec_linux, doc_linux);
     assert_eq!(spec_procnto.len(), 30);
-    assert_eq!(spec_linux.len(), 26);
+    assert_eq!(spec_linux.len(), 28);
 }

@@ -120,6 +120,13 @@ struct Worker {
     last: Counters,
     /// The start of the worker's own heap (its `[heap]` mapping at hello).
     heap_start: Option<u64>,
+    /// The worker's own stack (its `[stack]` mapping at hello), which grows
+    /// down like a trace's MAP_GROWSDOWN mapping.
+    own_stack: Option<OwnRange>,
+    /// Whether the trace made a MAP_GROWSDOWN mapping in this process (or
+    /// its parent before a fork): then a load or store may grow it, and
+    /// the counters are read after each one.
+    stacks: bool,
     /// The break when the trace first asked for it: the worker's own heap
     /// lies below it.
     first_break: Option<u64>,
@@ -144,6 +151,9 @@ pub struct LinuxBackend {
     /// open on them: Linux has no such file, so mmap of one is skipped.
     unmappable: std::collections::BTreeSet<PathBuf>,
     unmappable_fds: std::collections::BTreeSet<(Pid, i32)>,
+    /// Whether a trace set RLIMIT_STACK (then how far the worker's own stack
+    /// may grow is read from the worker).
+    stack_limit_set: bool,
     /// Pids the model has and this backend made no worker for (a spawn or
     /// fork it could not run faithfully): numbered in step with the model.
     phantoms: std::collections::BTreeSet<Pid>,
@@ -209,6 +219,7 @@ impl LinuxBackend {
             read_only: Default::default(),
             unmappable: Default::default(),
             unmappable_fds: Default::default(),
+            stack_limit_set: false,
             phantoms: Default::default(),
             max_map_count: std::fs::read_to_string("/proc/sys/vm/max_map_count")
                 .ok()
@@ -285,6 +296,11 @@ impl LinuxBackend {
                 .find(|l| l.ends_with("[heap]"))
                 .and_then(|l| u64::from_str_radix(l.split('-').next()?, 16).ok()),
             first_break: None,
+            own_stack: maps.lines().find(|l| l.ends_with("[stack]")).and_then(|l| {
+                let (s, e) = l.split_whitespace().next()?.split_once('-')?;
+                Some((u64::from_str_radix(s, 16).ok()?, u64::from_str_radix(e, 16).ok()?))
+            }),
+            stacks: false,
         })
     }
 
@@ -306,9 +322,11 @@ impl LinuxBackend {
         let Some(w) = self.workers.get_mut(&pid) else {
             return Err(Outcome::Err(Errno::ESRCH));
         };
+        // A load or store may grow a MAP_GROWSDOWN mapping (ACCESS-GROW-1).
+        let grows = w.stacks && matches!(op, Op::Load | Op::Store);
         let req = Request {
             op,
-            counters: op.may_change_counters(),
+            counters: op.may_change_counters() || grows,
             a,
             payload: payload.len() as u64,
         };
@@ -396,6 +414,39 @@ impl LinuxBackend {
             .iter()
             .filter(|r| guard_too || Some(**r) != w.guard)
             .any(|&(s, e)| s < end && e > start)
+    }
+
+    /// Why an access at `addr` cannot be judged where a stack may grow
+    /// (ACCESS-GROW-1), or `None`: the hole it lies in ends at the worker's
+    /// own stack, which the kernel would grow and the model does not know;
+    /// or the worker's own memory (other than its PROT_NONE guard) lies
+    /// within the stack guard gap below it, which the kernel counts against a
+    /// trace stack's growth (ACCESS-SIGSEGV-4) and the model does not.
+    fn growth_near_own(&mut self, pid: Pid, addr: u64) -> Option<&'static str> {
+        let page = addr & !(PAGE - 1);
+        let stack = self.workers.get(&pid)?.own_stack;
+        if let Some((start, end)) = stack.filter(|&(start, _)| page < start) {
+            // The stack grows to a page only within RLIMIT_STACK: 8 MiB
+            // unless a trace set the limit, then read it.
+            let limit = match self.stack_limit_set {
+                false => 8 << 20,
+                true => self.soft_limit(pid, Resource::RLIMIT_STACK).unwrap_or(u64::MAX),
+            };
+            let w = self.workers.get(&pid)?;
+            let above = w.own.iter().filter(|&&(s, _)| s > page).min_by_key(|&&(s, _)| s);
+            if above == Some(&(start, end)) && end - page <= limit {
+                return Some("an access in the hole below the worker's own stack, within reach of its growth");
+            }
+        }
+        let w = self.workers.get(&pid)?;
+        let gap = self.profile.stack_growth?.guard_gap.0;
+        let near = w
+            .own
+            .iter()
+            .filter(|r| Some(**r) != w.guard)
+            .any(|&(_, e)| e <= page && page - e < gap);
+        (w.stacks && near)
+            .then_some("an access where a stack may grow within the guard gap above the worker's own memory")
     }
 
     fn set_own_locked(&mut self, pid: Pid, on: bool) {
@@ -671,6 +722,8 @@ impl LinuxBackend {
             // The child's heap and break are the parent's.
             heap_start: p.heap_start,
             first_break: p.first_break,
+            own_stack: p.own_stack,
+            stacks: p.stacks,
         };
         let child = Pid(self.next_pid);
         self.next_pid += 1;
@@ -732,6 +785,11 @@ impl LinuxBackend {
             off,
         ];
         let out = self.simple(pid, Op::Mmap, a, &[], |v| Value::Addr(Addr(v)));
+        if flags.contains(MapFlags::GROWSDOWN) && out.is_ok() {
+            if let Some(w) = self.workers.get_mut(&pid) {
+                w.stacks = true;
+            }
+        }
         if out == Outcome::Err(Errno::ENOMEM) && !fixed && len.0 > room {
             return self.apart("no room for this mapping beside the worker's own memory");
         }
@@ -1075,6 +1133,9 @@ impl LinuxBackend {
         if self.access_touches_own(pid, addr.0, len.0) {
             return self.skip("a load from the worker's own memory");
         }
+        if let Some(why) = self.growth_near_own(pid, addr.0) {
+            return self.apart(why);
+        }
         match self.call(pid, Op::Load, [addr.0, len.0, 0, 0, 0, 0], &[]) {
             Ok((reply, _)) => match reply.status {
                 Status::Ok => Outcome::Ok(Value::Bytes(self.payload[..reply.payload as usize].to_vec())),
@@ -1091,6 +1152,9 @@ impl LinuxBackend {
         }
         if self.access_touches_own(pid, addr.0, data.len() as u64) {
             return self.apart("a store into the worker's own memory");
+        }
+        if let Some(why) = self.growth_near_own(pid, addr.0) {
+            return self.apart(why);
         }
         if !self.spend(pid, data.len() as u64) {
             return self.apart("a store over the touch budget");
@@ -1381,6 +1445,7 @@ fn linux_map_flags(f: MapFlags) -> u64 {
         | MapFlags::PRIVATE
         | MapFlags::FIXED
         | MapFlags::ANON
+        | MapFlags::GROWSDOWN
         | MapFlags::STACK
         | MapFlags::NORESERVE
         | MapFlags::POPULATE
@@ -1542,7 +1607,10 @@ impl MemoryManager for LinuxBackend {
                 cur,
                 max,
                 target,
-            } => self.rlimit(pid, *resource, Some((*cur, *max)), *target),
+            } => {
+                self.stack_limit_set |= *resource == Resource::RLIMIT_STACK;
+                self.rlimit(pid, *resource, Some((*cur, *max)), *target)
+            }
             Call::Mmap {
                 addr,
                 len,
