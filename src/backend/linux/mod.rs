@@ -501,6 +501,14 @@ impl LinuxBackend {
             v => v.saturating_add(base).min(RLIM_INFINITY - 1),
         };
         let unshift = |v: u64| if v == RLIM_INFINITY { v } else { v.saturating_sub(base) };
+        // A finite limit within the worker's own usage of RLIM_INFINITY has
+        // no shifted value the kernel could hold and give back.
+        let unshiftable = |v: u64| v != RLIM_INFINITY && v.checked_add(base).is_none_or(|s| s == RLIM_INFINITY);
+        if let Some((c, m)) = set.filter(|&(c, m)| base != 0 && (unshiftable(c) || unshiftable(m))) {
+            return self.apart(format!(
+                "a limit of {c:#x}/{m:#x} is within the worker's own usage ({base:#x}) of RLIM_INFINITY, which the kernel cannot hold shifted"
+            ));
+        }
         let (flag, cur, max) = match set {
             Some((c, m)) => (1, shift(c), shift(m)),
             None => (0, 0, 0),
