@@ -776,10 +776,7 @@ impl LinuxBackend {
         let w = &self.workers[&pid];
         let populates = flags.intersects(MapFlags::POPULATE | MapFlags::LOCKED) || (w.mcl_future && w.cap_ipc_lock);
         let locks = flags.contains(MapFlags::LOCKED) || w.mcl_future;
-        let room = w
-            .guard
-            .map_or(TASK_SIZE, |g| g.0)
-            .saturating_sub(self.profile.user_start);
+        let room = largest_hole(w.own.iter().chain(&w.guard), self.profile.user_start, TASK_SIZE);
         if populates && !self.spend(pid, len.0) {
             return self
                 .apart("a mapping that is populated (MAP_POPULATE, MAP_LOCKED, MCL_FUTURE) over the touch budget");
@@ -938,10 +935,7 @@ impl LinuxBackend {
             );
         }
         let w = &self.workers[&pid];
-        let room = w
-            .guard
-            .map_or(TASK_SIZE, |g| g.0)
-            .saturating_sub(self.profile.user_start);
+        let room = largest_hole(w.own.iter().chain(&w.guard), self.profile.user_start, TASK_SIZE);
         if out == Outcome::Err(Errno::ENOMEM) && flags.contains(MremapFlags::MAYMOVE) && !fixed && new_len.0 > room {
             return self.apart("no room for this mapping beside the worker's own memory");
         }
@@ -1264,6 +1258,20 @@ fn wait_gone(pid: rustix::process::Pid, limit: Duration) {
     while rustix::process::test_kill_process(pid).is_ok() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_micros(100));
     }
+}
+
+/// The longest free range of `[start, end)` that `taken` (the worker's own
+/// memory) leaves: a floating mapping longer than it fits nowhere in the
+/// worker, while the model, which has no such memory, may place it.
+fn largest_hole<'a>(taken: impl Iterator<Item = &'a OwnRange>, start: u64, end: u64) -> u64 {
+    let mut taken: Vec<OwnRange> = taken.copied().collect();
+    taken.sort_unstable();
+    let (mut largest, mut from) = (0, start);
+    for &(lo, hi) in &taken {
+        largest = largest.max(lo.min(end).saturating_sub(from));
+        from = from.max(hi);
+    }
+    largest.max(end.saturating_sub(from))
 }
 
 /// Reaps the killed workers that have finished dying, without waiting.
@@ -1746,5 +1754,24 @@ impl Drop for LinuxBackend {
             // reaped by a later start (or at exit) instead of waited for here.
             DYING.lock().unwrap_or_else(|e| e.into_inner()).push(c);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::largest_hole;
+
+    #[test]
+    fn the_largest_hole_between_the_workers_own_ranges() {
+        let own = [(0x5000, 0x6000), (0x1000, 0x2000), (0x9000, 0xa000)];
+        assert_eq!(largest_hole(own.iter(), 0, 0x10000), 0x6000, "from 0xa000 to the end");
+        assert_eq!(
+            largest_hole(own.iter(), 0, 0xb000),
+            0x3000,
+            "0x2000..0x5000 and 0x6000..0x9000"
+        );
+        assert_eq!(largest_hole([].iter(), 0x1000, 0x4000), 0x3000);
+        let overlapping = [(0x1000, 0x8000), (0x2000, 0x3000)];
+        assert_eq!(largest_hole(overlapping.iter(), 0, 0x9000), 0x1000);
     }
 }
