@@ -776,7 +776,6 @@ impl LinuxBackend {
         let w = &self.workers[&pid];
         let populates = flags.intersects(MapFlags::POPULATE | MapFlags::LOCKED) || (w.mcl_future && w.cap_ipc_lock);
         let locks = flags.contains(MapFlags::LOCKED) || w.mcl_future;
-        let room = largest_hole(w.own.iter().chain(&w.guard), self.profile.user_start, TASK_SIZE);
         if populates && !self.spend(pid, len.0) {
             return self
                 .apart("a mapping that is populated (MAP_POPULATE, MAP_LOCKED, MCL_FUTURE) over the touch budget");
@@ -795,13 +794,20 @@ impl LinuxBackend {
                 w.stacks = true;
             }
         }
-        if out == Outcome::Err(Errno::ENOMEM) && !fixed && len.0 > room {
+        if out == Outcome::Err(Errno::ENOMEM) && !fixed && self.longer_than_any_hole(pid, len.0) {
             return self.apart("no room for this mapping beside the worker's own memory");
         }
         if locks && out == Outcome::Err(Errno::EAGAIN) {
             return self.own_lock_effect(pid, out);
         }
         self.map_count_effect(pid, out)
+    }
+
+    /// Whether `len` bytes fit in no hole the worker's own memory leaves
+    /// (asked only once the kernel refused a floating mapping).
+    fn longer_than_any_hole(&self, pid: Pid, len: u64) -> bool {
+        let w = &self.workers[&pid];
+        len > largest_hole(w.own.iter().chain(&w.guard), self.profile.user_start, TASK_SIZE)
     }
 
     /// A lock-limit failure that the worker's own locked memory may have
@@ -934,9 +940,8 @@ impl LinuxBackend {
                 "MREMAP_DONTUNMAP of locked memory: the kernel unlocks the old range but keeps it counted in VmLck",
             );
         }
-        let w = &self.workers[&pid];
-        let room = largest_hole(w.own.iter().chain(&w.guard), self.profile.user_start, TASK_SIZE);
-        if out == Outcome::Err(Errno::ENOMEM) && flags.contains(MremapFlags::MAYMOVE) && !fixed && new_len.0 > room {
+        let refused = out == Outcome::Err(Errno::ENOMEM) && flags.contains(MremapFlags::MAYMOVE) && !fixed;
+        if refused && self.longer_than_any_hole(pid, new_len.0) {
             return self.apart("no room for this mapping beside the worker's own memory");
         }
         if out == Outcome::Err(Errno::EAGAIN) {
