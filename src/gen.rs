@@ -534,7 +534,16 @@ impl Gen {
             16..=18 => self.page - 8 + self.below(16),
             _ => 0,
         };
-        let call = if store {
+        let call = self.store_or_load(store, len);
+        let mut ev = raw_event(pid.clone(), &call, None);
+        set_arg(&mut ev, "addr", addr);
+        ev
+    }
+
+    /// A store of `len` random bytes, or a load of `len` bytes, at an
+    /// address the caller sets.
+    fn store_or_load(&mut self, store: bool, len: u64) -> Call {
+        if store {
             let data = (0..len).map(|_| self.rng.next_u32() as u8).collect();
             Call::Store { addr: Addr(0), data }
         } else {
@@ -542,10 +551,7 @@ impl Gen {
                 addr: Addr(0),
                 len: Len(len),
             }
-        };
-        let mut ev = raw_event(pid.clone(), &call, None);
-        set_arg(&mut ev, "addr", addr);
-        ev
+        }
     }
 
     /// Opens an fd into a slot. A slot still holding an fd is closed first
@@ -825,15 +831,8 @@ impl Gen {
         set_arg(&mut ev, "addr", at);
         let below = first * self.page - 1 - self.below(4 * self.page);
         let len = 1 + self.below(16);
-        let access = if self.chance(1, 2) {
-            let data = (0..len).map(|_| self.rng.next_u32() as u8).collect();
-            Call::Store { addr: Addr(0), data }
-        } else {
-            Call::Load {
-                addr: Addr(0),
-                len: Len(len),
-            }
-        };
+        let store = self.chance(1, 2);
+        let access = self.store_or_load(store, len);
         let mut next = raw_event(pid.clone(), &access, None);
         set_arg(&mut next, "addr", arena_expr(below));
         if !self.chance(1, 3) {

@@ -99,14 +99,7 @@ fn access_sigbus_1_a_shared_dev_zero_mapping_keeps_its_offset_on_linux() {
     // pages long, so on Linux only the first page is inside it.
     for p in ProfileName::ALL {
         let mut m = model(p);
-        let zero = opened(
-            &mut m,
-            P1,
-            &Call::Open {
-                path: "/dev/zero".into(),
-                oflag: OFlags::RDWR,
-            },
-        );
+        let zero = open_dev_zero(&mut m, P1);
         let a = mapped(&mut m, P1, &mmap(0, 3 * PAGE, RW, MapFlags::SHARED, zero.0, 2 * PAGE));
         assert_eq!(m.step(P1, &store(a, b"x")).outcome, Outcome::Ok(Value::Unit));
         let past = m.step(P1, &store(a + PAGE, b"x"));

@@ -4,6 +4,7 @@
 //! MMAP-EINVAL-15 and MMAP-OK-3). Each rule test is named after its rule and
 //! asserts the outcome, the deciding rule and the state after the call.
 
+use crate::shm::{load, store};
 use crate::util::*;
 use mmoracle::types::*;
 use mmoracle::{Call, Model, Outcome, ProfileName, Value};
@@ -32,20 +33,6 @@ fn plain(addr: u64, len: u64, prot: Prot) -> Call {
         -1,
         0,
     )
-}
-
-fn load(addr: u64, len: u64) -> Call {
-    Call::Load {
-        addr: Addr(addr),
-        len: Len(len),
-    }
-}
-
-fn store(addr: u64, data: &[u8]) -> Call {
-    Call::Store {
-        addr: Addr(addr),
-        data: data.to_vec(),
-    }
 }
 
 fn assert_fault(m: &mut Model, call: &Call, rule: &str) {
@@ -280,14 +267,7 @@ fn mmap_einval_15_only_private_anonymous_memory_grows_down() {
         0,
     );
     assert_err(&mut m, P1, &shared, Errno::EINVAL, "MMAP-EINVAL-15");
-    let zero = opened(
-        &mut m,
-        P1,
-        &Call::Open {
-            path: "/dev/zero".into(),
-            oflag: OFlags::RDWR,
-        },
-    );
+    let zero = open_dev_zero(&mut m, P1);
     for share in [MapFlags::PRIVATE, MapFlags::SHARED] {
         let file = mmap(0, PAGE, RW, share | MapFlags::GROWSDOWN, zero.0, 0);
         assert_err(&mut m, P1, &file, Errno::EINVAL, "MMAP-EINVAL-15");

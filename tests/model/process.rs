@@ -211,14 +211,7 @@ fn fstat_status_1_owner_group_mode_and_type() {
             (10, 0, 100, shm_type | 0o660),
             "{p}"
         );
-        let z = opened(
-            &mut m,
-            P1,
-            &Call::Open {
-                path: "/dev/zero".into(),
-                oflag: OFlags::RDWR,
-            },
-        );
+        let z = open_dev_zero(&mut m, P1);
         assert_eq!(status(&mut m, P1, z).mode, 0o020666);
         assert_err(
             &mut m,

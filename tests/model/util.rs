@@ -54,6 +54,15 @@ pub fn opened(m: &mut Model, pid: Pid, call: &Call) -> Fd {
     }
 }
 
+/// Opens /dev/zero read-write as `pid` and returns the fd.
+pub fn open_dev_zero(m: &mut Model, pid: Pid) -> Fd {
+    let open = Call::Open {
+        path: "/dev/zero".into(),
+        oflag: mmoracle::types::OFlags::RDWR,
+    };
+    opened(m, pid, &open)
+}
+
 /// Asserts that `call` fails with `errno`, decided by `rule`.
 pub fn assert_err(m: &mut Model, pid: Pid, call: &Call, errno: Errno, rule: &str) {
     let v = m.step(pid, call);

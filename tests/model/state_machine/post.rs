@@ -326,11 +326,9 @@ fn unmapped(m: &Model, pid: Pid, addr: Addr, len: u64) -> Result<(), String> {
             .find(|r| r.range.start() >= range.end())
             .is_some_and(|r| r.flags.contains(mmoracle::types::MapFlags::GROWSDOWN))
     });
-    if below_a_stack {
-        return Ok(());
-    }
     let got = probe(m, pid, range.start(), 1);
-    ensure(got == Outcome::Fault(Signal::SIGSEGV), || {
+    let grows = below_a_stack && matches!(got, Outcome::Ok(_));
+    ensure(grows || got == Outcome::Fault(Signal::SIGSEGV), || {
         format!("a load from unmapped {} gives {got}", range.start())
     })
 }
