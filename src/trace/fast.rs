@@ -2,7 +2,7 @@
 //! `serde_json::Value` built, no key or string copied and nothing allocated
 //! but what the [`Event`] itself owns (a store's bytes, a `bind` name).
 //!
-//! It accepts only the common shapes (scalar arguments, strings without
+//! It accepts only the common shapes (scalar arguments or arrays of scalars, strings without
 //! escapes, a one-key `ret`, no `expect`) and answers `None` for anything
 //! else, including every malformed line: the reader then takes the slow path
 //! ([`super::reader::parse_object`] and `Reader::resolve`), which reads every
@@ -15,7 +15,7 @@
 //! needs no code here.
 
 use super::reader::Event;
-use super::value::{bindable, is_expression, valid_bind_name, Bindings, INFINITY_NAME};
+use super::value::{bindable, is_expression, valid_bind_name, Bindings, INFINITY_NAME, MEMINFO_KEYS};
 use crate::call::{parse_hex_bytes, Call, CallByName, Outcome, Value, ValueKind};
 use crate::types::{parse_hex, Addr, Errno, Fd, Pid, Rlimit, Signal, RLIM_INFINITY};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
@@ -78,6 +78,42 @@ impl<'a> Fields<'a> {
         }
         self.seen |= bit;
         self.items[self.len] = (key, value);
+        self.len += 1;
+        Some(())
+    }
+}
+
+/// The most elements of an array the fast path reads (a pipe's two fds, a
+/// cred's groups); a longer array takes the slow path.
+const MAX_ITEMS: usize = 16;
+
+/// The elements of a JSON array of scalars, as written, borrowed from the
+/// line, held on the stack.
+struct Items<'a> {
+    items: [&'a str; MAX_ITEMS],
+    len: usize,
+}
+
+impl<'a> Items<'a> {
+    /// The elements of `raw`, an array that [`Scan`] read; `None` for
+    /// anything else.
+    fn read(raw: &'a str) -> Option<Items<'a>> {
+        let mut items = Items {
+            items: [""; MAX_ITEMS],
+            len: 0,
+        };
+        let mut scan = Scan { text: raw, pos: 0 };
+        scan.array(Some(&mut items))?;
+        scan.spaces();
+        (scan.pos == raw.len()).then_some(items)
+    }
+
+    fn as_slice(&self) -> &[&'a str] {
+        &self.items[..self.len]
+    }
+
+    fn push(&mut self, item: &'a str) -> Option<()> {
+        *self.items.get_mut(self.len)? = item;
         self.len += 1;
         Some(())
     }
@@ -189,14 +225,15 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// A value as written: a string, an integer, `true`, `false`, `null` or
-    /// an object.
+    /// A value as written: a string, an integer, `true`, `false`, `null`,
+    /// an object or an array of scalars.
     fn value(&mut self, depth: usize) -> Option<&'a str> {
         self.spaces();
         let start = self.pos;
         match self.peek()? {
             b'"' => return self.string(),
             b'{' => self.object(None, depth + 1)?,
+            b'[' => self.array(None)?,
             b'-' | b'0'..=b'9' => self.integer()?,
             _ => {
                 let rest = &self.text[start..];
@@ -205,6 +242,43 @@ impl<'a> Scan<'a> {
             }
         }
         Some(&self.text[start..self.pos])
+    }
+
+    /// An array whose elements are scalars (strings, integers, `true`,
+    /// `false`, `null`), at most [`MAX_ITEMS`] of them; they go to `out`
+    /// when given.
+    fn array(&mut self, mut out: Option<&mut Items<'a>>) -> Option<()> {
+        self.eat(b'[')?;
+        self.spaces();
+        if self.peek()? == b']' {
+            self.pos += 1;
+            return Some(());
+        }
+        let mut count = 0;
+        loop {
+            self.spaces();
+            // An object or array inside takes the slow path.
+            let item = match self.peek()? {
+                b'{' | b'[' => return None,
+                _ => self.value(MAX_DEPTH)?,
+            };
+            count += 1;
+            if count > MAX_ITEMS {
+                return None;
+            }
+            if let Some(items) = out.as_deref_mut() {
+                items.push(item)?;
+            }
+            self.spaces();
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
     }
 
     /// A string with its quotes, when it has no escape and no control character.
@@ -239,8 +313,8 @@ impl<'a> Scan<'a> {
     }
 }
 
-/// A scalar JSON value as the slow path holds it after resolving
-/// expressions, `"0x..."` and `"RLIM_INFINITY"`.
+/// A JSON value as the slow path holds it after resolving expressions,
+/// `"0x..."` and `"RLIM_INFINITY"`: a scalar, or an array of them.
 #[derive(Clone, Copy, Debug)]
 enum Scalar<'a> {
     /// A non-negative integer.
@@ -253,6 +327,9 @@ enum Scalar<'a> {
     Bool(bool),
     /// `null`.
     Null,
+    /// An array of scalars as written: its elements are resolved as they
+    /// are read ([`ListSeq`]).
+    List(&'a str),
 }
 
 impl Scalar<'_> {
@@ -287,6 +364,7 @@ fn literal(raw: &str) -> Option<Scalar<'_>> {
     match raw.as_bytes().first()? {
         b'"' => plain_string(raw).map(Scalar::Str),
         b'-' | b'0'..=b'9' => integer(raw),
+        b'[' => Some(Scalar::List(raw)),
         _ => match raw {
             "true" => Some(Scalar::Bool(true)),
             "false" => Some(Scalar::Bool(false)),
@@ -296,12 +374,11 @@ fn literal(raw: &str) -> Option<Scalar<'_>> {
     }
 }
 
-/// An integer as the slow path reads it: exact, `-0` is 0; fractions,
-/// exponents and integers out of range take the slow path.
+/// An integer as the slow path reads it: exact, `-0` is 0; integers out of
+/// range take the slow path. [`Scan`] read every value here, so none has a
+/// fraction or an exponent (those took the slow path already).
 fn integer(raw: &str) -> Option<Scalar<'_>> {
-    if raw.contains(['.', 'e', 'E']) {
-        return None;
-    }
+    debug_assert!(!raw.contains(['.', 'e', 'E']), "Scan reads integers only: {raw}");
     match raw.strip_prefix('-') {
         Some(digits) if digits.bytes().all(|b| b == b'0') => Some(Scalar::Unsigned(0)),
         Some(_) => raw.parse::<i64>().ok().map(Scalar::Negative),
@@ -365,7 +442,7 @@ pub fn event(text: &str, line: u64, env: &Bindings) -> Option<Event> {
     };
     let bind = match bind {
         None => None,
-        Some(raw) => Some(bind_name(raw, kind)?.to_string()),
+        Some(raw) => Some(bind_name(raw, kind)?),
     };
     let ret = match ret {
         None => None,
@@ -381,10 +458,20 @@ pub fn event(text: &str, line: u64, env: &Bindings) -> Option<Event> {
     })
 }
 
-/// A `bind` name that `kind` of result can be bound to.
-fn bind_name(raw: &str, kind: ValueKind) -> Option<&str> {
-    let name = plain_string(raw).filter(|n| valid_bind_name(n))?;
-    bindable(kind).then_some(name)
+/// The `bind` name that `kind` of result can be bound to; for two fds, the
+/// two different names of `["r","w"]` joined by a comma (`check_bind`).
+fn bind_name(raw: &str, kind: ValueKind) -> Option<String> {
+    let name = |raw| plain_string(raw).filter(|n| valid_bind_name(n));
+    if kind == ValueKind::FdPair {
+        let items = Items::read(raw)?;
+        let &[r, w] = items.as_slice() else {
+            return None;
+        };
+        let (r, w) = (name(r)?, name(w)?);
+        return (r != w).then(|| format!("{r},{w}"));
+    }
+    let name = name(raw)?;
+    bindable(kind).then(|| name.to_string())
 }
 
 /// `{"ok":V}`, `{"err":"E"}` or `{"fault":"S"}` (`value::parse_outcome`).
@@ -410,49 +497,93 @@ fn outcome(raw: &str, kind: ValueKind, env: &Bindings) -> Option<Outcome> {
 
 /// A success value of `kind` (`value::parse_value`).
 fn success(raw: &str, kind: ValueKind, env: &Bindings) -> Option<Value> {
+    let number = || resolved(raw, env).and_then(Scalar::as_u64);
     match kind {
         // Bytes are not resolved: hex digits only (a byte run takes the slow path).
         ValueKind::Bytes => parse_hex_bytes(plain_string(raw)?).ok().map(Value::Bytes),
         ValueKind::Rlimit => rlimit(raw, env).map(Value::Rlimit),
-        // Rarer results take the general path.
-        ValueKind::Mode | ValueKind::Status | ValueKind::FdPair | ValueKind::Meminfo => None,
-        _ => {
-            let v = resolved(raw, env)?;
-            match kind {
-                ValueKind::Unit => matches!(v, Scalar::Unsigned(0) | Scalar::Null).then_some(Value::Unit),
-                ValueKind::Addr => v.as_u64().map(|a| Value::Addr(Addr(a))),
-                ValueKind::Fd => v.as_i64().and_then(|v| i32::try_from(v).ok()).map(|v| Value::Fd(Fd(v))),
-                ValueKind::Pid => v
-                    .as_u64()
-                    .and_then(|v| u32::try_from(v).ok())
-                    .map(|v| Value::Pid(Pid(v))),
-                ValueKind::Size => v.as_u64().map(Value::Size),
-                ValueKind::Handle => v.as_u64().map(|h| Value::Handle(crate::call::Handle(h))),
-                ValueKind::Bytes
-                | ValueKind::Rlimit
-                | ValueKind::Mode
-                | ValueKind::Status
-                | ValueKind::FdPair
-                | ValueKind::Meminfo => None,
-            }
-        }
+        ValueKind::Status => status(raw, env).map(Value::Status),
+        ValueKind::Meminfo => meminfo(raw, env).map(Value::Meminfo),
+        ValueKind::FdPair => fd_pair(raw, env),
+        ValueKind::Unit => match resolved(raw, env)? {
+            Scalar::Unsigned(0) | Scalar::Null => Some(Value::Unit),
+            _ => None,
+        },
+        ValueKind::Addr => number().map(|a| Value::Addr(Addr(a))),
+        ValueKind::Fd => fd(raw, env).map(Value::Fd),
+        ValueKind::Pid => number().and_then(|v| u32::try_from(v).ok()).map(|v| Value::Pid(Pid(v))),
+        ValueKind::Size => number().map(Value::Size),
+        ValueKind::Handle => number().map(|h| Value::Handle(crate::call::Handle(h))),
+        ValueKind::Mode => small(raw, env).map(Value::Mode),
     }
+}
+
+/// A file descriptor: an integer that fits in an `int`.
+fn fd(raw: &str, env: &Bindings) -> Option<Fd> {
+    let v = resolved(raw, env)?.as_i64()?;
+    i32::try_from(v).ok().map(Fd)
+}
+
+/// A number below 2^32 (a mode, a uid, a gid).
+fn small(raw: &str, env: &Bindings) -> Option<u32> {
+    u32::try_from(resolved(raw, env)?.as_u64()?).ok()
+}
+
+/// `[r, w]`, two fds.
+fn fd_pair(raw: &str, env: &Bindings) -> Option<Value> {
+    let items = Items::read(raw)?;
+    let &[r, w] = items.as_slice() else {
+        return None;
+    };
+    Some(Value::FdPair(fd(r, env)?, fd(w, env)?))
+}
+
+/// The object `raw` with exactly the keys of `out`, each once, in any
+/// order: their resolved values go to `out`.
+fn counters<const N: usize>(raw: &str, env: &Bindings, keys: [&str; N], out: &mut [u64; N]) -> Option<()> {
+    let mut fields = Fields::new();
+    fields.read(raw)?;
+    if fields.len != N {
+        return None;
+    }
+    // The keys are distinct (Fields refuses a repeat), so N known keys are all of them.
+    for &(key, value) in fields.as_slice() {
+        let at = keys.iter().position(|k| *k == key)?;
+        out[at] = resolved(value, env)?.as_u64()?;
+    }
+    Some(())
+}
+
+/// `{"size":N,"uid":U,"gid":G,"mode":M}`.
+fn status(raw: &str, env: &Bindings) -> Option<crate::call::FileStatus> {
+    let mut v = [0; 4];
+    counters(raw, env, ["size", "uid", "gid", "mode"], &mut v)?;
+    let small = |n: u64| u32::try_from(n).ok();
+    Some(crate::call::FileStatus {
+        size: v[0],
+        uid: small(v[1])?,
+        gid: small(v[2])?,
+        mode: small(v[3])?,
+    })
+}
+
+/// `{"vm_size":N,"vm_data":N,"vm_lck":N,"map_count":N}`.
+fn meminfo(raw: &str, env: &Bindings) -> Option<crate::call::MemInfo> {
+    let mut v = [0; 4];
+    counters(raw, env, MEMINFO_KEYS, &mut v)?;
+    Some(crate::call::MemInfo {
+        vm_size: v[0],
+        vm_data: v[1],
+        vm_lck: v[2],
+        map_count: v[3],
+    })
 }
 
 /// `{"cur":N,"max":N}`.
 fn rlimit(raw: &str, env: &Bindings) -> Option<Rlimit> {
-    let mut fields = Fields::new();
-    fields.read(raw)?;
-    let (mut cur, mut max) = (None, None);
-    for &(key, value) in fields.as_slice() {
-        let v = resolved(value, env)?.as_u64()?;
-        match key {
-            "cur" => cur = Some(v),
-            "max" => max = Some(v),
-            _ => return None,
-        }
-    }
-    Some(Rlimit { cur: cur?, max: max? })
+    let mut v = [0; 2];
+    counters(raw, env, ["cur", "max"], &mut v)?;
+    Some(Rlimit { cur: v[0], max: v[1] })
 }
 
 /// A call's name and resolved arguments, read by [`CallByName`] (the
@@ -512,7 +643,7 @@ impl<'de> de::EnumAccess<'de> for &mut Args<'de, '_> {
     type Variant = Self;
 
     fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self), Refused> {
-        let variant = seed.deserialize(ScalarDe(Scalar::Str(self.name)))?;
+        let variant = seed.deserialize(ScalarDe(Scalar::Str(self.name), self.env))?;
         Ok((variant, self))
     }
 }
@@ -545,7 +676,7 @@ impl<'de> MapAccess<'de> for &mut Args<'de, '_> {
             return Ok(None);
         }
         let (key, _) = self.fields[self.arguments.trailing_zeros() as usize];
-        seed.deserialize(ScalarDe(Scalar::Str(key))).map(Some)
+        seed.deserialize(ScalarDe(Scalar::Str(key), self.env)).map(Some)
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Refused> {
@@ -556,7 +687,7 @@ impl<'de> MapAccess<'de> for &mut Args<'de, '_> {
         // Clears the lowest bit: this argument is handed out.
         self.arguments &= self.arguments - 1;
         let value = resolved(self.fields[i].1, self.env).ok_or(Refused)?;
-        seed.deserialize(ScalarDe(value))
+        seed.deserialize(ScalarDe(value, self.env))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -564,10 +695,11 @@ impl<'de> MapAccess<'de> for &mut Args<'de, '_> {
     }
 }
 
-/// One resolved argument, handed to serde as `&serde_json::Value` would hand it.
-struct ScalarDe<'a>(Scalar<'a>);
+/// One resolved argument, handed to serde as `&serde_json::Value` would
+/// hand it; the bindings resolve the elements of an array.
+struct ScalarDe<'a, 'e>(Scalar<'a>, &'e Bindings);
 
-impl<'de> Deserializer<'de> for ScalarDe<'de> {
+impl<'de> Deserializer<'de> for ScalarDe<'de, '_> {
     type Error = Refused;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Refused> {
@@ -577,6 +709,11 @@ impl<'de> Deserializer<'de> for ScalarDe<'de> {
             Scalar::Str(s) => visitor.visit_borrowed_str(s),
             Scalar::Bool(b) => visitor.visit_bool(b),
             Scalar::Null => visitor.visit_unit(),
+            Scalar::List(raw) => visitor.visit_seq(ListSeq {
+                items: Items::read(raw).ok_or(Refused)?,
+                next: 0,
+                env: self.1,
+            }),
         }
     }
 
@@ -591,6 +728,30 @@ impl<'de> Deserializer<'de> for ScalarDe<'de> {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
         bytes byte_buf unit unit_struct newtype_struct seq tuple
         tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+/// The elements of an array argument, each resolved as it is handed out.
+struct ListSeq<'a, 'e> {
+    items: Items<'a>,
+    next: usize,
+    env: &'e Bindings,
+}
+
+impl<'de> de::SeqAccess<'de> for ListSeq<'de, '_> {
+    type Error = Refused;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Refused> {
+        let Some(&raw) = self.items.as_slice().get(self.next) else {
+            return Ok(None);
+        };
+        self.next += 1;
+        let value = resolved(raw, self.env).ok_or(Refused)?;
+        seed.deserialize(ScalarDe(value, self.env)).map(Some)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.items.len - self.next)
     }
 }
 
@@ -645,6 +806,54 @@ mod tests {
     }
 
     #[test]
+    fn arrays_and_counter_objects_take_the_fast_path() {
+        let pipe = r#"{"call":"pipe","bind":["r","w"],"ret":{"ok":[10,11]}}"#;
+        let ev = event(pipe, 1, &env()).expect("a pipe is common");
+        assert_eq!(ev.bind.as_deref(), Some("r,w"));
+        assert_eq!(ev.ret, Some(Outcome::Ok(Value::FdPair(Fd(10), Fd(11)))));
+        let cred =
+            r#"{"call":"cred","euid":0,"cap_ipc_lock":true,"egid":"0x64","groups":[0, 200],"ret":{"err":"EPERM"}}"#;
+        let ev = event(cred, 1, &env()).expect("a cred with groups is common");
+        assert_eq!(
+            ev.call,
+            Call::Cred {
+                euid: 0,
+                cap_ipc_lock: true,
+                egid: Some(100),
+                groups: Some(vec![0, 200]),
+            }
+        );
+        let meminfo =
+            r#"{"call":"meminfo","ret":{"ok":{"map_count":13,"vm_data":"0x1000","vm_lck":0,"vm_size":151552}}}"#;
+        let ev = event(meminfo, 1, &env()).expect("a meminfo is common");
+        assert_eq!(
+            ev.ret,
+            Some(Outcome::Ok(Value::Meminfo(crate::call::MemInfo {
+                vm_size: 151552,
+                vm_data: 4096,
+                vm_lck: 0,
+                map_count: 13,
+            })))
+        );
+        let status = r#"{"call":"fstat_full","fd":3,"ret":{"ok":{"gid":0,"mode":4480,"size":0,"uid":7}}}"#;
+        let ev = event(status, 1, &env()).expect("a fstat_full is common");
+        assert_eq!(
+            ev.ret,
+            Some(Outcome::Ok(Value::Status(crate::call::FileStatus {
+                size: 0,
+                uid: 7,
+                gid: 0,
+                mode: 4480,
+            })))
+        );
+        let umask = r#"{"call":"umask","mask":18,"ret":{"ok":63}}"#;
+        assert_eq!(
+            event(umask, 1, &env()).and_then(|e| e.ret),
+            Some(Outcome::Ok(Value::Mode(63)))
+        );
+    }
+
+    #[test]
     fn the_first_quote_backslash_or_control_character_is_found_anywhere() {
         for len in 0..100 {
             for special in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
@@ -681,6 +890,18 @@ mod tests {
             r#"{"pid":0,"call":"munmap","addr":0,"len":0,"ret":{"ok":0}}"#,
             r#"{"call":"munmap","addr":0,"len":0,"ret":{"ok":0}} x"#,
             r#"{"format":"mmoracle-trace","call":"exit"}"#,
+            // Arrays and counters the slow path words the errors of.
+            r#"{"call":"pipe","bind":["r","r"],"ret":{"ok":[10,11]}}"#,
+            r#"{"call":"pipe","bind":"r","ret":{"ok":[10,11]}}"#,
+            r#"{"call":"pipe","bind":["r","w"],"ret":{"ok":[10]}}"#,
+            r#"{"call":"pipe","bind":["r","w"],"ret":{"ok":[10,[11]]}}"#,
+            r#"{"call":"munmap","addr":0,"len":0,"bind":["r","w"],"ret":{"ok":0}}"#,
+            r#"{"call":"cred","euid":0,"cap_ipc_lock":true,"groups":[-1],"ret":{"ok":0}}"#,
+            r#"{"call":"cred","euid":0,"cap_ipc_lock":true,"groups":[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16],"ret":{"ok":0}}"#,
+            r#"{"call":"meminfo","ret":{"ok":{"map_count":13,"vm_data":0,"vm_lck":0}}}"#,
+            r#"{"call":"meminfo","ret":{"ok":{"map_count":13,"vm_data":0,"vm_lck":0,"vm_size":1,"x":2}}}"#,
+            r#"{"call":"fstat_full","fd":3,"ret":{"ok":{"gid":0,"mode":4480,"size":0,"uid":4294967296}}}"#,
+            r#"{"call":"umask","mask":18,"ret":{"ok":4294967296}}"#,
         ];
         for line in slow {
             assert_eq!(event(line, 1, &env()), None, "{line}");

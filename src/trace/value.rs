@@ -117,7 +117,8 @@ impl Bindings {
     fn eval_simple(&self, text: &str) -> Option<i128> {
         let rest = text.strip_prefix('$')?;
         let end = rest
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .bytes()
+            .position(|b| !(b.is_ascii_alphanumeric() || b == b'_'))
             .unwrap_or(rest.len());
         if end == 0 {
             return None;
@@ -273,7 +274,8 @@ fn number_json(v: i128) -> Json {
 /// Whether a string is an expression: it names a binding (`"$a+4096"`,
 /// `"2*$PAGE"`).
 pub fn is_expression(text: &str) -> bool {
-    text.contains('$')
+    // A byte search: `$` is ASCII, and a char searcher costs more per string.
+    text.as_bytes().contains(&b'$')
 }
 
 /// Replaces, anywhere inside `json`, the strings that stand for numbers:
@@ -514,7 +516,7 @@ fn parse_rlimit(json: &Json) -> Result<Rlimit, String> {
 }
 
 /// The four keys of a meminfo result.
-const MEMINFO_KEYS: [&str; 4] = ["vm_size", "vm_data", "vm_lck", "map_count"];
+pub const MEMINFO_KEYS: [&str; 4] = ["vm_size", "vm_data", "vm_lck", "map_count"];
 
 fn parse_meminfo(json: &Json) -> Result<crate::call::MemInfo, String> {
     let shape = "counters {\"vm_size\":N,\"vm_data\":N,\"vm_lck\":N,\"map_count\":N}";
