@@ -173,7 +173,7 @@ impl<R: BufRead> Reader<R> {
         // How far into the line the search for its end has looked.
         let mut searched = 0;
         let content_end = loop {
-            if let Some(i) = find_newline(&self.block[self.start + searched..self.filled]) {
+            if let Some(i) = memchr::memchr(b'\n', &self.block[self.start + searched..self.filled]) {
                 let at = self.start + searched + i;
                 self.next = at + 1;
                 break at;
@@ -527,25 +527,6 @@ fn check_bind(f: &Field, call: &Call) -> Result<String, String> {
             call.name()
         ))
     }
-}
-
-/// Where the first newline of `bytes` is, 32 bytes at a time (a loop the
-/// compiler turns into vector instructions).
-fn find_newline(bytes: &[u8]) -> Option<usize> {
-    let chunks = bytes.chunks_exact(32);
-    let mut at = 0;
-    for chunk in chunks {
-        // A byte accumulator, not a bool: this form is the one vectorised.
-        let mut hit = 0u8;
-        for &b in chunk {
-            hit |= u8::from(b == b'\n');
-        }
-        if hit != 0 {
-            break;
-        }
-        at += 32;
-    }
-    bytes[at..].iter().position(|&b| b == b'\n').map(|i| at + i)
 }
 
 fn is_comment(text: &str) -> bool {
