@@ -311,7 +311,7 @@ impl AddressSpace {
         let hint = match profile.placement {
             // A hint that would wrap when rounded up is no hint.
             Placement::BottomUpStrict => crate::types::align_up(hint, page).unwrap_or(0),
-            Placement::TopDown => hint - hint % page,
+            Placement::TopDown => hint - crate::types::page_offset(hint, page),
         };
         if hint != 0 {
             if let Some(r) = AddrRange::new(Addr(hint), Len(len)) {
