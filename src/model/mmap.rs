@@ -864,6 +864,11 @@ impl Model {
                 Err(format!("MAP_FIXED asked for {:#x}", r.addr))
             };
         }
+        // The placement the checks chose in this state is free and inside
+        // the user range (it is searched for only there).
+        if r.placement.get() == Some(&Some(range.start().0)) {
+            return Ok(range);
+        }
         if !proc.space.in_user_range(range, self.profile) {
             return Err(format!("{range} is outside the user address range"));
         }
