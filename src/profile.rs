@@ -718,6 +718,11 @@ impl Profile {
         self.user_start.max(self.mmap_min_addr)
     }
 
+    /// `value`'s offset within its page.
+    pub fn page_offset(&self, value: u64) -> u64 {
+        crate::types::page_offset(value, self.page_size)
+    }
+
     /// `len` rounded up to pages, or `None` on wrap.
     pub fn round_up(&self, len: u64) -> Option<u64> {
         crate::types::align_up(len, self.page_size)

@@ -129,6 +129,22 @@ impl Gaps {
         found
     }
 
+    /// The gap that contains `addr`, if any.
+    pub fn containing(&self, addr: Addr) -> Option<AddrRange> {
+        let mut link = self.root;
+        while let Some(at) = link {
+            let n = self.node(at);
+            if addr < n.gap.start() {
+                link = n.left;
+            } else if addr < n.gap.end() {
+                return Some(n.gap);
+            } else {
+                link = n.right;
+            }
+        }
+        None
+    }
+
     /// The lowest gap that starts at or above `from` and is at least `need` long.
     pub fn lowest_fit(&self, from: Addr, need: Len) -> Option<AddrRange> {
         self.lowest_fit_in(self.root, from, need)
@@ -341,6 +357,11 @@ mod tests {
         assert_eq!(g.highest_fit(Addr(71), Len(5)), Some(gap(70, 75)));
         assert_eq!(g.highest_fit(Addr(50), Len(2)), Some(gap(20, 30)));
         assert_eq!(g.highest_fit(Addr(10), Len(1)), None);
+        assert_eq!(g.containing(Addr(20)), Some(gap(20, 30)));
+        assert_eq!(g.containing(Addr(29)), Some(gap(20, 30)));
+        assert_eq!(g.containing(Addr(30)), None);
+        assert_eq!(g.containing(Addr(74)), Some(gap(70, 75)));
+        assert_eq!(g.containing(Addr(9)), None);
         assert!(g.remove(Addr(20)) && g.remove(Addr(40)));
         assert!(!g.remove(Addr(41)));
         g.check_summaries().unwrap();

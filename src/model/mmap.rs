@@ -31,7 +31,7 @@ use super::Model;
 use crate::call::{Call, Outcome, Value};
 use crate::profile::{CommitScope, DataFacts, LimitLen, LockPrivilege, MmapArgs, MmapOrder, RegionLimit};
 use crate::rules::{Checks, Verdict};
-use crate::types::{Addr, AddrRange, Errno, Fd, Len, MapFlags, ObjId, Pid, Prot, Resource};
+use crate::types::{page_offset, Addr, AddrRange, Errno, Fd, Len, MapFlags, ObjId, Pid, Prot, Resource};
 use std::cell::OnceCell;
 
 /// The flags Linux's `LEGACY_MAP_MASK` knows, in QNX numbering (MAP_TYPE,
@@ -132,7 +132,7 @@ impl Request {
 
     /// The object offset of the region's first byte (page-aligned).
     fn object_offset(&self, page: u64) -> u64 {
-        self.off - self.off % page
+        self.off - page_offset(self.off, page)
     }
 
     /// Regions the mapping adds: a stack guard smaller than the mapping is one more.
@@ -267,7 +267,7 @@ impl Model {
             shared,
             pg_off: 0,
             size: None,
-            fixed_base: addr.0 - addr.0 % self.profile.page_size,
+            fixed_base: addr.0 - self.profile.page_offset(addr.0),
             guard: 0,
             placement: OnceCell::new(),
         };
@@ -318,12 +318,12 @@ impl Model {
         r.pg_off = if p.fixed_anon_keeps_addr_offset && r.flags.contains(MapFlags::FIXED) && r.private_anon() {
             // vmm_mmap: anonymous memory without an object takes addr's
             // sub-page offset, stack or not (MAP_FIXED returns addr exactly).
-            r.addr % p.page_size
+            p.page_offset(r.addr)
         } else if stack {
             // A floating MAP_STACK's offset is the guard size, not an object offset.
             0
         } else {
-            r.off % p.page_size
+            p.page_offset(r.off)
         };
         r.size = r
             .len
@@ -415,7 +415,9 @@ impl Model {
         .check(
             "MMAP-EINVAL-10",
             Errno::EINVAL,
-            r.flags.contains(MapFlags::FIXED) && !r.private_anon() && r.addr % page != r.off % page,
+            r.flags.contains(MapFlags::FIXED)
+                && !r.private_anon()
+                && page_offset(r.addr, page) != page_offset(r.off, page),
         )
         .check("MMAP-ENOMEM-3", Errno::ENOMEM, self.no_room(proc, r))
         .check("MMAP-ENOMEM-4", Errno::ENOMEM, r.len != 0 && r.size.is_none())
@@ -446,7 +448,7 @@ impl Model {
     /// sys_mmap(), ksys_mmap_pgoff() and the start of do_mmap().
     fn linux_entry_checks(&self, proc: &Process, r: &Request, c: &mut Checks) {
         let file = !r.flags.contains(MapFlags::ANON);
-        c.check("MMAP-EINVAL-12", Errno::EINVAL, r.off % self.profile.page_size != 0)
+        c.check("MMAP-EINVAL-12", Errno::EINVAL, self.profile.page_offset(r.off) != 0)
             .check("MMAP-EBADF-2", Errno::EBADF, file && r.source == Source::BadFd)
             .check("MMAP-EINVAL-2", Errno::EINVAL, r.len == 0)
             .check("MMAP-ENOMEM-4", Errno::ENOMEM, r.len != 0 && r.size.is_none())
@@ -472,7 +474,7 @@ impl Model {
             .check(
                 "MMAP-EINVAL-13",
                 Errno::EINVAL,
-                fixed && r.addr % self.profile.page_size != 0,
+                fixed && self.profile.page_offset(r.addr) != 0,
             )
             .check(
                 "MMAP-EPERM-4",
@@ -848,7 +850,7 @@ impl Model {
     fn adoptable_range(&self, pid: Pid, r: &Request, addr: Addr) -> Result<AddrRange, String> {
         let proc = &self.procs[&pid];
         let size = r.size.ok_or("the mapping size wraps")?;
-        if addr.0 % self.profile.page_size != r.pg_off {
+        if self.profile.page_offset(addr.0) != r.pg_off {
             return Err(format!(
                 "address {addr} does not keep the offset's position in the page ({:#x})",
                 r.pg_off
@@ -861,6 +863,11 @@ impl Model {
             } else {
                 Err(format!("MAP_FIXED asked for {:#x}", r.addr))
             };
+        }
+        // The placement the checks chose in this state is free and inside
+        // the user range (it is searched for only there).
+        if r.placement.get() == Some(&Some(range.start().0)) {
+            return Ok(range);
         }
         if !proc.space.in_user_range(range, self.profile) {
             return Err(format!("{range} is outside the user address range"));

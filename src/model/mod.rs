@@ -345,8 +345,11 @@ impl Model {
     /// Evaluates `call` and applies its deterministic outcome (a library call
     /// runs once, for real).
     pub fn step(&mut self, pid: Pid, call: &Call) -> Verdict {
-        if let Some(run) = self.run_library(pid, call, None) {
-            return run.verdict;
+        // Asked here, so that a primitive call skips run_library's set-up.
+        if call.is_library() {
+            if let Some(run) = self.run_library(pid, call, None) {
+                return run.verdict;
+            }
         }
         let (verdict, applied) = self.step_if(pid, call, |_| true);
         applied

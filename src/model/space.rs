@@ -90,6 +90,14 @@ impl IntoIterator for Removed {
     }
 }
 
+/// What bounds a free address: the end of the region below it and the start
+/// of the region above it, `None` where there is no region on that side.
+#[derive(Clone, Copy, Debug, Default)]
+struct Bounds {
+    before: Option<Addr>,
+    after: Option<Addr>,
+}
+
 /// The mappings of one process.
 #[derive(Clone, Debug, Default)]
 pub struct AddressSpace {
@@ -123,6 +131,11 @@ impl AddressSpace {
             .next_back()
             .map(|(_, r)| r)
             .filter(|r| r.range.contains(addr))
+    }
+
+    /// Whether a region starts at `addr`.
+    pub fn starts_region(&self, addr: Addr) -> bool {
+        self.regions.contains_key(&addr)
     }
 
     /// The region containing `addr`, mutably.
@@ -188,51 +201,64 @@ impl AddressSpace {
     /// Splits regions so that none straddles the bounds of `range`. Each new
     /// piece of an object-backed region is one more mapping of the object.
     pub fn isolate(&mut self, range: AddrRange, page_size: u64, objects: &mut Objects) {
-        self.isolate_bounds(range, page_size, objects);
+        for at in [range.start(), range.end()] {
+            self.split_at(at, page_size, objects);
+        }
     }
 
-    /// [`AddressSpace::isolate`], returning the end of the last region that
-    /// starts below `range` (after the split), which removal needs next.
-    fn isolate_bounds(&mut self, range: AddrRange, page_size: u64, objects: &mut Objects) -> Option<Addr> {
-        let mut before = None;
-        for at in [range.start(), range.end()] {
-            let Some((_, region)) = self.regions.range_mut(..at).next_back() else {
-                continue;
-            };
-            if at == range.start() {
-                // After a split below, the low piece ends at `at`.
-                before = Some(region.range.end().min(at));
+    /// Splits the region that reaches past `at` from below, if one does.
+    fn split_at(&mut self, at: Addr, page_size: u64, objects: &mut Objects) {
+        let Some((_, region)) = self.regions.range_mut(..at).next_back() else {
+            return;
+        };
+        if region.range.contains(at) {
+            let high = region.split_off(at, page_size);
+            if let Backing::Object(id) = high.backing {
+                objects.expect_mut(id).map_refs += 1;
             }
-            // The region starts below `at`: split it if it reaches past it.
-            if region.range.contains(at) {
-                let high = region.split_off(at, page_size);
-                if let Backing::Object(id) = high.backing {
-                    objects.expect_mut(id).map_refs += 1;
-                }
-                self.regions.insert(at, high);
-            }
+            self.regions.insert(at, high);
         }
-        before
     }
 
     /// Removes everything inside `range` (splitting at its bounds) and returns
     /// the removed regions.
     pub fn remove(&mut self, range: AddrRange, page_size: u64, objects: &mut Objects) -> Removed {
-        let before = self.isolate_bounds(range, page_size, objects);
-        let mut removed = Removed::default();
-        // One lookup per region removed (no list of keys to allocate); the
-        // last one finds the first region left above the range.
-        let after = loop {
-            let next = self.regions.range(range.start()..).next().map(|(k, _)| *k);
-            match next {
-                Some(key) if key < range.end() => {
-                    let region = self.regions.remove(&key).expect("key just found");
-                    self.counters.sub(&region);
-                    removed.push(region);
-                }
-                _ => break next,
+        // The gap index needs the end of the region left below the range and
+        // the start of the one left above. Beside a free bound the index
+        // tells them without a search of the region map; a bound inside a
+        // region is split there, and the piece left beside it touches it.
+        let below_start = range.start().0.checked_sub(1).map(Addr);
+        let before = match below_start.map_or(Some(Bounds::default()), |a| self.bounds_around(a)) {
+            Some(free) => free.before,
+            None => {
+                self.split_at(range.start(), page_size, objects);
+                Some(range.start())
             }
         };
+        let after = match self.bounds_around(range.end()) {
+            Some(free) => free.after,
+            None => {
+                self.split_at(range.end(), page_size, objects);
+                Some(range.end())
+            }
+        };
+        let mut removed = Removed::default();
+        // After the splits, the next piece to remove starts where the last
+        // one ended unless the range has a hole there: one removal by key per
+        // piece, and a search only past a hole (no list of keys to allocate).
+        let mut from = range.start();
+        while from < range.end() {
+            if let Some(region) = self.regions.remove(&from) {
+                from = region.range.end();
+                self.counters.sub(&region);
+                removed.push(region);
+                continue;
+            }
+            match self.start_from(from) {
+                Some(key) if key < range.end() => from = key,
+                _ => break,
+            }
+        }
         if !removed.is_empty() {
             self.gaps_remove(before, after, &removed);
         }
@@ -311,7 +337,7 @@ impl AddressSpace {
         let hint = match profile.placement {
             // A hint that would wrap when rounded up is no hint.
             Placement::BottomUpStrict => crate::types::align_up(hint, page).unwrap_or(0),
-            Placement::TopDown => hint - hint % page,
+            Placement::TopDown => hint - crate::types::page_offset(hint, page),
         };
         if hint != 0 {
             if let Some(r) = AddrRange::new(Addr(hint), Len(len)) {
@@ -444,6 +470,33 @@ impl AddressSpace {
         self.regions.range(..at).next_back().map(|(_, r)| r.range.end())
     }
 
+    /// The regions on either side of the free address `addr`, or `None` when
+    /// `addr` is mapped. Below the first region and above the last only the
+    /// ends of the region map are read; between two regions the gap index
+    /// holds the hole (one descent instead of two searches of the map).
+    fn bounds_around(&self, addr: Addr) -> Option<Bounds> {
+        let Some((&first, _)) = self.regions.first_key_value() else {
+            return Some(Bounds::default());
+        };
+        if addr < first {
+            return Some(Bounds {
+                before: None,
+                after: Some(first),
+            });
+        }
+        let last_end = self.regions.last_key_value().map(|(_, r)| r.range.end());
+        if last_end.is_some_and(|end| addr >= end) {
+            return Some(Bounds {
+                before: last_end,
+                after: None,
+            });
+        }
+        self.gaps.containing(addr).map(|gap| Bounds {
+            before: Some(gap.start()),
+            after: Some(gap.end()),
+        })
+    }
+
     /// The start of the first region that starts at or above `at`.
     fn start_from(&self, at: Addr) -> Option<Addr> {
         self.regions.range(at..).next().map(|(k, _)| *k)
@@ -452,7 +505,7 @@ impl AddressSpace {
     /// Keeps the gap index right for a region about to take `range`, which
     /// is free: the gap around it gives way to the pieces on either side.
     fn gaps_insert(&mut self, range: AddrRange) {
-        let (before, after) = (self.end_before(range.start()), self.start_from(range.end()));
+        let Bounds { before, after } = self.bounds_around(range.start()).expect("the range is free");
         if let (Some(b), Some(_)) = (before, after) {
             let found = self.gaps.remove(b);
             debug_assert!(found, "the gap index holds the gap at {b}");
@@ -527,15 +580,8 @@ impl<'a> Holes<'a> {
         if !self.user.contains(addr) {
             return None;
         }
-        let below = self.space.regions.range(..=addr).next_back().map(|(_, r)| r.range);
-        if below.is_some_and(|r| r.contains(addr)) {
-            return None;
-        }
-        // No region starts at `addr` (it would contain it), so the next one
-        // starts above it.
-        let start = below.map_or(self.user.start(), |r| r.end());
-        let end = self.space.start_from(addr).unwrap_or(self.user.end());
-        AddrRange::from_bounds(start, end)
+        let Bounds { before, after } = self.space.bounds_around(addr)?;
+        AddrRange::from_bounds(before.unwrap_or(self.user.start()), after.unwrap_or(self.user.end()))
     }
 
     /// The lowest hole that starts at or above `from` and is at least `need` long.

@@ -122,14 +122,14 @@ impl Addr {
         align_up(self.0, page).map(Addr)
     }
 
-    /// Whether `self` is a multiple of `page`.
+    /// Whether `self` is a multiple of `page` (a power of two).
     pub fn is_aligned(self, page: u64) -> bool {
-        self.0 % page == 0
+        page_offset(self.0, page) == 0
     }
 
-    /// The offset of `self` within its page.
+    /// The offset of `self` within its page (a power of two).
     pub fn page_offset(self, page: u64) -> u64 {
-        self.0 % page
+        page_offset(self.0, page)
     }
 }
 
@@ -148,6 +148,14 @@ impl Len {
     pub fn is_zero(self) -> bool {
         self.0 == 0
     }
+}
+
+/// `value`'s offset within a `page` (a power of two): a mask, where `%`
+/// would divide by a size unknown at compile time (tens of cycles, several
+/// times in every mmap).
+pub fn page_offset(value: u64, page: u64) -> u64 {
+    debug_assert!(page.is_power_of_two());
+    value & (page - 1)
 }
 
 /// `value` rounded up to a multiple of `page` (a power of two), or `None` on wrap.

@@ -7,7 +7,7 @@ mod fs;
 mod ids;
 mod runs;
 
-pub use addr::{align_up, parse_hex, Addr, AddrRange, Len, Number};
+pub use addr::{align_up, page_offset, parse_hex, Addr, AddrRange, Len, Number};
 pub use errno::{Errno, Signal};
 pub use flags::{linux, FlagNames, MapFlags, MclFlags, MlockFlags, MremapFlags, MsyncFlags, OFlags, Prot};
 pub use fs::FileSystem;
