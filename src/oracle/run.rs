@@ -213,10 +213,11 @@ pub fn judge<R: BufRead, W: Write>(
         };
         let written = match item {
             Next::Comment(text) => out.as_deref_mut().map(|w| w.comment(&text)),
-            Next::Event { event, raw } => {
+            Next::Event { mut event, raw } => {
                 let line = event.line;
                 let raw = LazyRaw::new(&reader, raw);
-                let observed = match run.event(&raw, event, coverage.as_deref_mut()) {
+                // By reference: an event is 200 bytes, and moving it cost 2% of a check.
+                let observed = match run.event(&raw, &mut event, coverage.as_deref_mut()) {
                     Ok(o) => o,
                     Err(e) => {
                         run.report.error = Some(e.to_string());
@@ -366,16 +367,15 @@ impl FileRun {
     fn event<R: BufRead>(
         &mut self,
         raw: &LazyRaw<'_, R>,
-        event: Event,
+        event: &mut Event,
         coverage: Option<&mut Coverage>,
     ) -> Result<Outcome, TraceError> {
         let reader = raw.reader;
-        if self.model_is_the_implementation(&event) {
+        if self.model_is_the_implementation(event) {
             let (observed, judgement) = self.oracle.step_own(event.pid, &event.call);
-            return Ok(self.record(raw, &event, observed, judgement, false, coverage));
+            return Ok(self.record(raw, event, observed, judgement, false, coverage));
         }
-        let mut event = event;
-        let mut observed = self.observe(reader, &mut event)?;
+        let mut observed = self.observe(reader, event)?;
         let mut incident = self.backend.as_mut().and_then(|b| b.take_incident());
         if let (None, Some(since)) = (&incident, self.out_of_step.get(&event.pid)) {
             // The kernel and the model went apart for this process earlier.
@@ -387,7 +387,7 @@ impl FileRun {
                 self.not_observed = incident.as_ref().map(|i| i.to_string());
                 observed = self.oracle.model().evaluate(event.pid, &event.call).outcome;
                 self.child_out_of_step(&observed, event.line);
-                self.target_out_of_step(&event, &observed);
+                self.target_out_of_step(event, &observed);
                 self.report.skipped += 1;
                 self.oracle.judge(event.pid, &event.call, &observed);
                 self.report.events += 1;
@@ -409,7 +409,7 @@ impl FileRun {
             if caller_apart || matches!(incident, Incident::OutOfStep(_)) {
                 self.child_out_of_step(&observed, event.line);
             }
-            self.target_out_of_step(&event, &observed);
+            self.target_out_of_step(event, &observed);
             self.stopped = matches!(incident, Incident::WorkerLost(_));
             self.report.add(Finding {
                 line: event.line,
@@ -424,10 +424,10 @@ impl FileRun {
         }
         let judgement = self.oracle.judge(event.pid, &event.call, &observed);
         if incident.is_none() {
-            self.compare_counters(&event, raw);
+            self.compare_counters(event, raw);
         }
         let skipped = matches!(incident, Some(Incident::Skipped(_) | Incident::OutOfStep(_)));
-        Ok(self.record(raw, &event, observed, judgement, skipped, coverage))
+        Ok(self.record(raw, event, observed, judgement, skipped, coverage))
     }
 
     /// Records an event's judgement, checks its `expect` (unless the backend

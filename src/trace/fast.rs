@@ -27,9 +27,11 @@ use std::fmt;
 const MAX_FIELDS: usize = 16;
 
 /// The keys of a JSON object and their values as written, in order, borrowed
-/// from the line, held on the stack.
-struct Fields<'a> {
-    items: [(&'a str, &'a str); MAX_FIELDS],
+/// from the line, held on the stack: at most `N` of them (a `ret` has one, a
+/// line up to [`MAX_FIELDS`]; the few bytes each object needs are the ones
+/// cleared).
+struct Fields<'a, const N: usize = MAX_FIELDS> {
+    items: [(&'a str, &'a str); N],
     len: usize,
     /// One bit per [`key_bit`] of the keys so far: a repeat is looked for
     /// only when a key's bit is already set.
@@ -44,25 +46,27 @@ fn key_bit(key: &str) -> u64 {
     1 << (mix % 64)
 }
 
-impl<'a> Fields<'a> {
+impl<'a, const N: usize> Fields<'a, N> {
     /// No fields.
-    fn new() -> Fields<'a> {
+    fn new() -> Fields<'a, N> {
         Fields {
-            items: [("", ""); MAX_FIELDS],
+            items: [("", ""); N],
             len: 0,
             seen: 0,
         }
     }
 
     /// Reads `text` as one JSON object whose keys and strings need no
-    /// unescaping, no key repeated, at most [`MAX_FIELDS`] keys, values
-    /// scalars or such objects, into `self` (empty). Its grammar is a strict
-    /// subset of JSON's, so whatever it accepts serde_json accepts too.
+    /// unescaping, no key repeated, at most `N` keys, values scalars, arrays
+    /// of scalars or objects, into `self` (empty). Its grammar is a strict
+    /// subset of JSON's, so whatever it accepts serde_json accepts too, but
+    /// for the insides of object values, which are passed over
+    /// ([`Scan::skip_object`]) and checked where they are read.
     /// Filling a caller's `Fields` rather than returning one saves a copy of
     /// it per line.
     fn read(&mut self, text: &'a str) -> Option<()> {
         let mut scan = Scan { text, pos: 0 };
-        scan.object(Some(self), 0)?;
+        scan.object(self)?;
         scan.spaces();
         (scan.pos == text.len()).then_some(())
     }
@@ -73,7 +77,7 @@ impl<'a> Fields<'a> {
 
     fn push(&mut self, key: &'a str, value: &'a str) -> Option<()> {
         let bit = key_bit(key);
-        if self.len == MAX_FIELDS || (self.seen & bit != 0 && self.as_slice().iter().any(|(k, _)| *k == key)) {
+        if self.len == N || (self.seen & bit != 0 && self.as_slice().iter().any(|(k, _)| *k == key)) {
             return None;
         }
         self.seen |= bit;
@@ -167,8 +171,9 @@ fn special_in_word(word: [u8; 8]) -> Option<usize> {
     (found != 0).then(|| found.trailing_zeros() as usize / 8)
 }
 
-/// The deepest nesting of objects the fast path reads (`ret`'s limit pair).
-const MAX_DEPTH: usize = 3;
+/// The deepest nesting of objects in a value the fast path passes over (a
+/// `ret` holding a limit pair is two deep); deeper takes the slow path.
+const MAX_DEPTH: usize = 2;
 
 /// A cursor over a line, reading the fast path's subset of JSON.
 struct Scan<'a> {
@@ -193,11 +198,8 @@ impl<'a> Scan<'a> {
         (self.peek()? == byte).then(|| self.pos += 1)
     }
 
-    /// An object; its entries go to `out` when given (else it is skipped).
-    fn object(&mut self, mut out: Option<&mut Fields<'a>>, depth: usize) -> Option<()> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
+    /// An object, whose entries go to `out`.
+    fn object<const N: usize>(&mut self, out: &mut Fields<'a, N>) -> Option<()> {
         self.eat(b'{')?;
         self.spaces();
         if self.peek()? == b'}' {
@@ -209,10 +211,8 @@ impl<'a> Scan<'a> {
             let key = self.string()?;
             let key = &key[1..key.len() - 1];
             self.eat(b':')?;
-            let value = self.value(depth)?;
-            if let Some(fields) = out.as_deref_mut() {
-                fields.push(key, value)?;
-            }
+            let value = self.value()?;
+            out.push(key, value)?;
             self.spaces();
             match self.peek()? {
                 b',' => self.pos += 1,
@@ -227,12 +227,12 @@ impl<'a> Scan<'a> {
 
     /// A value as written: a string, an integer, `true`, `false`, `null`,
     /// an object or an array of scalars.
-    fn value(&mut self, depth: usize) -> Option<&'a str> {
+    fn value(&mut self) -> Option<&'a str> {
         self.spaces();
         let start = self.pos;
         match self.peek()? {
             b'"' => return self.string(),
-            b'{' => self.object(None, depth + 1)?,
+            b'{' => self.skip_object()?,
             b'[' => self.array(None)?,
             b'-' | b'0'..=b'9' => self.integer()?,
             _ => {
@@ -242,6 +242,41 @@ impl<'a> Scan<'a> {
             }
         }
         Some(&self.text[start..self.pos])
+    }
+
+    /// Passes over an object value without reading it, finding its end by
+    /// counting braces outside strings. An object is only ever used after
+    /// it is read again in full (`ret` by [`outcome`], a limit pair by
+    /// [`counters`]); any other object value sends its line down the slow
+    /// path. So this pass need not check the grammar inside, and a line
+    /// whose braces it miscounts fails that second reading. A string with an
+    /// escape, or nesting deeper than [`MAX_DEPTH`], takes the slow path.
+    fn skip_object(&mut self) -> Option<()> {
+        let bytes = self.text.as_bytes();
+        let (mut open, mut in_string) = (0usize, false);
+        while let Some(&b) = bytes.get(self.pos) {
+            self.pos += 1;
+            match (in_string, b) {
+                (true, b'"') => in_string = false,
+                (true, b'\\') => return None,
+                (true, _) => {}
+                (false, b'"') => in_string = true,
+                (false, b'{') => {
+                    open += 1;
+                    if open > MAX_DEPTH {
+                        return None;
+                    }
+                }
+                (false, b'}') => {
+                    open -= 1;
+                    if open == 0 {
+                        return Some(());
+                    }
+                }
+                (false, _) => {}
+            }
+        }
+        None
     }
 
     /// An array whose elements are scalars (strings, integers, `true`,
@@ -260,7 +295,7 @@ impl<'a> Scan<'a> {
             // An object or array inside takes the slow path.
             let item = match self.peek()? {
                 b'{' | b'[' => return None,
-                _ => self.value(MAX_DEPTH)?,
+                _ => self.value()?,
             };
             count += 1;
             if count > MAX_ITEMS {
@@ -409,7 +444,7 @@ fn resolved<'a>(raw: &'a str, env: &Bindings) -> Option<Scalar<'a>> {
 /// Reads the event on `line` of the trace, whose text is `text`, if it has
 /// one of the common shapes; `None` sends it down the slow path.
 pub fn event(text: &str, line: u64, env: &Bindings) -> Option<Event> {
-    let mut fields = Fields::new();
+    let mut fields = Fields::<MAX_FIELDS>::new();
     fields.read(text)?;
     let (mut pid, mut name, mut bind, mut ret) = (None, None, None, None);
     // Which fields are the call's arguments, one bit each.
@@ -476,7 +511,7 @@ fn bind_name(raw: &str, kind: ValueKind) -> Option<String> {
 
 /// `{"ok":V}`, `{"err":"E"}` or `{"fault":"S"}` (`value::parse_outcome`).
 fn outcome(raw: &str, kind: ValueKind, env: &Bindings) -> Option<Outcome> {
-    let mut fields = Fields::new();
+    let mut fields = Fields::<1>::new();
     fields.read(raw)?;
     let &[(key, value)] = fields.as_slice() else {
         return None;
@@ -541,7 +576,7 @@ fn fd_pair(raw: &str, env: &Bindings) -> Option<Value> {
 /// The object `raw` with exactly the keys of `out`, each once, in any
 /// order: their resolved values go to `out`.
 fn counters<const N: usize>(raw: &str, env: &Bindings, keys: [&str; N], out: &mut [u64; N]) -> Option<()> {
-    let mut fields = Fields::new();
+    let mut fields = Fields::<N>::new();
     fields.read(raw)?;
     if fields.len != N {
         return None;
@@ -890,6 +925,16 @@ mod tests {
             r#"{"pid":0,"call":"munmap","addr":0,"len":0,"ret":{"ok":0}}"#,
             r#"{"call":"munmap","addr":0,"len":0,"ret":{"ok":0}} x"#,
             r#"{"format":"mmoracle-trace","call":"exit"}"#,
+            // Objects passed over by the first reading and refused by the second.
+            r#"{"call":"munmap","addr":0,"len":0,"ret":{"ok":0,}}"#,
+            r#"{"call":"munmap","addr":0,"len":0,"ret":{"ok":0 0}}"#,
+            r#"{"call":"munmap","addr":0,"len":0,"ret":{"ok":{"a":{"b":{}}}}}"#,
+            r#"{"call":"munmap","addr":{"x":1},"len":0,"ret":{"ok":0}}"#,
+            r#"{"call":"munmap","addr":0,"len":0,"ret":{"ok":0}}}"#,
+            r#"{"call":"munmap","addr":0,"len":0,"ret":{"ok":"0"}}"#,
+            r#"{"call":"munmap","addr":0,"len":0,"ret":{"ok":"}"}}"#,
+            r#"{"call":"munmap","addr":0,"len":0,"ret":{"ok":0}"#,
+            r#"{"call":"getrlimit","resource":"RLIMIT_AS","ret":{"ok":{"cur":1,"max":{}}}}"#,
             // Arrays and counters the slow path words the errors of.
             r#"{"call":"pipe","bind":["r","r"],"ret":{"ok":[10,11]}}"#,
             r#"{"call":"pipe","bind":"r","ret":{"ok":[10,11]}}"#,
