@@ -99,15 +99,20 @@ struct Items<'a> {
 }
 
 impl<'a> Items<'a> {
+    /// No elements.
+    fn new() -> Items<'a> {
+        Items {
+            items: [""; MAX_ITEMS],
+            len: 0,
+        }
+    }
+
     /// The elements of `raw`, an array that [`Scan`] read; `None` for
     /// anything else.
     fn read(raw: &'a str) -> Option<Items<'a>> {
-        let mut items = Items {
-            items: [""; MAX_ITEMS],
-            len: 0,
-        };
+        let mut items = Items::new();
         let mut scan = Scan { text: raw, pos: 0 };
-        scan.array(Some(&mut items))?;
+        scan.array(&mut items)?;
         scan.spaces();
         (scan.pos == raw.len()).then_some(items)
     }
@@ -200,23 +205,30 @@ impl<'a> Scan<'a> {
 
     /// An object, whose entries go to `out`.
     fn object<const N: usize>(&mut self, out: &mut Fields<'a, N>) -> Option<()> {
-        self.eat(b'{')?;
+        self.list(b'{', b'}', |scan| {
+            let key = scan.string()?;
+            scan.eat(b':')?;
+            let value = scan.value()?;
+            out.push(&key[1..key.len() - 1], value)
+        })
+    }
+
+    /// `open`, items read by `item` and separated by commas, `close`: the
+    /// frame of an object and of an array.
+    fn list(&mut self, open: u8, close: u8, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.eat(open)?;
         self.spaces();
-        if self.peek()? == b'}' {
+        if self.peek()? == close {
             self.pos += 1;
             return Some(());
         }
         loop {
             self.spaces();
-            let key = self.string()?;
-            let key = &key[1..key.len() - 1];
-            self.eat(b':')?;
-            let value = self.value()?;
-            out.push(key, value)?;
+            item(self)?;
             self.spaces();
             match self.peek()? {
                 b',' => self.pos += 1,
-                b'}' => {
+                b if b == close => {
                     self.pos += 1;
                     return Some(());
                 }
@@ -233,7 +245,7 @@ impl<'a> Scan<'a> {
         match self.peek()? {
             b'"' => return self.string(),
             b'{' => self.skip_object()?,
-            b'[' => self.array(None)?,
+            b'[' => self.array(&mut Items::new())?,
             b'-' | b'0'..=b'9' => self.integer()?,
             _ => {
                 let rest = &self.text[start..];
@@ -280,40 +292,13 @@ impl<'a> Scan<'a> {
     }
 
     /// An array whose elements are scalars (strings, integers, `true`,
-    /// `false`, `null`), at most [`MAX_ITEMS`] of them; they go to `out`
-    /// when given.
-    fn array(&mut self, mut out: Option<&mut Items<'a>>) -> Option<()> {
-        self.eat(b'[')?;
-        self.spaces();
-        if self.peek()? == b']' {
-            self.pos += 1;
-            return Some(());
-        }
-        let mut count = 0;
-        loop {
-            self.spaces();
+    /// `false`, `null`), at most [`MAX_ITEMS`] of them, into `out`.
+    fn array(&mut self, out: &mut Items<'a>) -> Option<()> {
+        self.list(b'[', b']', |scan| match scan.peek()? {
             // An object or array inside takes the slow path.
-            let item = match self.peek()? {
-                b'{' | b'[' => return None,
-                _ => self.value()?,
-            };
-            count += 1;
-            if count > MAX_ITEMS {
-                return None;
-            }
-            if let Some(items) = out.as_deref_mut() {
-                items.push(item)?;
-            }
-            self.spaces();
-            match self.peek()? {
-                b',' => self.pos += 1,
-                b']' => {
-                    self.pos += 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
+            b'{' | b'[' => None,
+            _ => out.push(scan.value()?),
+        })
     }
 
     /// A string with its quotes, when it has no escape and no control character.
