@@ -686,58 +686,59 @@ impl Value {
 /// ```
 pub fn parse_hex_bytes(text: &str) -> Result<Vec<u8>, String> {
     let digits = text.as_bytes();
-    let mut out = Vec::with_capacity(digits.len() / 2);
-    let pairs = digits.chunks_exact(2);
-    if pairs.remainder().is_empty() {
-        // The common case, with one check for the whole string: 32 digits
-        // at a time by arithmetic (a loop the compiler turns into vector
-        // instructions), the rest by the table.
-        let mut bad = 0;
-        let blocks = digits.chunks_exact(32);
-        let rest = blocks.remainder();
-        for block in blocks {
-            let mut values = [0u8; 32];
-            for (v, &d) in values.iter_mut().zip(block) {
-                *v = hex_digit_value(d);
-            }
-            let mut bytes = [0u8; 16];
-            for (b, pair) in bytes.iter_mut().zip(values.chunks_exact(2)) {
-                bad |= (pair[0] | pair[1]) & 0xf0;
-                *b = pair[0] << 4 | pair[1];
-            }
-            out.extend_from_slice(&bytes);
-        }
-        out.extend(rest.chunks_exact(2).map(|p| {
-            let (hi, lo) = (HEX_VALUES[usize::from(p[0])], HEX_VALUES[usize::from(p[1])]);
-            bad |= (hi | lo) & 0xf0;
-            hi << 4 | lo
-        }));
-        if bad == 0 {
+    if digits.len() % 2 == 0 {
+        let mut out = Vec::with_capacity(digits.len() / 2);
+        if decode_hex_pairs(digits, &mut out) {
             return Ok(out);
         }
-        out.clear();
     }
-    for pair in digits.chunks(2) {
-        match (hex_value(pair[0]), pair.get(1).map(|d| hex_value(*d))) {
-            (Some(hi), Some(Some(lo))) => out.push(hi << 4 | lo),
-            (Some(_), None) => {
-                return Err(format!(
-                    "{} hex digits: bytes are written as pairs of hex digits",
-                    text.len()
-                ))
-            }
-            _ => {
-                let (at, c) = text
-                    .char_indices()
-                    .find(|(_, c)| !c.is_ascii_hexdigit())
-                    .expect("a digit that is not hex");
-                return Err(format!(
-                    "`{c}` at offset {at} is not a hex digit: bytes are written as pairs of hex digits"
-                ));
-            }
+    Err(hex_bytes_error(text))
+}
+
+/// Digits decoded at a time by [`decode_hex_pairs`].
+const HEX_BLOCK: usize = 64;
+
+/// Appends to `out` the bytes of the hex digit pairs `digits`, with one check
+/// for the whole string: whether every digit was hex.
+fn decode_hex_pairs(digits: &[u8], out: &mut Vec<u8>) -> bool {
+    let mut bad = 0;
+    // A block at a time by arithmetic, in loops the compiler turns into
+    // vector instructions; the rest by the table.
+    let blocks = digits.chunks_exact(HEX_BLOCK);
+    let rest = blocks.remainder();
+    for block in blocks {
+        let mut values = [0u8; HEX_BLOCK];
+        for (v, &d) in values.iter_mut().zip(block) {
+            *v = hex_digit_value(d);
+            bad |= *v;
         }
+        // A pair as a 16-bit lane, first digit low: the byte is the lane
+        // shifted up a nibble, or'ed with its high half (shifts and a pack
+        // in vector registers, where picking the bytes apart is shuffles).
+        let mut bytes = [0u8; HEX_BLOCK / 2];
+        for (b, pair) in bytes.iter_mut().zip(values.chunks_exact(2)) {
+            let lane = u16::from_le_bytes([pair[0], pair[1]]);
+            *b = (lane << 4 | lane >> 8) as u8;
+        }
+        out.extend_from_slice(&bytes);
     }
-    Ok(out)
+    out.extend(rest.chunks_exact(2).map(|p| {
+        let (hi, lo) = (HEX_VALUES[usize::from(p[0])], HEX_VALUES[usize::from(p[1])]);
+        bad |= hi | lo;
+        hi << 4 | lo
+    }));
+    bad & 0xf0 == 0
+}
+
+/// Why `text` is not hex digit pairs: its first character that is not a hex
+/// digit, or else its odd number of digits.
+fn hex_bytes_error(text: &str) -> String {
+    match text.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
+        Some((at, c)) => {
+            format!("`{c}` at offset {at} is not a hex digit: bytes are written as pairs of hex digits")
+        }
+        None => format!("{} hex digits: bytes are written as pairs of hex digits", text.len()),
+    }
 }
 
 /// The value of one hex digit, or [`NOT_HEX`]: [`HEX_VALUES`] by
@@ -751,14 +752,6 @@ fn hex_digit_value(d: u8) -> u8 {
         letter + 10
     } else {
         NOT_HEX
-    }
-}
-
-/// The value of one hex digit.
-fn hex_value(digit: u8) -> Option<u8> {
-    match HEX_VALUES[usize::from(digit)] {
-        NOT_HEX => None,
-        v => Some(v),
     }
 }
 
@@ -1046,6 +1039,25 @@ mod hex_tests {
         for d in 0..=255u8 {
             assert_eq!(hex_digit_value(d), HEX_VALUES[usize::from(d)], "{d:#x}");
         }
+    }
+
+    #[test]
+    fn bad_hex_is_worded_by_its_first_fault() {
+        let pairs = "bytes are written as pairs of hex digits";
+        assert_eq!(parse_hex_bytes("abc"), Err(format!("3 hex digits: {pairs}")));
+        assert_eq!(
+            parse_hex_bytes("0g1"),
+            Err(format!("`g` at offset 1 is not a hex digit: {pairs}"))
+        );
+        assert_eq!(
+            parse_hex_bytes("abz"),
+            Err(format!("`z` at offset 2 is not a hex digit: {pairs}"))
+        );
+        assert_eq!(
+            parse_hex_bytes("ab\u{e9}"),
+            Err(format!("`\u{e9}` at offset 2 is not a hex digit: {pairs}"))
+        );
+        assert_eq!(parse_hex_bytes(""), Ok(Vec::new()));
     }
 
     #[test]

@@ -95,28 +95,30 @@ impl Oracle {
         // The common case, the model's own outcome observed, evaluates and
         // applies in one step.
         let (verdict, own) = self.model.step_if(pid, call, |v| &v.outcome == observed);
-        let free_choice = call.result_is_free_choice() && verdict.outcome.is_ok();
-        let mut refused = None;
-        match own {
+        let mut refused = match own {
             Some(Ok(())) => {
                 return Judgement::Allowed {
                     rule: verdict.rule,
                     adopted: false,
                 }
             }
-            Some(Err(reason)) => refused = Some(reason),
-            None => {
-                let allowed_by = verdict.allows(observed, self.strict);
-                if allowed_by.is_some() || (free_choice && same_kind_of_success(&verdict.outcome, observed)) {
-                    match self.model.apply(pid, call, observed) {
-                        Ok(()) => {
-                            return Judgement::Allowed {
-                                rule: allowed_by.unwrap_or(verdict.rule),
-                                adopted: allowed_by.is_none(),
-                            }
+            Some(Err(reason)) => Some(reason),
+            None => None,
+        };
+        // Asked only off the common path above, which needs no answer.
+        let free_choice = call.result_is_free_choice() && verdict.outcome.is_ok();
+        // Nothing refused yet: the model's own outcome was not the one observed.
+        if refused.is_none() {
+            let allowed_by = verdict.allows(observed, self.strict);
+            if allowed_by.is_some() || (free_choice && same_kind_of_success(&verdict.outcome, observed)) {
+                match self.model.apply(pid, call, observed) {
+                    Ok(()) => {
+                        return Judgement::Allowed {
+                            rule: allowed_by.unwrap_or(verdict.rule),
+                            adopted: allowed_by.is_none(),
                         }
-                        Err(reason) => refused = Some(reason),
                     }
+                    Err(reason) => refused = Some(reason),
                 }
             }
         }

@@ -5,8 +5,8 @@
 use crate::call::{byte_run, bytes_json, parse_hex_bytes, Outcome, Value, ValueKind};
 use crate::profile::Profile;
 use crate::types::{parse_hex, Addr, Errno, Fd, Pid, Rlimit, Signal, RLIM_INFINITY};
+use rustc_hash::FxHashMap;
 use serde_json::Value as Json;
-use std::collections::HashMap;
 
 /// The spelling of `RLIM_INFINITY` in traces.
 pub const INFINITY_NAME: &str = "RLIM_INFINITY";
@@ -28,7 +28,10 @@ pub struct Bindings {
     page: u64,
     arena: u64,
     ram: u64,
-    names: HashMap<String, Bound>,
+    /// Hashed with FxHash: nearly every event looks a short name up, and
+    /// SipHash cost more than the rest of the lookup; resistance to chosen
+    /// collisions buys nothing for names a trace's own author wrote.
+    names: FxHashMap<String, Bound>,
 }
 
 /// The built-in names, which `bind` may not use.
@@ -41,7 +44,7 @@ impl Bindings {
             page: profile.page_size,
             arena: profile.arena,
             ram: profile.ram_bytes,
-            names: HashMap::new(),
+            names: FxHashMap::default(),
         }
     }
 
@@ -51,7 +54,7 @@ impl Bindings {
     /// A call returning two fds (pipe) binds two names, given as `"r,w"`
     /// (the reader joins the `bind` array so): the first fd to the first.
     pub fn bind(&mut self, name: &str, kind: ValueKind, outcome: &Outcome, line: u64) {
-        if let Some((first, second)) = name.split_once(',') {
+        if let Some((first, second)) = split_at_byte(name, b',') {
             let (a, b) = match outcome {
                 Outcome::Ok(Value::FdPair(a, b)) => (i128::from(a.0), i128::from(b.0)),
                 _ => (failed_binding(kind), failed_binding(kind)),
@@ -116,10 +119,7 @@ impl Bindings {
     /// parser then words the error).
     fn eval_simple(&self, text: &str) -> Option<i128> {
         let rest = text.strip_prefix('$')?;
-        let end = rest
-            .bytes()
-            .position(|b| !(b.is_ascii_alphanumeric() || b == b'_'))
-            .unwrap_or(rest.len());
+        let end = name_len(rest);
         if end == 0 {
             return None;
         }
@@ -133,6 +133,21 @@ impl Bindings {
             _ => None,
         }
     }
+}
+
+/// The length of the name at the start of `text`: its ASCII letters, digits
+/// and underscores (a byte search: a char search costs more per name).
+fn name_len(text: &str) -> usize {
+    text.bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || b == b'_'))
+        .unwrap_or(text.len())
+}
+
+/// `text` split at the first `sep` (ASCII), like `split_once` with a char
+/// but by a byte search.
+fn split_at_byte(text: &str, sep: u8) -> Option<(&str, &str)> {
+    let at = text.bytes().position(|b| b == sep)?;
+    Some((&text[..at], &text[at + 1..]))
 }
 
 /// What a failed call binds (trace-format.md §5.3): what the C program holds
@@ -187,9 +202,9 @@ impl Expr<'_> {
 
     fn sum(&mut self) -> Result<i128, String> {
         let mut value = self.product()?;
-        while let Some(op) = self.peek_op(&['+', '-']) {
+        while let Some(op) = self.peek_op(b"+-") {
             let rhs = self.product()?;
-            value = if op == '+' { value + rhs } else { value - rhs };
+            value = if op == b'+' { value + rhs } else { value - rhs };
             value = wrap(value);
         }
         Ok(value)
@@ -197,7 +212,7 @@ impl Expr<'_> {
 
     fn product(&mut self) -> Result<i128, String> {
         let mut value = self.atom()?;
-        while self.peek_op(&['*']).is_some() {
+        while self.peek_op(b"*").is_some() {
             value = wrap(value.wrapping_mul(self.atom()?));
         }
         Ok(value)
@@ -207,16 +222,17 @@ impl Expr<'_> {
         self.skip_spaces();
         let rest = &self.text[self.pos..];
         if let Some(name_part) = rest.strip_prefix('$') {
-            let len = name_part
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(name_part.len());
+            let len = name_len(name_part);
             if len == 0 {
                 return Err(self.unexpected("a name after `$`"));
             }
             self.pos += 1 + len;
             return self.env.lookup(&name_part[..len]);
         }
-        let len = rest.find(|c: char| !(c.is_ascii_alphanumeric())).unwrap_or(rest.len());
+        let len = rest
+            .bytes()
+            .position(|b| !b.is_ascii_alphanumeric())
+            .unwrap_or(rest.len());
         let word = &rest[..len];
         let value = parse_hex(word).or_else(|| word.parse::<u64>().ok());
         match value {
@@ -228,15 +244,16 @@ impl Expr<'_> {
         }
     }
 
-    fn peek_op(&mut self, ops: &[char]) -> Option<char> {
+    /// The next byte if it is one of `ops` (all ASCII), consumed.
+    fn peek_op(&mut self, ops: &[u8]) -> Option<u8> {
         self.skip_spaces();
-        let c = self.text[self.pos..].chars().next().filter(|c| ops.contains(c))?;
+        let c = *self.text.as_bytes().get(self.pos).filter(|c| ops.contains(c))?;
         self.pos += 1;
         Some(c)
     }
 
     fn skip_spaces(&mut self) {
-        while self.text[self.pos..].starts_with(' ') {
+        while self.text.as_bytes().get(self.pos) == Some(&b' ') {
             self.pos += 1;
         }
     }

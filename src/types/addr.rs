@@ -84,10 +84,14 @@ impl serde::de::Visitor<'_> for NumberVisitor {
 /// Parses `"0x1f"` (either case of digits, at most 16 of them).
 pub fn parse_hex(text: &str) -> Option<u64> {
     let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X"))?;
-    if digits.is_empty() || digits.len() > 16 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if digits.is_empty() || digits.len() > 16 {
         return None;
     }
-    u64::from_str_radix(digits, 16).ok()
+    // One pass, each digit checked as it is added: a check of every digit
+    // and then `from_str_radix` read each twice (16 digits cannot overflow).
+    digits
+        .bytes()
+        .try_fold(0, |value, d| Some(value << 4 | u64::from(char::from(d).to_digit(16)?)))
 }
 
 impl Addr {
@@ -279,6 +283,29 @@ mod serde_forms {
             assert!(serde_json::from_str::<Addr>(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_hex("0xffffffffffffffff"), Some(u64::MAX));
+    }
+
+    #[test]
+    fn hex_reads_as_from_str_radix_after_a_digit_check() {
+        for text in [
+            "0x0",
+            "0XaBcD",
+            "0x0123456789abcdef",
+            "0x00000000000000001",
+            "0x",
+            "0x+1",
+            "0x-1",
+            "0x1g",
+            "1f",
+            "0x\u{e9}",
+            "0x 1",
+        ] {
+            let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X"));
+            let before = digits
+                .filter(|d| !d.is_empty() && d.len() <= 16 && d.bytes().all(|b| b.is_ascii_hexdigit()))
+                .and_then(|d| u64::from_str_radix(d, 16).ok());
+            assert_eq!(parse_hex(text), before, "{text}");
+        }
     }
 }
 

@@ -33,6 +33,16 @@ macro_rules! errnos {
                 match self { $(Errno::$name => $linux,)* }
             }
 
+            /// The errno named `name`: a `match`, which compiles to a
+            /// comparison of lengths and then of bytes, where a search of
+            /// [`Errno::ALL`] compared each name in turn (most events have one).
+            fn from_name(name: &str) -> Option<Errno> {
+                match name {
+                    $(stringify!($name) => Some(Errno::$name),)*
+                    _ => None,
+                }
+            }
+
             /// The errno with this Linux value, if the model knows it.
             pub fn from_linux(raw: i32) -> Option<Errno> {
                 Errno::ALL.iter().copied().find(|e| e.linux() == raw)
@@ -84,11 +94,7 @@ impl fmt::Display for Errno {
 impl FromStr for Errno {
     type Err = String;
     fn from_str(s: &str) -> Result<Errno, String> {
-        Errno::ALL
-            .iter()
-            .copied()
-            .find(|e| e.name() == s)
-            .ok_or_else(|| format!("unknown errno `{s}` (expected a name such as EINVAL or ENOMEM)"))
+        Errno::from_name(s).ok_or_else(|| format!("unknown errno `{s}` (expected a name such as EINVAL or ENOMEM)"))
     }
 }
 
