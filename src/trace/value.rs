@@ -291,8 +291,15 @@ fn number_json(v: i128) -> Json {
 /// Whether a string is an expression: it names a binding (`"$a+4096"`,
 /// `"2*$PAGE"`).
 pub fn is_expression(text: &str) -> bool {
-    // A byte search: `$` is ASCII, and a char searcher costs more per string.
-    text.as_bytes().contains(&b'$')
+    // A byte search: `$` is ASCII, and a char searcher costs more per
+    // string. Long strings (a store's hex data) are searched by memchr's
+    // vector loop, whose set-up costs more than a short string's search.
+    let bytes = text.as_bytes();
+    if bytes.len() < 32 {
+        bytes.contains(&b'$')
+    } else {
+        memchr::memchr(b'$', bytes).is_some()
+    }
 }
 
 /// Replaces, anywhere inside `json`, the strings that stand for numbers:
