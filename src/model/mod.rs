@@ -26,6 +26,7 @@ pub mod object;
 mod peer;
 pub mod process;
 pub mod region;
+mod region_map;
 pub mod resmgr;
 mod rlimit;
 mod shm;
