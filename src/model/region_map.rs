@@ -76,12 +76,13 @@ impl RegionMap {
 
     /// The start of the first region.
     pub fn first_start(&self) -> Option<Addr> {
-        self.index.keys().next().copied()
+        // Not `keys().next()`: an iterator finds both ends of the tree.
+        self.index.first_key_value().map(|(k, _)| *k)
     }
 
     /// The last region.
     pub fn last(&self) -> Option<&Region> {
-        self.index.values().next_back().map(|s| self.slot(*s))
+        self.index.last_key_value().map(|(_, s)| self.slot(*s))
     }
 
     /// Adds `region` under its start; the caller guarantees no region starts there.
