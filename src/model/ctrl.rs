@@ -240,8 +240,10 @@ impl Model {
     fn unmap_pages(&mut self, pid: Pid, range: AddrRange) {
         let page = self.profile.page_size;
         let space = &mut self.procs.get_mut(&pid).expect("caller exists").space;
-        for region in space.remove(range, page, &mut self.objects) {
-            self.release_region(&region);
+        // Read in place: moving each region out of the list copies it.
+        let removed = space.remove(range, page, &mut self.objects);
+        for region in removed.iter() {
+            self.release_region(region);
         }
     }
 

@@ -141,6 +141,14 @@ impl Request {
     }
 }
 
+/// Where a request lies in pages (see [`Request`]'s fields of the same names).
+#[derive(Clone, Copy, Debug)]
+struct PageLayout {
+    pg_off: u64,
+    size: Option<u64>,
+    guard: u64,
+}
+
 /// What a MAP_FIXED range holds now and would give back when unmapped.
 #[derive(Clone, Copy, Debug, Default)]
 struct Replaced {
@@ -263,7 +271,10 @@ impl Model {
         let (source, entry) = self.mmap_source(fd_owner, flags, fd);
         // MAP_SHARED_VALIDATE is shared; procnto rewrote type 3 to private.
         let shared = flags.share_type() == 1 || (as_given && flags.share_type() == 3);
-        let mut r = Request {
+        let pages = self.page_layout(addr.0, len.0, off, flags, source == Source::Anon && !shared);
+        // Built whole where it is returned: a request filled in afterwards
+        // was built on the stack and copied out (about 150 bytes).
+        Request {
             addr: addr.0,
             len: len.0,
             prot,
@@ -273,14 +284,12 @@ impl Model {
             source,
             entry,
             shared,
-            pg_off: 0,
-            size: None,
+            pg_off: pages.pg_off,
+            size: pages.size,
             fixed_base: addr.0 - self.profile.page_offset(addr.0),
-            guard: 0,
+            guard: pages.guard,
             placement: OnceCell::new(),
-        };
-        self.place_in_pages(&mut r);
-        r
+        }
     }
 
     /// What the fd (or its absence) maps.
@@ -319,30 +328,29 @@ impl Model {
                 .is_some_and(|f| f.handler == super::resmgr::MmapHandler::Missing)
     }
 
-    /// The sub-page offset, the page-rounded size and the stack guard.
-    fn place_in_pages(&self, r: &mut Request) {
+    /// The sub-page offset, the page-rounded size and the stack guard of a
+    /// request with these (normalised) arguments.
+    fn page_layout(&self, addr: u64, len: u64, off: u64, flags: MapFlags, private_anon: bool) -> PageLayout {
         let p = self.profile;
-        let stack = p.stack_guard && r.flags.contains(MapFlags::STACK);
-        r.pg_off = if p.fixed_anon_keeps_addr_offset && r.flags.contains(MapFlags::FIXED) && r.private_anon() {
+        let stack = p.stack_guard && flags.contains(MapFlags::STACK);
+        let pg_off = if p.fixed_anon_keeps_addr_offset && flags.contains(MapFlags::FIXED) && private_anon {
             // vmm_mmap: anonymous memory without an object takes addr's
             // sub-page offset, stack or not (MAP_FIXED returns addr exactly).
-            p.page_offset(r.addr)
+            p.page_offset(addr)
         } else if stack {
             // A floating MAP_STACK's offset is the guard size, not an object offset.
             0
         } else {
-            p.page_offset(r.off)
+            p.page_offset(off)
         };
-        r.size = r
-            .len
-            .checked_add(r.pg_off)
-            .and_then(|l| p.round_up(l))
-            .filter(|s| *s != 0);
+        let size = len.checked_add(pg_off).and_then(|l| p.round_up(l)).filter(|s| *s != 0);
         // MAP_FIXED forces the guard to 0; the guard lies inside the mapping.
-        if stack && !r.flags.contains(MapFlags::FIXED) {
-            let guard = p.round_up(r.off).unwrap_or(u64::MAX);
-            r.guard = guard.min(r.size.unwrap_or(0));
-        }
+        let guard = if stack && !flags.contains(MapFlags::FIXED) {
+            p.round_up(off).unwrap_or(u64::MAX).min(size.unwrap_or(0))
+        } else {
+            0
+        };
+        PageLayout { pg_off, size, guard }
     }
 
     /// memmgr_map(): the share type, argument bits, then the ANON / PHYS / fd branch.
