@@ -136,8 +136,16 @@ impl Checks {
 
     /// The verdict: the first failing check (with every other failing check and
     /// every alternative as allowed outcomes), or `None` when all passed.
+    #[inline]
     pub fn verdict(&self) -> Option<Verdict> {
+        // Inlined, so that a caller whose checks all passed (nearly every
+        // call) only tests for a hit, without a call that returns a verdict.
         let first = self.hits.first()?;
+        Some(self.verdict_from(first))
+    }
+
+    /// The verdict when `first` is the first hit.
+    fn verdict_from(&self, first: &Hit) -> Verdict {
         let mut alternatives = Vec::new();
         let mut push = |outcome: Outcome, rule: RuleId| {
             if outcome != Outcome::Err(first.errno) && !alternatives.iter().any(|a: &Allowed| a.outcome == outcome) {
@@ -150,11 +158,11 @@ impl Checks {
                 push(Outcome::Err(alt), hit.rule);
             }
         }
-        Some(Verdict {
+        Verdict {
             outcome: Outcome::Err(first.errno),
             rule: first.rule,
             alternatives,
-        })
+        }
     }
 
     /// The verdict, or `success()` when every check passed.

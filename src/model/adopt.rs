@@ -77,9 +77,8 @@ impl Model {
             return None;
         }
         if self.process(pid).is_none() {
-            let verdict = Verdict::only(Outcome::Err(crate::types::Errno::ESRCH), "PROC-ESRCH-1");
             return Some(LibraryRun {
-                verdict,
+                verdict: super::no_such_process(),
                 adopted: false,
             });
         }

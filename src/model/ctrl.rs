@@ -189,14 +189,16 @@ impl Model {
     /// Unmapping the middle of one region leaves one region more; that needs
     /// room under the region limit. Holes and whole regions never fail.
     fn munmap_split_blown(&self, proc: &Process, range: AddrRange) -> bool {
-        // Most munmaps start where a region starts, which no split can make;
-        // a lookup by key says so more cheaply than a search for the region.
-        let inside_one = !proc.space.starts_region(range.start())
+        // The region count is read first: below the limit (nearly always)
+        // no split can fail, and no region need be looked up. Most munmaps
+        // start where a region starts, which no split can make; a lookup by
+        // key says so more cheaply than a search for the region.
+        proc.space.region_count() + 1 > self.profile.max_regions
+            && !proc.space.starts_region(range.start())
             && proc
                 .space
                 .region_at(range.start())
-                .is_some_and(|r| r.range.start() < range.start() && range.end() < r.range.end());
-        inside_one && proc.space.region_count() + 1 > self.profile.max_regions
+                .is_some_and(|r| r.range.start() < range.start() && range.end() < r.range.end())
     }
 
     pub(super) fn commit_munmap(&mut self, pid: Pid, addr: Addr, len: Len, outcome: &Outcome) {
@@ -217,7 +219,10 @@ impl Model {
         len: Len,
         accept: impl FnOnce(&Verdict) -> bool,
     ) -> (Verdict, Option<Result<(), String>>) {
-        let (verdict, range) = match self.munmap_prelude(&self.procs[&pid], addr, len) {
+        let Some(proc) = self.procs.get(&pid) else {
+            return super::step_no_such_process(accept);
+        };
+        let (verdict, range) = match self.munmap_prelude(proc, addr, len) {
             Ok(range) => (Verdict::ok(Value::Unit, "MUNMAP-OK-1"), Some(range)),
             Err(v) => (v, None),
         };
@@ -235,8 +240,10 @@ impl Model {
     fn unmap_pages(&mut self, pid: Pid, range: AddrRange) {
         let page = self.profile.page_size;
         let space = &mut self.procs.get_mut(&pid).expect("caller exists").space;
-        for region in space.remove(range, page, &mut self.objects) {
-            self.release_region(&region);
+        // Read in place: moving each region out of the list copies it.
+        let removed = space.remove(range, page, &mut self.objects);
+        for region in removed.iter() {
+            self.release_region(region);
         }
     }
 

@@ -10,7 +10,8 @@
 //! address space holds exactly the gaps between its regions, with every
 //! subtree summary right; and that the shm name index names exactly the
 //! linked shared-memory objects; and that each region's RLIMIT_DATA flag
-//! is what the one data predicate says of it now.
+//! is what the one data predicate says of it now; and that the slots holding
+//! the regions are each used once or listed free once.
 
 use super::object::{ObjKind, Objects};
 use super::process::FdTarget;
@@ -156,7 +157,8 @@ fn check_gaps(pid: Pid, space: &AddressSpace) -> Result<(), String> {
             }
         }
     }
-    space.check_gap_index().map_err(|e| format!("pid {pid}: {e}"))
+    space.check_gap_index().map_err(|e| format!("pid {pid}: {e}"))?;
+    space.check_region_slots().map_err(|e| format!("pid {pid}: {e}"))
 }
 
 /// The shm name index against the names the objects hold.

@@ -141,6 +141,14 @@ impl Request {
     }
 }
 
+/// Where a request lies in pages (see [`Request`]'s fields of the same names).
+#[derive(Clone, Copy, Debug)]
+struct PageLayout {
+    pg_off: u64,
+    size: Option<u64>,
+    guard: u64,
+}
+
 /// What a MAP_FIXED range holds now and would give back when unmapped.
 #[derive(Clone, Copy, Debug, Default)]
 struct Replaced {
@@ -151,7 +159,7 @@ struct Replaced {
 impl Model {
     /// Judges an mmap call.
     pub(super) fn plan_mmap(&self, pid: Pid, fd_owner: Pid, call: &Call) -> Verdict {
-        self.mmap_verdict(pid, &self.mmap_request(fd_owner, call))
+        self.mmap_verdict(&self.procs[&pid], &self.mmap_request(&self.procs[&fd_owner], call))
     }
 
     /// Judges an mmap by `pid` and, when `accept` takes the verdict, applies
@@ -162,8 +170,12 @@ impl Model {
         call: &Call,
         accept: impl FnOnce(&Verdict) -> bool,
     ) -> (Verdict, Option<Result<(), String>>) {
-        let req = self.mmap_request(pid, call);
-        let verdict = self.mmap_verdict(pid, &req);
+        // One look-up of the caller serves the request and the checks.
+        let Some(proc) = self.procs.get(&pid) else {
+            return super::step_no_such_process(accept);
+        };
+        let req = self.mmap_request(proc, call);
+        let verdict = self.mmap_verdict(proc, &req);
         if !accept(&verdict) {
             return (verdict, None);
         }
@@ -172,10 +184,9 @@ impl Model {
         (verdict, Some(applied))
     }
 
-    /// The verdict on a request by `pid`: the first failing check, or the
+    /// The verdict on a request by `proc`: the first failing check, or the
     /// address the profile's placement chooses.
-    fn mmap_verdict(&self, pid: Pid, req: &Request) -> Verdict {
-        let proc = &self.procs[&pid];
+    fn mmap_verdict(&self, proc: &Process, req: &Request) -> Verdict {
         self.mmap_checks(proc, req).or_else(|| {
             let base = self.mmap_base(proc, req).expect("the no-room check passed");
             let rule = match self.file_exchange(req) {
@@ -205,8 +216,13 @@ impl Model {
     }
 
     /// How the `_IO_MMAP` exchange for the request's file ends, if it is one
-    /// and the server grants it.
+    /// and the server grants it. Inlined so that a request without an object
+    /// (most) is answered by one test, without a call.
+    #[inline]
     fn file_exchange(&self, r: &Request) -> Option<Exchange> {
+        if !matches!(r.source, Source::Object(_)) {
+            return None;
+        }
         let (file, entry) = self.server_file(r)?;
         self.io_mmap_exchange(file, entry.oflags, r.prot, r.shared, &mut Checks::new())
     }
@@ -233,7 +249,7 @@ impl Model {
     /// Normalises the arguments the way the profile's front end does.
     /// `fd_owner` is the process whose fd table `fd` is looked up in: the
     /// caller, also for mmap_peer.
-    fn mmap_request(&self, fd_owner: Pid, call: &Call) -> Request {
+    fn mmap_request(&self, fd_owner: &Process, call: &Call) -> Request {
         let Call::Mmap {
             addr,
             len,
@@ -252,10 +268,13 @@ impl Model {
         } else {
             procnto_normalise(prot, flags, fd, self.profile.share_type_zero_private)
         };
-        let (source, entry) = self.mmap_source(&self.procs[&fd_owner], flags, fd);
+        let (source, entry) = self.mmap_source(fd_owner, flags, fd);
         // MAP_SHARED_VALIDATE is shared; procnto rewrote type 3 to private.
         let shared = flags.share_type() == 1 || (as_given && flags.share_type() == 3);
-        let mut r = Request {
+        let pages = self.page_layout(addr.0, len.0, off, flags, source == Source::Anon && !shared);
+        // Built whole where it is returned: a request filled in afterwards
+        // was built on the stack and copied out (about 150 bytes).
+        Request {
             addr: addr.0,
             len: len.0,
             prot,
@@ -265,14 +284,12 @@ impl Model {
             source,
             entry,
             shared,
-            pg_off: 0,
-            size: None,
+            pg_off: pages.pg_off,
+            size: pages.size,
             fixed_base: addr.0 - self.profile.page_offset(addr.0),
-            guard: 0,
+            guard: pages.guard,
             placement: OnceCell::new(),
-        };
-        self.place_in_pages(&mut r);
-        r
+        }
     }
 
     /// What the fd (or its absence) maps.
@@ -311,30 +328,29 @@ impl Model {
                 .is_some_and(|f| f.handler == super::resmgr::MmapHandler::Missing)
     }
 
-    /// The sub-page offset, the page-rounded size and the stack guard.
-    fn place_in_pages(&self, r: &mut Request) {
+    /// The sub-page offset, the page-rounded size and the stack guard of a
+    /// request with these (normalised) arguments.
+    fn page_layout(&self, addr: u64, len: u64, off: u64, flags: MapFlags, private_anon: bool) -> PageLayout {
         let p = self.profile;
-        let stack = p.stack_guard && r.flags.contains(MapFlags::STACK);
-        r.pg_off = if p.fixed_anon_keeps_addr_offset && r.flags.contains(MapFlags::FIXED) && r.private_anon() {
+        let stack = p.stack_guard && flags.contains(MapFlags::STACK);
+        let pg_off = if p.fixed_anon_keeps_addr_offset && flags.contains(MapFlags::FIXED) && private_anon {
             // vmm_mmap: anonymous memory without an object takes addr's
             // sub-page offset, stack or not (MAP_FIXED returns addr exactly).
-            p.page_offset(r.addr)
+            p.page_offset(addr)
         } else if stack {
             // A floating MAP_STACK's offset is the guard size, not an object offset.
             0
         } else {
-            p.page_offset(r.off)
+            p.page_offset(off)
         };
-        r.size = r
-            .len
-            .checked_add(r.pg_off)
-            .and_then(|l| p.round_up(l))
-            .filter(|s| *s != 0);
+        let size = len.checked_add(pg_off).and_then(|l| p.round_up(l)).filter(|s| *s != 0);
         // MAP_FIXED forces the guard to 0; the guard lies inside the mapping.
-        if stack && !r.flags.contains(MapFlags::FIXED) {
-            let guard = p.round_up(r.off).unwrap_or(u64::MAX);
-            r.guard = guard.min(r.size.unwrap_or(0));
-        }
+        let guard = if stack && !flags.contains(MapFlags::FIXED) {
+            p.round_up(off).unwrap_or(u64::MAX).min(size.unwrap_or(0))
+        } else {
+            0
+        };
+        PageLayout { pg_off, size, guard }
     }
 
     /// memmgr_map(): the share type, argument bits, then the ANON / PHYS / fd branch.
@@ -774,7 +790,7 @@ impl Model {
         call: &Call,
         outcome: &Outcome,
     ) -> Result<(), String> {
-        let r = self.mmap_request(fd_owner, call);
+        let r = self.mmap_request(&self.procs[&fd_owner], call);
         self.commit_request(pid, &r, outcome)
     }
 
@@ -792,14 +808,20 @@ impl Model {
     }
 
     fn commit_mapping(&mut self, pid: Pid, r: &Request, addr: Addr) -> Result<(), String> {
-        let range = self.adoptable_range(pid, r, addr)?;
-        if let (Some(x), Source::Object(id)) = (self.file_exchange(r), r.source) {
-            self.grant_io_mmap(id, x.granted);
+        // One look-up of the caller serves the address check and the lock.
+        let proc = &self.procs[&pid];
+        let range = self.adoptable_range(proc, r, addr)?;
+        let locked = self.locks_at_mmap(proc, r);
+        // Only an object can be a server's file: anonymous memory skips the look-up.
+        if let Source::Object(id) = r.source {
+            if let Some(x) = self.file_exchange(r) {
+                self.grant_io_mmap(id, x.granted);
+            }
         }
         if r.fixed() {
             self.unmap_range(pid, range);
         }
-        let region = self.new_region(pid, r, range);
+        let region = self.new_region(r, range, locked);
         self.insert_with_guard(pid, region, r.guard);
         Ok(())
     }
@@ -847,8 +869,7 @@ impl Model {
 
     /// The region range for a returned address, if the implementation was
     /// free to choose it.
-    fn adoptable_range(&self, pid: Pid, r: &Request, addr: Addr) -> Result<AddrRange, String> {
-        let proc = &self.procs[&pid];
+    fn adoptable_range(&self, proc: &Process, r: &Request, addr: Addr) -> Result<AddrRange, String> {
         let size = r.size.ok_or("the mapping size wraps")?;
         if self.profile.page_offset(addr.0) != r.pg_off {
             return Err(format!(
@@ -897,9 +918,7 @@ impl Model {
     }
 
     /// Builds the region for a request, creating and charging objects.
-    fn new_region(&mut self, pid: Pid, r: &Request, range: AddrRange) -> Region {
-        let proc = &self.procs[&pid];
-        let locked = self.locks_at_mmap(proc, r);
+    fn new_region(&mut self, r: &Request, range: AddrRange, locked: bool) -> Region {
         let (backing, offset) = match r.source {
             Source::Anon if r.shared => (
                 Backing::Object(self.new_anon_object(range.len().0)),

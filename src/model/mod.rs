@@ -26,6 +26,7 @@ pub mod object;
 mod peer;
 pub mod process;
 pub mod region;
+mod region_map;
 pub mod resmgr;
 mod rlimit;
 mod shm;
@@ -164,7 +165,7 @@ impl Model {
     /// Judges `call` by `pid` in the current state, without changing anything.
     pub fn evaluate(&self, pid: Pid, call: &Call) -> Verdict {
         if !self.procs.contains_key(&pid) {
-            return Verdict::only(Outcome::Err(Errno::ESRCH), "PROC-ESRCH-1");
+            return no_such_process();
         }
         match call {
             Call::Spawn {} => self.plan_spawn(pid),
@@ -369,12 +370,11 @@ impl Model {
         call: &Call,
         accept: impl FnOnce(&Verdict) -> bool,
     ) -> (Verdict, Option<Result<(), ApplyError>>) {
-        if self.procs.contains_key(&pid) {
-            match call {
-                Call::Mmap { .. } => return self.step_mmap(pid, call, accept),
-                Call::Munmap { addr, len } => return self.step_munmap(pid, *addr, *len, accept),
-                _ => {}
-            }
+        // mmap and munmap look the process up themselves (once).
+        match call {
+            Call::Mmap { .. } => return self.step_mmap(pid, call, accept),
+            Call::Munmap { addr, len } => return self.step_munmap(pid, *addr, *len, accept),
+            _ => {}
         }
         let verdict = self.evaluate(pid, call);
         if !accept(&verdict) {
@@ -435,6 +435,19 @@ impl Model {
 
     #[cfg(not(debug_assertions))]
     fn debug_check_invariants(&mut self) {}
+}
+
+/// The verdict on any call by a process that does not exist (PROC-ESRCH-1).
+fn no_such_process() -> Verdict {
+    Verdict::only(Outcome::Err(Errno::ESRCH), "PROC-ESRCH-1")
+}
+
+/// What [`Model::step_if`] gives for a call by a process that does not
+/// exist: the ESRCH verdict, whose application changes nothing.
+fn step_no_such_process(accept: impl FnOnce(&Verdict) -> bool) -> (Verdict, Option<Result<(), ApplyError>>) {
+    let verdict = no_such_process();
+    let applied = accept(&verdict).then_some(Ok(()));
+    (verdict, applied)
 }
 
 /// The arguments of a `Call::Cred`.

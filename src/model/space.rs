@@ -6,7 +6,8 @@
 //! checker recomputes them from the regions.
 //!
 //! Regions live in a B-tree keyed by start address (lookup, split and removal
-//! are O(log n)); the free gaps between them live in a gap index
+//! are O(log n); see [`super::region_map`] for why it holds slot numbers,
+//! not regions); the free gaps between them live in a gap index
 //! ([`super::gaps`]) kept by the same two functions, so that placement
 //! (MMAP-OK-1, or MMAP-ENOMEM-3 when nothing fits) is O(log n) too. The
 //! invariant checker recomputes the gaps from the regions.
@@ -14,9 +15,9 @@
 use super::gaps::Gaps;
 use super::object::Objects;
 use super::region::{Backing, Region};
+use super::region_map::RegionMap;
 use crate::profile::{Placement, Profile};
 use crate::types::{Addr, AddrRange, Len, MapFlags};
-use std::collections::BTreeMap;
 
 /// Per-process usage counters, in bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -101,7 +102,7 @@ struct Bounds {
 /// The mappings of one process.
 #[derive(Clone, Debug, Default)]
 pub struct AddressSpace {
-    regions: BTreeMap<Addr, Region>,
+    regions: RegionMap,
     /// The free ranges between consecutive regions, indexed for placement.
     /// Splitting a region changes no gap; inserting and removing do.
     gaps: Gaps,
@@ -129,22 +130,17 @@ impl AddressSpace {
         self.regions
             .range(..=addr)
             .next_back()
-            .map(|(_, r)| r)
             .filter(|r| r.range.contains(addr))
     }
 
     /// Whether a region starts at `addr`.
     pub fn starts_region(&self, addr: Addr) -> bool {
-        self.regions.contains_key(&addr)
+        self.regions.contains_key(addr)
     }
 
     /// The region containing `addr`, mutably.
     pub fn region_at_mut(&mut self, addr: Addr) -> Option<&mut Region> {
-        self.regions
-            .range_mut(..=addr)
-            .next_back()
-            .map(|(_, r)| r)
-            .filter(|r| r.range.contains(addr))
+        self.regions.last_in_mut(..=addr).filter(|r| r.range.contains(addr))
     }
 
     /// The regions that overlap `range`, in address order.
@@ -153,11 +149,8 @@ impl AddressSpace {
             .regions
             .range(..range.start())
             .next_back()
-            .map(|(_, r)| r)
             .filter(|r| r.range.overlaps(&range));
-        first
-            .into_iter()
-            .chain(self.regions.range(range.start()..range.end()).map(|(_, r)| r))
+        first.into_iter().chain(self.regions.range(range.start()..range.end()))
     }
 
     /// Whether no region overlaps `range`. Regions are disjoint and sorted,
@@ -195,7 +188,7 @@ impl AddressSpace {
         debug_assert!(self.is_free(region.range));
         self.gaps_insert(region.range);
         self.counters.add(&region);
-        self.regions.insert(region.range.start(), region);
+        self.regions.insert(region);
     }
 
     /// Splits regions so that none straddles the bounds of `range`. Each new
@@ -208,7 +201,7 @@ impl AddressSpace {
 
     /// Splits the region that reaches past `at` from below, if one does.
     fn split_at(&mut self, at: Addr, page_size: u64, objects: &mut Objects) {
-        let Some((_, region)) = self.regions.range_mut(..at).next_back() else {
+        let Some(region) = self.regions.last_in_mut(..at) else {
             return;
         };
         if region.range.contains(at) {
@@ -216,7 +209,7 @@ impl AddressSpace {
             if let Backing::Object(id) = high.backing {
                 objects.expect_mut(id).map_refs += 1;
             }
-            self.regions.insert(at, high);
+            self.regions.insert(high);
         }
     }
 
@@ -248,7 +241,7 @@ impl AddressSpace {
         // piece, and a search only past a hole (no list of keys to allocate).
         let mut from = range.start();
         while from < range.end() {
-            if let Some(region) = self.regions.remove(&from) {
+            if let Some(region) = self.regions.remove(from) {
                 from = region.range.end();
                 self.counters.sub(&region);
                 removed.push(region);
@@ -276,13 +269,9 @@ impl AddressSpace {
         mut change: impl FnMut(&mut Region) -> bool,
     ) -> bool {
         self.isolate(range, page_size, objects);
-        let keys: Vec<Addr> = self
-            .regions
-            .range(range.start()..range.end())
-            .map(|(k, _)| *k)
-            .collect();
+        let keys: Vec<Addr> = self.regions.keys_in(range.start()..range.end()).collect();
         for k in keys {
-            let region = self.regions.get_mut(&k).expect("key just listed");
+            let region = self.regions.get_mut(k).expect("key just listed");
             self.counters.sub(region);
             let range = region.range;
             let ok = change(region);
@@ -302,7 +291,7 @@ impl AddressSpace {
     pub fn clear(&mut self) -> Vec<Region> {
         self.counters = Counters::default();
         self.gaps = Gaps::default();
-        std::mem::take(&mut self.regions).into_values().collect()
+        self.regions.take_all()
     }
 
     /// Chooses an address for `len` bytes (page-rounded) near `hint` (0: none),
@@ -387,7 +376,7 @@ impl AddressSpace {
                 return Some(at);
             }
             // The region above ends the hole: search above it.
-            from = self.regions.range(range.end()..).next().map(|(_, r)| r.range.end())?;
+            from = self.regions.range(range.end()..).next().map(|r| r.range.end())?;
         }
     }
 
@@ -396,7 +385,7 @@ impl AddressSpace {
     /// start less the profile's stack guard gap (vm_start_gap()).
     pub fn clear_of_stack_gap(&self, range: AddrRange, profile: &Profile) -> Option<Addr> {
         let growth = profile.stack_growth?;
-        let (_, above) = self.regions.range(range.start()..).next()?;
+        let above = self.regions.range(range.start()..).next()?;
         if !above.flags.contains(MapFlags::GROWSDOWN) {
             return None;
         }
@@ -409,23 +398,18 @@ impl AddressSpace {
         self.regions
             .range((std::ops::Bound::Excluded(addr), std::ops::Bound::Unbounded))
             .next()
-            .map(|(_, r)| r)
     }
 
     /// The last region that ends at or below `addr`.
     pub fn region_below(&self, addr: Addr) -> Option<&Region> {
-        self.regions
-            .range(..addr)
-            .next_back()
-            .map(|(_, r)| r)
-            .filter(|r| r.range.end() <= addr)
+        self.regions.range(..addr).next_back().filter(|r| r.range.end() <= addr)
     }
 
     /// Grows the region that starts at `start` down to `new_start` (a stack
     /// growing on a fault, ACCESS-GROW-1), keeping the counters and the gap
     /// index right; the caller guarantees `[new_start, start)` is free.
     pub fn grow_down(&mut self, start: Addr, new_start: Addr, page_size: u64) {
-        let Some(mut region) = self.regions.remove(&start) else {
+        let Some(mut region) = self.regions.remove(start) else {
             return;
         };
         self.counters.sub(&region);
@@ -451,7 +435,7 @@ impl AddressSpace {
         }
         region.range = AddrRange::from_bounds(new_start, region.range.end()).expect("grows down");
         self.counters.add(&region);
-        self.regions.insert(new_start, region);
+        self.regions.insert(region);
     }
 
     /// The gaps between consecutive regions, in address order (the invariant
@@ -465,9 +449,14 @@ impl AddressSpace {
         self.gaps.check_summaries()
     }
 
+    /// Checks the slots that hold the regions (see [`RegionMap::check_slots`]).
+    pub fn check_region_slots(&self) -> Result<(), String> {
+        self.regions.check_slots()
+    }
+
     /// The end of the last region that starts below `at`.
     fn end_before(&self, at: Addr) -> Option<Addr> {
-        self.regions.range(..at).next_back().map(|(_, r)| r.range.end())
+        self.regions.range(..at).next_back().map(|r| r.range.end())
     }
 
     /// The regions on either side of the free address `addr`, or `None` when
@@ -475,7 +464,7 @@ impl AddressSpace {
     /// ends of the region map are read; between two regions the gap index
     /// holds the hole (one descent instead of two searches of the map).
     fn bounds_around(&self, addr: Addr) -> Option<Bounds> {
-        let Some((&first, _)) = self.regions.first_key_value() else {
+        let Some(first) = self.regions.first_start() else {
             return Some(Bounds::default());
         };
         if addr < first {
@@ -484,7 +473,7 @@ impl AddressSpace {
                 after: Some(first),
             });
         }
-        let last_end = self.regions.last_key_value().map(|(_, r)| r.range.end());
+        let last_end = self.regions.last().map(|r| r.range.end());
         if last_end.is_some_and(|end| addr >= end) {
             return Some(Bounds {
                 before: last_end,
@@ -499,7 +488,7 @@ impl AddressSpace {
 
     /// The start of the first region that starts at or above `at`.
     fn start_from(&self, at: Addr) -> Option<Addr> {
-        self.regions.range(at..).next().map(|(k, _)| *k)
+        self.regions.keys_in(at..).next()
     }
 
     /// Keeps the gap index right for a region about to take `range`, which
@@ -565,13 +554,13 @@ impl<'a> Holes<'a> {
 
     /// The hole below the first region (the whole user range when there is none).
     fn leading(&self) -> Option<AddrRange> {
-        let first = self.space.regions.keys().next().copied();
+        let first = self.space.regions.first_start();
         AddrRange::from_bounds(self.user.start(), first.unwrap_or(self.user.end()))
     }
 
     /// The hole above the last region.
     fn trailing(&self) -> Option<AddrRange> {
-        let last = self.space.regions.values().next_back()?;
+        let last = self.space.regions.last()?;
         AddrRange::from_bounds(last.range.end(), self.user.end())
     }
 
