@@ -61,7 +61,7 @@ impl Model {
                 if let Some(k) = r
                     .private_pages
                     .keys()
-                    .find(|k| **k * page < r.offset || **k * page >= r.offset + r.len())
+                    .find(|k| **k * page < r.offset || **k * page >= r.end_offset())
                 {
                     return Err(format!(
                         "pid {}: region {} holds a private page {k} outside it",

@@ -89,7 +89,7 @@ pub(super) fn may_merge(low: &Region, high: &Region) -> bool {
     // A file (or object) mapping merges only with the same object at the
     // next offset, never with anonymous memory (vm_file differs).
     let same_backing = match (low.backing, high.backing) {
-        (Backing::Object(a), Backing::Object(b)) => a == b && low.offset + low.len() == high.offset,
+        (Backing::Object(a), Backing::Object(b)) => a == b && low.end_offset() == high.offset,
         (Backing::Zero, Backing::Zero) => true,
         _ => false,
     };

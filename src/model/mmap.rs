@@ -17,7 +17,7 @@
 //! Linux (MmapOrder::Linux), sys_mmap(), ksys_mmap_pgoff(), do_mmap(),
 //! mmap_region(): MMAP-EINVAL-12, MMAP-EBADF-2, MMAP-EINVAL-2, MMAP-ENOMEM-4,
 //! MMAP-ENOMEM-7, MMAP-ENOMEM-8, MMAP-ENOMEM-3, MMAP-ERRADDR-1, MMAP-ENOMEM-5, MMAP-EINVAL-13, MMAP-EPERM-4,
-//! MMAP-EEXIST-1, MMAP-EPERM-3, MMAP-EAGAIN-1, MMAP-EOVERFLOW-1,
+//! MMAP-EEXIST-1, MMAP-EPERM-3, MMAP-EAGAIN-1, MMAP-EOVERFLOW-1, MMAP-EOVERFLOW-2,
 //! MMAP-EINVAL-1, MMAP-ENOTSUP-2, MMAP-EACCES-2, MMAP-EACCES-1,
 //! MMAP-EPERM-5, MMAP-ENODEV-1, MMAP-EINVAL-15, MMAP-ENOMEM-2, MMAP-ENOMEM-1, MMAP-ENOMEM-6; success
 //! MMAP-OK-1 / MMAP-OK-2, or MMAP-OK-3 when a stack's guard gap moved the placement.
@@ -533,6 +533,7 @@ impl Model {
         let checked = file && valid_type && r.entry.is_some();
         let unknown_flags = r.flags.bits() & !LINUX_KNOWN_FLAGS != 0;
         c.check("MMAP-EOVERFLOW-1", Errno::EOVERFLOW, file && self.object_range_blown(r))
+            .check("MMAP-EOVERFLOW-2", Errno::EOVERFLOW, file && self.device_range_wraps(r))
             .check("MMAP-EINVAL-1", Errno::EINVAL, !valid_type)
             // EOPNOTSUPP on Linux, the same number (95) as ENOTSUP.
             .check_alt(
@@ -713,6 +714,17 @@ impl Model {
         r.object_offset(self.profile.page_size)
             .checked_add(size)
             .is_none_or(|end| end > self.profile.max_object_offset)
+    }
+
+    /// Whether the mapping goes through a device or a pipe (no regular file
+    /// or shared-memory object) and its offset range wraps: Linux lets such
+    /// files use every unsigned offset, so only the wrap is refused.
+    fn device_range_wraps(&self, r: &Request) -> bool {
+        let device = r
+            .entry
+            .is_some_and(|e| matches!(e.target, FdTarget::Zero | FdTarget::Unmappable | FdTarget::Pipe { .. }));
+        let Some(size) = r.size else { return false };
+        device && r.object_offset(self.profile.page_size).checked_add(size).is_none()
     }
 
     /// Up-front memory the mapping needs.

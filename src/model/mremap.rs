@@ -414,7 +414,7 @@ impl Model {
         let last = proc.space.region_at(Addr(end.0 - 1)).expect("a region ends here");
         let mut grown = last.clone();
         grown.range = AddrRange::new(end, Len(len)).expect("inside");
-        grown.offset = last.offset + last.len();
+        grown.offset = last.end_offset();
         grown.private_pages = Default::default();
         if let Backing::Object(id) = grown.backing {
             self.objects.expect_mut(id).map_refs += 1;

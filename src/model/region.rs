@@ -59,9 +59,18 @@ impl Region {
         false
     }
 
-    /// The backing offset of `addr`, which must lie inside.
+    /// The backing offset of `addr`, which must lie inside. Linux counts a
+    /// file's offset in pages, so a mapping of a device may reach past 2^64
+    /// bytes (mmap refuses only a wrap, MMAP-EOVERFLOW-2, and mremap grows
+    /// the mapping further): such offsets read as 2^64 - 1, past the end of
+    /// every object, as the kernel's page offsets are.
     pub fn offset_of(&self, addr: Addr) -> u64 {
-        self.offset + (addr.0 - self.range.start().0)
+        self.offset.saturating_add(addr.0 - self.range.start().0)
+    }
+
+    /// The backing offset just past the region, read as [`Region::offset_of`] reads one.
+    pub fn end_offset(&self) -> u64 {
+        self.offset.saturating_add(self.len())
     }
 
     /// Splits at `at` (page-aligned, strictly inside): `self` keeps the low part,

@@ -104,7 +104,7 @@ fn other_views(m: &Model, pid: Pid, addr: Addr, len: u64) -> Vec<OtherView> {
     for proc in m.processes() {
         for r in proc.space.regions() {
             let same = proc.pid == pid && r.range == target.range;
-            let covers = r.offset <= offset && offset + len <= r.offset + r.len();
+            let covers = r.offset <= offset && offset.saturating_add(len) <= r.end_offset();
             let unspecified = target.shared && !r.shared;
             if same || r.backing != Backing::Object(id) || !covers || unspecified {
                 continue;
