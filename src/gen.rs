@@ -460,10 +460,12 @@ impl Gen {
         } else {
             self.fd(pid)
         };
-        let off = match self.below(20) {
-            0..=15 => 0,
-            16..=18 => self.below(4) * self.page,
-            _ => self.below(self.page * 4),
+        let off = match self.below(40) {
+            0..=31 => 0,
+            32..=37 => self.below(4) * self.page,
+            38 => self.below(self.page * 4),
+            // The last pages below 2^64: a range that wraps, or ends just short.
+            _ => u64::MAX - (1 + self.below(4)) * self.page + 1,
         };
         if fixed {
             self.mark(&addr, len);
