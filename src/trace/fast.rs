@@ -133,19 +133,22 @@ fn word(bytes: &[u8]) -> u64 {
     u64::from_le_bytes(bytes.try_into().expect("eight bytes"))
 }
 
+/// 0x01 in every byte of a word.
 const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+/// The high bit of every byte of a word.
 const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
 
-/// The high bit of each byte of `x` that is zero, and of bytes above a zero
-/// byte only (a borrow runs upwards): so the lowest bit set is exact, and
-/// the word is 0 exactly when no byte is.
-fn zero_bytes(x: u64) -> u64 {
-    x.wrapping_sub(ONES) & !x & HIGH
+/// The high bit of each byte of `x` below `limit` (at most 0x80), and of
+/// bytes above such a byte only (a borrow runs upwards): so the lowest bit
+/// set is exact, and the word is 0 exactly when no byte is below `limit`.
+fn bytes_below(x: u64, limit: u8) -> u64 {
+    x.wrapping_sub(ONES * u64::from(limit)) & !x & HIGH
 }
 
-/// The high bit of each byte of `x` that is `byte` (the lowest exact).
+/// The high bit of each byte of `x` that is `byte` (the lowest exact, as
+/// [`bytes_below`]).
 fn bytes_equal(x: u64, byte: u8) -> u64 {
-    zero_bytes(x ^ (ONES * u64::from(byte)))
+    bytes_below(x ^ (ONES * u64::from(byte)), 1)
 }
 
 /// Whether `bytes` holds no `\\` and no control character (tab and line
@@ -158,8 +161,7 @@ fn is_plain(bytes: &[u8]) -> bool {
     let mut words = bytes.chunks_exact(8);
     for w in &mut words {
         let x = word(w);
-        // Bytes below 0x20, like zero_bytes: exact for "none".
-        found |= bytes_equal(x, b'\\') | (x.wrapping_sub(ONES * 0x20) & !x & HIGH);
+        found |= bytes_equal(x, b'\\') | bytes_below(x, 0x20);
     }
     found == 0 && words.remainder().iter().all(|&b| b != b'\\' && b >= 0x20)
 }
