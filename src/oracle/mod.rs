@@ -103,25 +103,12 @@ impl Oracle {
                 }
             }
             Some(Err(reason)) => Some(reason),
-            None => None,
+            // The model's own outcome was not the one observed.
+            None => match self.adopt_observed(pid, call, observed, &verdict) {
+                Ok(judgement) => return judgement,
+                Err(reason) => reason,
+            },
         };
-        // Asked only off the common path above, which needs no answer.
-        let free_choice = call.result_is_free_choice() && verdict.outcome.is_ok();
-        // Nothing refused yet: the model's own outcome was not the one observed.
-        if refused.is_none() {
-            let allowed_by = verdict.allows(observed, self.strict);
-            if allowed_by.is_some() || (free_choice && same_kind_of_success(&verdict.outcome, observed)) {
-                match self.model.apply(pid, call, observed) {
-                    Ok(()) => {
-                        return Judgement::Allowed {
-                            rule: allowed_by.unwrap_or(verdict.rule),
-                            adopted: allowed_by.is_none(),
-                        }
-                    }
-                    Err(reason) => refused = Some(reason),
-                }
-            }
-        }
         let focus = report::focus(call, observed);
         let state = report::render_state(&self.model, pid, focus);
         let summary = report::state_summary(&self.model, pid, focus);
@@ -131,7 +118,30 @@ impl Oracle {
         } else if let Err(e) = self.model.apply(pid, call, &verdict.outcome) {
             refused = Some(format!("the model could not apply its own outcome: {e}"));
         }
+        let free_choice = is_free_choice(call, &verdict);
         self.divergence(observed, &verdict, free_choice, refused, (state, summary))
+    }
+
+    /// Applies `observed` when the verdict allows it, or when it is another
+    /// value of a free choice (an address, an fd): the judgement then, else
+    /// why the model refused to apply it (`None`: it was not allowed at all).
+    fn adopt_observed(
+        &mut self,
+        pid: Pid,
+        call: &Call,
+        observed: &Outcome,
+        verdict: &Verdict,
+    ) -> Result<Judgement, Option<String>> {
+        let allowed_by = verdict.allows(observed, self.strict);
+        let other_choice = is_free_choice(call, verdict) && same_kind_of_success(&verdict.outcome, observed);
+        if allowed_by.is_none() && !other_choice {
+            return Err(None);
+        }
+        self.model.apply(pid, call, observed).map_err(Some)?;
+        Ok(Judgement::Allowed {
+            rule: allowed_by.unwrap_or(verdict.rule),
+            adopted: allowed_by.is_none(),
+        })
     }
 
     /// Runs the model's own outcome of `call` by `pid` (for `run` on the model
@@ -194,6 +204,12 @@ impl Oracle {
             summary,
         }))
     }
+}
+
+/// Whether the model's own outcome is a success whose value any free one
+/// could have been (a placed address, the lowest free fd).
+fn is_free_choice(call: &Call, verdict: &Verdict) -> bool {
+    call.result_is_free_choice() && verdict.outcome.is_ok()
 }
 
 /// Whether `observed` is a success with a value of the kind the model's own
