@@ -214,21 +214,15 @@ pub trait FlagNames: Sized + Copy {
         Ok(Self::from_raw(bits))
     }
 
-    /// The value of one word of a list: a name as written (a name holds no
-    /// spaces, so the common word needs no trimming), else the trimmed word's.
+    /// The value of one word of a list: a name or a number, with spaces
+    /// around it allowed. The word as written is tried as a name first: a
+    /// name holds no spaces, so the common word needs no trimming.
     fn word_value(word: &str) -> Result<u32, String> {
-        match Self::named(word) {
-            Some(v) => Ok(v),
-            None => Self::name_value(word.trim()),
-        }
-    }
-
-    /// The value of one name or number.
-    fn name_value(part: &str) -> Result<u32, String> {
-        if let Some(v) = Self::named(part) {
+        if let Some(v) = Self::named(word) {
             return Ok(v);
         }
-        parse_u32(part).ok_or_else(|| {
+        let part = word.trim();
+        Self::named(part).or_else(|| parse_u32(part)).ok_or_else(|| {
             let known: Vec<&str> = Self::NAMES.iter().map(|(n, _)| *n).collect();
             format!(
                 "unknown flag `{part}` (expected one of {} or a number)",
