@@ -169,7 +169,7 @@ impl Oracle {
                 adopted: run.adopted,
             };
         }
-        let free_choice = call.result_is_free_choice() && run.verdict.outcome.is_ok();
+        let free_choice = is_free_choice(call, &run.verdict);
         let refused = (free_choice && same_kind_of_success(&run.verdict.outcome, observed))
             .then(|| format!("{observed} is not free here"));
         let focus = report::focus(call, observed);
