@@ -5,7 +5,8 @@
 //! (old address), MREMAP-EINVAL-3 (new length); with MREMAP_FIXED or
 //! MREMAP_DONTUNMAP, MREMAP-EINVAL-4 (the new address) and MREMAP-ENOMEM-1
 //! (the map count); MREMAP-EFAULT-1 (nothing mapped at the old address);
-//! MREMAP-OK-1 (the same length, nowhere to go); MREMAP-EINVAL-5 (length 0
+//! MREMAP-OK-1 (the same length, nowhere to go); MREMAP-EINVAL-6 (a
+//! shrink whose old range passes the user address space); MREMAP-EINVAL-5 (length 0
 //! of a private mapping), MREMAP-EFAULT-1 (the old range leaves its
 //! mapping); growth: MREMAP-EAGAIN-1 (the lock limit), MREMAP-ENOMEM-2
 //! (RLIMIT_AS, RLIMIT_DATA); then MREMAP-OK-2 (in place), MREMAP-ENOMEM-3
@@ -176,6 +177,16 @@ impl Model {
         let region = region.expect("checked");
         if !call.names_new_addr() && call.old == call.new {
             return Ok((Plan::Nothing, "MREMAP-OK-1"));
+        }
+        // A shrink unmaps its tail as munmap does, which refuses a range
+        // past the user address space (an old length near 2^64 included).
+        c.check(
+            "MREMAP-EINVAL-6",
+            Errno::EINVAL,
+            call.new < call.old && call.addr.0.checked_add(call.old).is_none_or(|end| end > p.user_end),
+        );
+        if let Some(v) = c.verdict() {
+            return Err(v);
         }
         // Shrinking where it is checks nothing more: the tail goes, whatever
         // maps it.

@@ -551,6 +551,37 @@ fn mremap_einval_1_to_5_argument_checks_in_order() {
 }
 
 #[test]
+fn mremap_einval_6_a_shrink_past_the_end_of_user_space() {
+    let (mut m, a) = four_pages();
+    let e = Errno::EINVAL;
+    let before = m.step(P1, &Call::Meminfo {}).outcome;
+    let user_end = LINUX.profile().user_end;
+    for (old, flags, to) in [
+        // Rounds to 2^64 - 4096: the tail wraps past 2^64 (probed: EINVAL).
+        (u64::MAX - 4792, MremapFlags::empty(), 0),
+        (user_end - a + PAGE, MremapFlags::empty(), 0),
+        (user_end - a + PAGE, MremapFlags::MAYMOVE, 0),
+        (
+            u64::MAX - 4792,
+            MremapFlags::MAYMOVE | MremapFlags::FIXED,
+            a + 0x10_0000,
+        ),
+    ] {
+        assert_err(&mut m, P1, &mremap(a, old, 3 * PAGE, flags, to), e, "MREMAP-EINVAL-6");
+    }
+    assert_eq!(
+        m.step(P1, &Call::Meminfo {}).outcome,
+        before,
+        "a refused shrink changes nothing"
+    );
+    // A shrink whose old range ends exactly at the end of user space is allowed.
+    assert!(m
+        .step(P1, &mremap(a, user_end - a, 3 * PAGE, MremapFlags::empty(), 0))
+        .outcome
+        .is_ok());
+}
+
+#[test]
 fn mremap_efault_1_and_ok_1_the_old_range() {
     let (mut m, a) = four_pages();
     let none = MremapFlags::empty();
