@@ -171,10 +171,17 @@ impl Model {
         (range, c)
     }
 
+    /// Whether `len` bytes from `addr` pass the end of the user address
+    /// space (or 2^64): the bound Linux's do_vmi_munmap() refuses a range by,
+    /// which also bounds mremap's shrinks and growth in place.
+    pub(super) fn passes_user_end(&self, addr: Addr, len: Len) -> bool {
+        let top = self.profile.user_end;
+        addr.0 > top || len.0 > top - addr.0
+    }
+
     /// Linux do_vmi_munmap(): there is no lower bound, only TASK_SIZE.
     fn linux_munmap_checks(&self, addr: Addr, len: Len) -> (Option<AddrRange>, Checks) {
-        let top = self.profile.user_end;
-        let outside = addr.0 > top || len.0 > top - addr.0;
+        let outside = self.passes_user_end(addr, len);
         let page = self.profile.page_size;
         let range = (!outside)
             .then(|| AddrRange::new(addr.align_down(page), Len(page_align_wrapping(len.0, page))))

@@ -180,10 +180,12 @@ impl Model {
         }
         // A shrink unmaps its tail as munmap does, which refuses a range
         // past the user address space (an old length near 2^64 included).
+        // Its start cannot overflow: a region is at `addr`, and
+        // MREMAP-EINVAL-3 keeps `new` within the user address space.
         c.check(
             "MREMAP-EINVAL-6",
             Errno::EINVAL,
-            call.new < call.old && call.addr.0.checked_add(call.old).is_none_or(|end| end > p.user_end),
+            call.new < call.old && self.passes_user_end(Addr(call.addr.0 + call.new), Len(call.old - call.new)),
         );
         if let Some(v) = c.verdict() {
             return Err(v);
@@ -274,8 +276,7 @@ impl Model {
 
     /// Whether `len` bytes from `end` are free and inside the user range.
     fn room_after(&self, proc: &Process, end: Addr, len: u64) -> bool {
-        end.0.checked_add(len).is_some_and(|e| e <= self.profile.user_end)
-            && AddrRange::new(end, Len(len)).is_some_and(|r| proc.space.is_free(r))
+        !self.passes_user_end(end, Len(len)) && AddrRange::new(end, Len(len)).is_some_and(|r| proc.space.is_free(r))
     }
 
     /// Where a moved mapping goes: the placement policy's choice for the
