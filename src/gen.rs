@@ -74,6 +74,7 @@ impl Script {
         let header = Header {
             profile: Some(opts.profile),
             seed: Some(opts.seed),
+            ram: None,
             comment: Some(format!(
                 "mmoracle gen --seed {} --steps {} --procs {} --profile {}",
                 opts.seed, opts.steps, opts.procs, opts.profile

@@ -8,7 +8,7 @@ use crate::types::{Addr, Errno, Len, MapFlags, MclFlags, MsyncFlags, Prot, Resou
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 
 /// The name of a profile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -727,7 +727,36 @@ impl Profile {
     pub fn round_up(&self, len: u64) -> Option<u64> {
         crate::types::align_up(len, self.page_size)
     }
+
+    /// This profile with `ram_bytes` of system memory in place of its own:
+    /// a trace's header `ram` (spec/trace-format.md §2), so that a
+    /// recording is judged with the memory of the machine it was recorded
+    /// on. Each distinct profile is made once and kept for the run, at most
+    /// [`MAX_RAM_VARIANTS`] of them; past that, `None`.
+    pub fn with_ram_bytes(&'static self, ram_bytes: u64) -> Option<&'static Profile> {
+        if ram_bytes == self.ram_bytes {
+            return Some(self);
+        }
+        static MADE: Mutex<Vec<&'static Profile>> = Mutex::new(Vec::new());
+        let mut made = MADE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(&p) = made.iter().find(|p| p.name == self.name && p.ram_bytes == ram_bytes) {
+            return Some(p);
+        }
+        if made.len() >= MAX_RAM_VARIANTS {
+            return None;
+        }
+        // Leaked on purpose: the model holds its profile as `&'static`, and
+        // the cache bounds how many are made.
+        let p: &'static Profile = Box::leak(Box::new(Profile { ram_bytes, ..*self }));
+        made.push(p);
+        Some(p)
+    }
 }
+
+/// How many profiles with another system memory ([`Profile::with_ram_bytes`])
+/// one run may make: far more than the machines a suite was recorded on,
+/// and a bound on the memory kept for them.
+pub const MAX_RAM_VARIANTS: usize = 64;
 
 #[cfg(test)]
 mod tests {

@@ -17,7 +17,7 @@ pub mod run;
 
 use crate::call::{Call, Outcome, Value};
 use crate::model::Model;
-use crate::profile::ProfileName;
+use crate::profile::{Profile, ProfileName};
 use crate::rules::{Allowed, RuleId, Verdict};
 use crate::types::Pid;
 
@@ -73,8 +73,14 @@ pub struct Oracle {
 impl Oracle {
     /// An oracle over a fresh model of `profile`.
     pub fn new(profile: ProfileName, strict: bool) -> Oracle {
+        Oracle::with_profile(profile.profile(), strict)
+    }
+
+    /// An oracle over a fresh model of a profile that need not be a named
+    /// one (a trace's header may give another system memory).
+    pub fn with_profile(profile: &'static Profile, strict: bool) -> Oracle {
         Oracle {
-            model: Model::new(profile),
+            model: Model::with_profile(profile),
             strict,
         }
     }

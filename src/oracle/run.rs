@@ -9,7 +9,7 @@ use crate::call::Outcome;
 use crate::error::{Error, TraceError};
 use crate::manager::{Incident, MemoryManager};
 use crate::model::Model;
-use crate::profile::ProfileName;
+use crate::profile::{ProfileName, MAX_RAM_VARIANTS};
 use crate::trace::{Bindings, Event, Header, Next, RawEvent, Reader, Writer};
 use std::io::{BufRead, Write};
 
@@ -166,9 +166,23 @@ pub fn judge<R: BufRead, W: Write>(
             return Ok(r);
         }
     }
+    // A real kernel has this machine's memory, whatever a recording's header
+    // says, and the recording made now says so in its own header.
+    let on_kernel = matches!(opts.mode, Mode::Run(b) if b != Backend::Model);
+    let ram = if on_kernel { None } else { reader.header().ram };
+    let Some(knobs) = Header {
+        ram,
+        ..Header::default()
+    }
+    .knobs(profile) else {
+        let why = format!(
+            "{name}: header `ram`: this run has met more than {MAX_RAM_VARIANTS} different values; judge fewer files at once"
+        );
+        return Ok(bad_file(name, opts, why));
+    };
     let mut run = FileRun {
-        oracle: Oracle::new(profile, opts.strict),
-        env: Bindings::new(profile.profile()),
+        oracle: Oracle::with_profile(knobs, opts.strict),
+        env: Bindings::new(knobs),
         // The model as a backend is the oracle's own model: a second copy
         // would make the same choices at twice the cost in time and memory.
         backend: match opts.mode {
@@ -194,6 +208,7 @@ pub fn judge<R: BufRead, W: Write>(
     if let Some(w) = out.as_deref_mut() {
         let header = Header {
             profile: Some(profile),
+            ram: on_kernel.then_some(knobs.ram_bytes).or(ram),
             ..reader.header().clone()
         };
         let path = || name.to_string();

@@ -9,7 +9,7 @@ pub mod reader;
 pub mod value;
 pub mod writer;
 
-use crate::profile::ProfileName;
+use crate::profile::{Profile, ProfileName};
 
 pub use reader::{Event, Field, Item, Next, RawEvent, Reader};
 pub use value::{Bindings, Expect, Pattern};
@@ -30,6 +30,21 @@ pub struct Header {
     pub profile: Option<ProfileName>,
     /// The seed of a generated trace.
     pub seed: Option<u64>,
+    /// The system memory, in bytes, of the machine a recording was made on:
+    /// when given, the profile's `ram_bytes` (and `$RAM`) for this trace.
+    pub ram: Option<u64>,
     /// Free text.
     pub comment: Option<String>,
+}
+
+impl Header {
+    /// The knobs `profile` has for this trace: its own, or with the system
+    /// memory the header gives (`ram`). `None` when the run has made
+    /// [`crate::profile::MAX_RAM_VARIANTS`] profiles with other memory already.
+    pub fn knobs(&self, profile: ProfileName) -> Option<&'static Profile> {
+        match self.ram {
+            Some(ram) => profile.profile().with_ram_bytes(ram),
+            None => Some(profile.profile()),
+        }
+    }
 }

@@ -298,10 +298,15 @@ impl<R: BufRead> Reader<R> {
                     header.profile = Some(name.parse::<ProfileName>().map_err(|e| self.error(line, f.column, e))?);
                 }
                 "seed" => header.seed = Some(f.value.as_u64().ok_or_else(|| bad("an unsigned integer"))?),
+                "ram" => {
+                    let bytes = f.value.as_u64().filter(|&b| b > 0);
+                    header.ram = Some(bytes.ok_or_else(|| bad("a number of bytes greater than 0"))?);
+                }
                 "comment" => header.comment = Some(f.value.as_str().ok_or_else(|| bad("a string"))?.to_string()),
                 other => {
-                    let msg =
-                        format!("unknown header field `{other}`: expected format, version, profile, seed or comment");
+                    let msg = format!(
+                        "unknown header field `{other}`: expected format, version, profile, seed, ram or comment"
+                    );
                     return Err(self.error(line, f.column, msg));
                 }
             }

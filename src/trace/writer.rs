@@ -30,11 +30,14 @@ impl<W: Write> Writer<W> {
         if let Some(s) = header.seed {
             put("seed", Json::from(s));
         }
+        if let Some(r) = header.ram {
+            put("ram", Json::from(r));
+        }
         if let Some(c) = &header.comment {
             put("comment", Json::from(c.as_str()));
         }
         // Written key by key so that `format` comes first whatever the map's order.
-        let keys = ["format", "version", "profile", "seed", "comment"];
+        let keys = ["format", "version", "profile", "seed", "ram", "comment"];
         let fields: Vec<(&str, &Json)> = keys.iter().filter_map(|k| map.get(*k).map(|v| (*k, v))).collect();
         self.object(&fields)
     }

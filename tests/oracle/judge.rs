@@ -252,3 +252,31 @@ fn reports_render_as_json_and_junit() {
     assert!(xml.contains("<error type=\"bad-input\""), "{xml}");
     assert!(xml.contains("&lt;") || !xml.contains("<0x"), "escaped");
 }
+
+/// A recording's header `ram` is the system memory it is judged with, and
+/// `$RAM`: the overcommit check (MMAP-ENOMEM-6) and its placements come out
+/// the same on every machine.
+#[test]
+fn a_header_gives_the_memory_a_recording_is_judged_with() {
+    let ram = 64u64 << 20;
+    let body = [
+        r#"{"pid":1,"call":"mmap","addr":0,"len":"$RAM+$PAGE","prot":"PROT_READ|PROT_WRITE","flags":"MAP_PRIVATE|MAP_ANON","fd":-1,"off":0,"ret":{"err":"ENOMEM"}}"#,
+        r#"{"pid":1,"call":"mmap","addr":0,"len":67108864,"prot":"PROT_READ|PROT_WRITE","flags":"MAP_PRIVATE|MAP_ANON","fd":-1,"off":0,"ret":{"ok":"0x7e0000000000"}}"#,
+        r#"{"pid":1,"call":"mmap","addr":0,"len":67112960,"prot":"PROT_READ|PROT_WRITE","flags":"MAP_PRIVATE|MAP_ANON","fd":-1,"off":0,"ret":{"err":"ENOMEM"}}"#,
+    ];
+    let with_header = |header: &str| [header].into_iter().chain(body).collect::<Vec<_>>().join("\n") + "\n";
+    let pinned = with_header(&format!(
+        r#"{{"format":"mmoracle-trace","version":1,"profile":"linux","ram":{ram}}}"#
+    ));
+    let (r, out) = judge_with(&pinned, Mode::Check, false, None);
+    assert!(r.passed(), "{}", file_text(&r));
+    assert!(
+        out.lines().next().unwrap().contains(&format!(r#""ram":{ram}"#)),
+        "the output keeps the header: {out}"
+    );
+    // Without it, `$RAM` follows the machine (line 2 still ENOMEM), but the
+    // machine's memory, far more than 64 MiB, lets the last call through.
+    let machine = with_header(r#"{"format":"mmoracle-trace","version":1,"profile":"linux"}"#);
+    let (r, _) = judge_with(&machine, Mode::Check, false, None);
+    assert_eq!(divergent_lines(&r), vec![4]);
+}

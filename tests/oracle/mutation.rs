@@ -117,8 +117,9 @@ fn mutate(oracle: &Oracle, pid: Pid, call: &Call, ret: &Outcome, equivalent: &mu
 fn mutants(trace: &str, equivalent: &mut u64) -> Vec<Mutant> {
     let mut reader = Reader::new(Cursor::new(trace.as_bytes()), "t").unwrap();
     let profile = reader.header().profile.unwrap_or(ProfileName::Neutrino);
-    let mut oracle = Oracle::new(profile, false);
-    let mut env = Bindings::new(profile.profile());
+    let knobs = reader.header().knobs(profile).expect("one recording machine's memory");
+    let mut oracle = Oracle::with_profile(knobs, false);
+    let mut env = Bindings::new(knobs);
     let mut out = Vec::new();
     while let Some(item) = reader.next_item().unwrap() {
         let Item::Event(raw) = item else { continue };

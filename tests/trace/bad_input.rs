@@ -180,6 +180,10 @@ fn missing_header_or_future_version() {
         &["unknown header field"],
     );
     assert_error(&trace(&[HEADER]), 2, 11, &["second header"]);
+    for bad in ["0", "-1", "\"16G\"", "1.5"] {
+        let text = format!("{{\"format\":\"mmoracle-trace\",\"version\":1,\"ram\":{bad}}}\n");
+        assert_error(&text, 1, 46, &["header `ram`", "a number of bytes greater than 0"]);
+    }
 }
 
 #[test]

@@ -118,6 +118,7 @@ fn every_call_writes_and_reads_back() {
     w.header(&Header {
         profile: Some(ProfileName::Qnx4),
         seed: Some(1),
+        ram: Some(25_275_990_016),
         comment: Some("round trip".into()),
     })
     .unwrap();

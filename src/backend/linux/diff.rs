@@ -193,6 +193,8 @@ fn write_regression(dir: &Path, seed: u64, opts: &DiffOptions, events: &[String]
         w.header(&Header {
             profile: Some(ProfileName::Linux),
             seed: Some(seed),
+            // Recorded on this machine's kernel, so judged with its memory anywhere.
+            ram: Some(ProfileName::Linux.profile().ram_bytes),
             comment: Some(format!(
                 "shrunk from `mmoracle gen --seed {seed} --steps {} --procs {} --profile linux` by `mmoracle diff`; \
                  reproduce: mmoracle run {} --backend linux --profile linux",
