@@ -504,10 +504,16 @@ fn bind_name(raw: &str, kind: ValueKind) -> Option<String> {
 
 /// `{"ok":V}`, `{"err":"E"}` or `{"fault":"S"}` (`value::parse_outcome`).
 fn outcome(raw: &str, kind: ValueKind, env: &Bindings) -> Option<Outcome> {
-    let mut fields = Fields::<1>::new();
-    fields.read(raw)?;
-    let &[(key, value)] = fields.as_slice() else {
-        return None;
+    let (key, value) = match tight_entry(raw) {
+        Some(entry) => entry,
+        None => {
+            let mut fields = Fields::<1>::new();
+            fields.read(raw)?;
+            let &[entry] = fields.as_slice() else {
+                return None;
+            };
+            entry
+        }
     };
     match key {
         "ok" => success(value, kind, env).map(Outcome::Ok),
@@ -521,6 +527,20 @@ fn outcome(raw: &str, kind: ValueKind, env: &Bindings) -> Option<Outcome> {
         },
         _ => None,
     }
+}
+
+/// The one entry of an object written without spaces, `{"key":value}`,
+/// as [`Fields::read`] would read it, but with none of its bookkeeping: a
+/// `ret` is nearly always so written. `None` for any other shape, which
+/// [`Fields`] then reads (or refuses).
+fn tight_entry(raw: &str) -> Option<(&str, &str)> {
+    let rest = raw.strip_prefix("{\"")?;
+    let close = first_quote(rest.as_bytes())?;
+    let (key, rest) = (&rest[..close], &rest[close + 1..]);
+    let body = rest.strip_prefix(':')?.strip_suffix('}')?;
+    let mut scan = Scan { text: body, pos: 0 };
+    let value = scan.value()?;
+    (scan.pos == body.len()).then_some((key, value))
 }
 
 /// A success value of `kind` (`value::parse_value`).
