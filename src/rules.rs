@@ -93,16 +93,62 @@ pub struct Hit {
     pub alt: Option<Errno>,
 }
 
+/// How many failing checks a list holds in place. A failing call nearly
+/// always fails fewer checks than this, so its list needs no allocation
+/// (the allocation and its free cost more than all of a list's checks).
+const HITS_IN_PLACE: usize = 4;
+
+/// A placeholder for the unused places of [`Checks::first`], never read.
+const NO_HIT: Hit = Hit {
+    rule: "",
+    errno: Errno::EINVAL,
+    alt: None,
+};
+
 /// Checks evaluated in order; records every one whose condition holds.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone)]
 pub struct Checks {
-    hits: Vec<Hit>,
+    /// The first failing checks, while there are at most [`HITS_IN_PLACE`].
+    first: [Hit; HITS_IN_PLACE],
+    /// How many checks failed.
+    len: usize,
+    /// Every failing check, once more failed than `first` holds.
+    spilled: Vec<Hit>,
+}
+
+impl Default for Checks {
+    fn default() -> Checks {
+        Checks {
+            first: [NO_HIT; HITS_IN_PLACE],
+            len: 0,
+            spilled: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Checks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checks").field("hits", &self.hits()).finish()
+    }
 }
 
 impl Checks {
     /// An empty list.
     pub fn new() -> Checks {
         Checks::default()
+    }
+
+    /// Records a failing check, after the others.
+    fn push(&mut self, hit: Hit) {
+        if self.len < HITS_IN_PLACE {
+            self.first[self.len] = hit;
+        } else {
+            if self.len == HITS_IN_PLACE {
+                self.spilled.extend_from_slice(&self.first);
+            }
+            self.spilled.push(hit);
+        }
+        self.len += 1;
     }
 
     /// Records `rule` failing with `errno` when `holds`.
@@ -113,25 +159,31 @@ impl Checks {
     /// Like [`Checks::check`], with a documented alternative errno.
     pub fn check_alt(&mut self, rule: RuleId, errno: Errno, alt: Option<Errno>, holds: bool) -> &mut Checks {
         if holds {
-            self.hits.push(Hit { rule, errno, alt });
+            self.push(Hit { rule, errno, alt });
         }
         self
     }
 
     /// Appends another list's failing checks after this one's.
     pub fn extend(&mut self, other: &Checks) -> &mut Checks {
-        self.hits.extend_from_slice(&other.hits);
+        for &hit in other.hits() {
+            self.push(hit);
+        }
         self
     }
 
     /// Whether any check failed.
     pub fn failed(&self) -> bool {
-        !self.hits.is_empty()
+        self.len > 0
     }
 
     /// The failing checks, in order.
     pub fn hits(&self) -> &[Hit] {
-        &self.hits
+        if self.len <= HITS_IN_PLACE {
+            &self.first[..self.len]
+        } else {
+            &self.spilled
+        }
     }
 
     /// The verdict: the first failing check (with every other failing check and
@@ -140,7 +192,7 @@ impl Checks {
     pub fn verdict(&self) -> Option<Verdict> {
         // Inlined, so that a caller whose checks all passed (nearly every
         // call) only tests for a hit, without a call that returns a verdict.
-        let first = self.hits.first()?;
+        let first = self.hits().first()?;
         Some(self.verdict_from(first))
     }
 
@@ -152,7 +204,7 @@ impl Checks {
                 alternatives.push(Allowed { outcome, rule });
             }
         };
-        for hit in &self.hits {
+        for hit in self.hits() {
             push(Outcome::Err(hit.errno), hit.rule);
             if let Some(alt) = hit.alt {
                 push(Outcome::Err(alt), hit.rule);
@@ -190,6 +242,22 @@ mod tests {
         assert_eq!(v.allows(&Outcome::Err(Errno::ENOMEM), true), None);
         assert_eq!(v.allows(&Outcome::Err(Errno::EINVAL), false), None);
         assert_eq!(v.alternatives.len(), 2);
+    }
+
+    #[test]
+    fn hits_past_those_held_in_place_keep_their_order() {
+        const RULES: [RuleId; 7] = ["R-1", "R-2", "R-3", "R-4", "R-5", "R-6", "R-7"];
+        let mut c = Checks::new();
+        for (i, rule) in RULES.into_iter().enumerate() {
+            c.check(rule, Errno::EINVAL, i != 2);
+        }
+        let mut both = c.clone();
+        both.extend(&c);
+        let rules = |c: &Checks| c.hits().iter().map(|h| h.rule).collect::<Vec<_>>();
+        let kept = ["R-1", "R-2", "R-4", "R-5", "R-6", "R-7"];
+        assert_eq!(rules(&c), kept);
+        assert_eq!(rules(&both), [kept, kept].concat());
+        assert_eq!(c.verdict().map(|v| v.rule), Some("R-1"));
     }
 
     #[test]
