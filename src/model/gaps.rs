@@ -22,6 +22,36 @@ struct NodeId(u32);
 /// A child link: a node, or an empty subtree.
 type Link = Option<NodeId>;
 
+/// Where a descent goes from a node.
+enum Step {
+    Left,
+    Right,
+    /// The node is the one looked for.
+    Here,
+}
+
+impl Step {
+    /// Towards the gap that starts at `key`.
+    fn by_key(key: Addr, gap: AddrRange) -> Step {
+        match key.cmp(&gap.start()) {
+            std::cmp::Ordering::Less => Step::Left,
+            std::cmp::Ordering::Equal => Step::Here,
+            std::cmp::Ordering::Greater => Step::Right,
+        }
+    }
+
+    /// Towards the gap that contains `addr`.
+    fn by_containment(addr: Addr, gap: AddrRange) -> Step {
+        if addr < gap.start() {
+            Step::Left
+        } else if addr < gap.end() {
+            Step::Here
+        } else {
+            Step::Right
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Node {
     gap: AddrRange,
@@ -41,7 +71,7 @@ pub struct Gaps {
     unused: Vec<NodeId>,
     root: Link,
     count: usize,
-    /// Scratch space for the path of a removal (kept to save an allocation).
+    /// Scratch space for the path of a descent (kept to save an allocation).
     path: Vec<NodeId>,
 }
 
@@ -101,32 +131,53 @@ impl Gaps {
     /// whether there was. Its children merge in its place; the summaries on
     /// the path to it are recomputed.
     pub fn remove(&mut self, start: Addr) -> bool {
-        let mut path = std::mem::take(&mut self.path);
-        path.clear();
-        let mut link = self.root;
-        let mut parent = None;
-        while let Some(at) = link {
-            let n = self.node(at);
-            let key = n.gap.start();
-            if key == start {
-                let (left, right) = (n.left, n.right);
-                let merged = self.merge(left, right);
-                self.attach(parent, merged);
-                self.unused.push(at);
-                self.count -= 1;
-                for &above in path.iter().rev() {
-                    self.update(above);
-                }
-                break;
-            }
-            let left = start < key;
-            link = if left { n.left } else { n.right };
-            parent = Some((at, left));
-            path.push(at);
+        let (found, parent) = self.descend(|gap| Step::by_key(start, gap));
+        if let Some(at) = found {
+            self.unlink(at, parent);
         }
-        let found = link.is_some();
-        self.path = path;
-        found
+        found.is_some()
+    }
+
+    /// Moves the end of the gap that starts at `start` to `end` (later or
+    /// earlier, still after `start`), and says whether there was such a gap:
+    /// one descent where a removal and an insertion took two. The key stays,
+    /// so the tree keeps its shape; only the summaries on the path change.
+    pub fn set_end(&mut self, start: Addr, end: Addr) -> bool {
+        let (found, _) = self.descend(|gap| Step::by_key(start, gap));
+        let Some(at) = found else { return false };
+        self.node_mut(at).gap = AddrRange::from_bounds(start, end).expect("a gap ends after its start");
+        self.update_path(Some(at));
+        true
+    }
+
+    /// The gap that contains `addr`, removed if it starts above `floor`:
+    /// one descent finds the gap and takes it out, where a look-up and a
+    /// removal by key took two.
+    pub fn remove_containing(&mut self, addr: Addr, floor: Addr) -> Option<AddrRange> {
+        let (found, parent) = self.descend(|gap| Step::by_containment(addr, gap));
+        let at = found?;
+        let gap = self.node(at).gap;
+        if gap.start() > floor {
+            self.unlink(at, parent);
+        }
+        Some(gap)
+    }
+
+    /// The gap that contains `addr`, cut to end at `addr` (removed when it
+    /// starts there), as it was before the cut: one descent for what a
+    /// look-up, a removal and an insertion did.
+    pub fn cut_containing(&mut self, addr: Addr) -> Option<AddrRange> {
+        let (found, parent) = self.descend(|gap| Step::by_containment(addr, gap));
+        let at = found?;
+        let gap = self.node(at).gap;
+        match AddrRange::from_bounds(gap.start(), addr) {
+            Some(low) => {
+                self.node_mut(at).gap = low;
+                self.update_path(Some(at));
+            }
+            None => self.unlink(at, parent),
+        }
+        Some(gap)
     }
 
     /// The gap that contains `addr`, if any.
@@ -216,6 +267,49 @@ impl Gaps {
             ));
         }
         Ok(widest)
+    }
+
+    /// Walks down from the root as `step` says, keeping the nodes passed in
+    /// `path` (scratch kept between calls, to save an allocation): the node
+    /// where it stopped (`None` at an empty link) and where that node hangs.
+    fn descend(&mut self, step: impl Fn(AddrRange) -> Step) -> (Link, Option<(NodeId, bool)>) {
+        self.path.clear();
+        let mut link = self.root;
+        let mut parent = None;
+        while let Some(at) = link {
+            let n = self.node(at);
+            let left = match step(n.gap) {
+                Step::Here => break,
+                Step::Left => true,
+                Step::Right => false,
+            };
+            link = if left { n.left } else { n.right };
+            parent = Some((at, left));
+            self.path.push(at);
+        }
+        (link, parent)
+    }
+
+    /// Takes out the node `at`, found by [`Gaps::descend`] (which left the
+    /// path to it): its children merge in its place.
+    fn unlink(&mut self, at: NodeId, parent: Option<(NodeId, bool)>) {
+        let n = self.node(at);
+        let merged = self.merge(n.left, n.right);
+        self.attach(parent, merged);
+        self.unused.push(at);
+        self.count -= 1;
+        self.update_path(None);
+    }
+
+    /// Recomputes the summaries of `changed` (a node whose gap changed, if
+    /// any) and of the path [`Gaps::descend`] left above it, bottom-up.
+    fn update_path(&mut self, changed: Link) {
+        if let Some(at) = changed {
+            self.update(at);
+        }
+        for i in (0..self.path.len()).rev() {
+            self.update(self.path[i]);
+        }
     }
 
     fn node(&self, id: NodeId) -> &Node {
@@ -372,5 +466,30 @@ mod tests {
         }
         assert!(g.is_empty());
         g.check_summaries().unwrap();
+    }
+
+    #[test]
+    fn one_descent_updates_keep_the_summaries() {
+        let mut g = Gaps::default();
+        for (s, e) in [(10, 12), (20, 30), (40, 41), (50, 60), (70, 75)] {
+            g.insert(gap(s, e));
+        }
+        assert!(g.set_end(Addr(40), Addr(48)) && !g.set_end(Addr(41), Addr(48)));
+        g.check_summaries().unwrap();
+        assert_eq!(g.lowest_fit(Addr(31), Len(8)), Some(gap(40, 48)));
+        assert!(g.set_end(Addr(50), Addr(52)));
+        g.check_summaries().unwrap();
+        assert_eq!(g.lowest_fit(Addr(41), Len(9)), None);
+        // Found but kept (it starts at the floor), found and taken, missed.
+        assert_eq!(g.remove_containing(Addr(25), Addr(20)), Some(gap(20, 30)));
+        assert_eq!(g.remove_containing(Addr(25), Addr(19)), Some(gap(20, 30)));
+        assert_eq!(g.remove_containing(Addr(25), Addr(0)), None);
+        g.check_summaries().unwrap();
+        // Cut in the middle, then at the start (the gap goes).
+        assert_eq!(g.cut_containing(Addr(72)), Some(gap(70, 75)));
+        assert_eq!(g.cut_containing(Addr(10)), Some(gap(10, 12)));
+        assert_eq!(g.cut_containing(Addr(13)), None);
+        g.check_summaries().unwrap();
+        assert_eq!(g.iter().collect::<Vec<_>>(), [gap(40, 48), gap(50, 52), gap(70, 72)]);
     }
 }
