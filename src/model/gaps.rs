@@ -302,13 +302,17 @@ impl Gaps {
     }
 
     /// Recomputes the summaries of `changed` (a node whose gap changed, if
-    /// any) and of the path [`Gaps::descend`] left above it, bottom-up.
+    /// any) and of the path [`Gaps::descend`] left above it, bottom-up. A
+    /// node's summary depends only on its gap and its children's summaries,
+    /// so once one comes out as it was, those above it are right already.
     fn update_path(&mut self, changed: Link) {
-        if let Some(at) = changed {
-            self.update(at);
+        if changed.is_some_and(|at| !self.update(at)) {
+            return;
         }
         for i in (0..self.path.len()).rev() {
-            self.update(self.path[i]);
+            if !self.update(self.path[i]) {
+                return;
+            }
         }
     }
 
@@ -324,11 +328,12 @@ impl Gaps {
         link.map_or(Len(0), |id| self.node(id).widest)
     }
 
-    /// Recomputes a node's summary from its children.
-    fn update(&mut self, id: NodeId) {
+    /// Recomputes a node's summary from its children; says whether it changed.
+    fn update(&mut self, id: NodeId) -> bool {
         let n = self.node(id);
         let widest = n.gap.len().max(self.widest(n.left)).max(self.widest(n.right));
-        self.node_mut(id).widest = widest;
+        let old = std::mem::replace(&mut self.node_mut(id).widest, widest);
+        old != widest
     }
 
     fn alloc(&mut self, gap: AddrRange) -> NodeId {
