@@ -54,40 +54,42 @@ impl Counters {
 }
 
 /// The regions one removal took out, in address order. Nearly every munmap
-/// removes one region, which is held without allocating.
+/// removes one region, which is held without allocating; the rest, when
+/// there are more, follow it in a vector that is not there otherwise (so
+/// that dropping a one-region removal tests for it, not drops an empty one).
 #[derive(Debug, Default)]
 pub struct Removed {
     one: Option<Region>,
-    more: Vec<Region>,
+    more: Option<Vec<Region>>,
 }
 
 impl Removed {
     fn push(&mut self, region: Region) {
-        if self.one.is_none() && self.more.is_empty() {
-            self.one = Some(region);
-            return;
+        match (&self.one, &mut self.more) {
+            (None, _) => self.one = Some(region),
+            (Some(_), Some(more)) => more.push(region),
+            (Some(_), None) => self.more = Some(vec![region]),
         }
-        self.more.extend(self.one.take());
-        self.more.push(region);
     }
 
     /// Whether nothing was removed.
     pub fn is_empty(&self) -> bool {
-        self.one.is_none() && self.more.is_empty()
+        self.one.is_none()
     }
 
     /// The removed regions, in address order.
     pub fn iter(&self) -> impl Iterator<Item = &Region> {
-        self.one.iter().chain(&self.more)
+        self.one.iter().chain(self.more.iter().flatten())
     }
 }
 
 impl IntoIterator for Removed {
     type Item = Region;
-    type IntoIter = std::iter::Chain<std::option::IntoIter<Region>, std::vec::IntoIter<Region>>;
+    type IntoIter =
+        std::iter::Chain<std::option::IntoIter<Region>, std::iter::Flatten<std::option::IntoIter<Vec<Region>>>>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.one.into_iter().chain(self.more)
+        self.one.into_iter().chain(self.more.into_iter().flatten())
     }
 }
 
