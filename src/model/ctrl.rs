@@ -225,22 +225,24 @@ impl Model {
         addr: Addr,
         len: Len,
         accept: impl FnOnce(&Verdict) -> bool,
-    ) -> (Verdict, Option<Result<(), String>>) {
+        applied: &mut super::Applied,
+    ) -> Verdict {
         let Some(proc) = self.procs.get(&pid) else {
-            return super::step_no_such_process(accept);
+            return super::step_no_such_process(accept, applied);
         };
         let (verdict, range) = match self.munmap_prelude(proc, addr, len) {
             Ok(range) => (Verdict::ok(Value::Unit, "MUNMAP-OK-1"), Some(range)),
             Err(v) => (v, None),
         };
         if !accept(&verdict) {
-            return (verdict, None);
+            return verdict;
         }
         if let Some(range) = range {
             self.unmap_pages(pid, range);
         }
         self.debug_check_invariants();
-        (verdict, Some(Ok(())))
+        *applied = Some(Ok(()));
+        verdict
     }
 
     /// Removes the pages of `range` that munmap's checks passed.

@@ -27,7 +27,7 @@ use super::process::{FdEntry, FdTarget, Process};
 use super::region::{Backing, Region};
 use super::resmgr::{Exchange, FileAttr};
 use super::space::Counters;
-use super::Model;
+use super::{Applied, Model};
 use crate::call::{Call, Outcome, Value};
 use crate::profile::{CommitScope, DataFacts, LimitLen, LockPrivilege, MmapArgs, MmapOrder, RegionLimit};
 use crate::rules::{Checks, Verdict};
@@ -163,25 +163,26 @@ impl Model {
     }
 
     /// Judges an mmap by `pid` and, when `accept` takes the verdict, applies
-    /// the model's own outcome, reading the arguments once for both.
+    /// the model's own outcome (its result into `applied`), reading the
+    /// arguments once for both.
     pub(super) fn step_mmap(
         &mut self,
         pid: Pid,
         call: &Call,
         accept: impl FnOnce(&Verdict) -> bool,
-    ) -> (Verdict, Option<Result<(), String>>) {
+        applied: &mut Applied,
+    ) -> Verdict {
         // One look-up of the caller serves the request and the checks.
         let Some(proc) = self.procs.get(&pid) else {
-            return super::step_no_such_process(accept);
+            return super::step_no_such_process(accept, applied);
         };
         let req = self.mmap_request(proc, call);
         let verdict = self.mmap_verdict(proc, &req);
-        if !accept(&verdict) {
-            return (verdict, None);
+        if accept(&verdict) {
+            *applied = Some(self.commit_request(pid, &req, &verdict.outcome));
+            self.debug_check_invariants();
         }
-        let applied = self.commit_request(pid, &req, &verdict.outcome);
-        self.debug_check_invariants();
-        (verdict, Some(applied))
+        verdict
     }
 
     /// The verdict on a request by `proc`: the first failing check, or the

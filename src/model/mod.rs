@@ -76,6 +76,9 @@ impl std::fmt::Debug for CallCount {
 /// Why an observed outcome could not be applied to the model.
 pub type ApplyError = String;
 
+/// What applying a verdict gave: `None` when it was not applied.
+pub type Applied = Option<Result<(), ApplyError>>;
+
 impl Model {
     /// A fresh system with one process, pid 1.
     pub fn new(profile: ProfileName) -> Model {
@@ -352,7 +355,8 @@ impl Model {
                 return run.verdict;
             }
         }
-        let (verdict, applied) = self.step_if(pid, call, |_| true);
+        let mut applied = None;
+        let verdict = self.step_into(pid, call, |_| true, &mut applied);
         applied
             .expect("accepted")
             .expect("the model's own outcome always applies");
@@ -364,24 +368,33 @@ impl Model {
     /// application, or `None` when `accept` refused. The same as
     /// [`Model::evaluate`] then [`Model::apply`], but mmap and munmap read
     /// their arguments and run their checks once for both.
-    pub fn step_if(
+    pub fn step_if(&mut self, pid: Pid, call: &Call, accept: impl FnOnce(&Verdict) -> bool) -> (Verdict, Applied) {
+        let mut applied = None;
+        let verdict = self.step_into(pid, call, accept, &mut applied);
+        (verdict, applied)
+    }
+
+    /// [`Model::step_if`] with the application's result put in `applied`:
+    /// the verdict is built where the caller keeps it, not moved out of a
+    /// pair (a verdict is 80 bytes, and [`Model::step`] runs per call).
+    fn step_into(
         &mut self,
         pid: Pid,
         call: &Call,
         accept: impl FnOnce(&Verdict) -> bool,
-    ) -> (Verdict, Option<Result<(), ApplyError>>) {
+        applied: &mut Applied,
+    ) -> Verdict {
         // mmap and munmap look the process up themselves (once).
         match call {
-            Call::Mmap { .. } => return self.step_mmap(pid, call, accept),
-            Call::Munmap { addr, len } => return self.step_munmap(pid, *addr, *len, accept),
+            Call::Mmap { .. } => return self.step_mmap(pid, call, accept, applied),
+            Call::Munmap { addr, len } => return self.step_munmap(pid, *addr, *len, accept, applied),
             _ => {}
         }
         let verdict = self.evaluate(pid, call);
-        if !accept(&verdict) {
-            return (verdict, None);
+        if accept(&verdict) {
+            *applied = Some(self.apply(pid, call, &verdict.outcome));
         }
-        let applied = self.apply(pid, call, &verdict.outcome);
-        (verdict, Some(applied))
+        verdict
     }
 
     /// Drops a removed region's references and charges.
@@ -444,10 +457,10 @@ fn no_such_process() -> Verdict {
 
 /// What [`Model::step_if`] gives for a call by a process that does not
 /// exist: the ESRCH verdict, whose application changes nothing.
-fn step_no_such_process(accept: impl FnOnce(&Verdict) -> bool) -> (Verdict, Option<Result<(), ApplyError>>) {
+fn step_no_such_process(accept: impl FnOnce(&Verdict) -> bool, applied: &mut Applied) -> Verdict {
     let verdict = no_such_process();
-    let applied = accept(&verdict).then_some(Ok(()));
-    (verdict, applied)
+    *applied = accept(&verdict).then_some(Ok(()));
+    verdict
 }
 
 /// The arguments of a `Call::Cred`.

@@ -24,6 +24,11 @@ pub struct RegionMap {
     index: BTreeMap<Addr, Slot>,
     slots: Vec<Option<Region>>,
     free: Vec<Slot>,
+    /// The first and the last entry of `index`: every placement, insertion
+    /// and removal asks for the ends of the map, and each end read from the
+    /// tree is a descent to a leaf (about 20 instructions; four a pair).
+    first: Option<(Addr, Slot)>,
+    last: Option<(Addr, Slot)>,
 }
 
 impl fmt::Debug for RegionMap {
@@ -76,13 +81,12 @@ impl RegionMap {
 
     /// The start of the first region.
     pub fn first_start(&self) -> Option<Addr> {
-        // Not `keys().next()`: an iterator finds both ends of the tree.
-        self.index.first_key_value().map(|(k, _)| *k)
+        self.first.map(|(k, _)| k)
     }
 
     /// The last region.
     pub fn last(&self) -> Option<&Region> {
-        self.index.last_key_value().map(|(_, s)| self.slot(*s))
+        self.last.map(|(_, s)| self.slot(s))
     }
 
     /// Adds `region` under its start; the caller guarantees no region starts there.
@@ -101,12 +105,25 @@ impl RegionMap {
         };
         let old = self.index.insert(start, slot);
         debug_assert!(old.is_none(), "no region started at {start}");
+        if self.first.is_none_or(|(k, _)| start < k) {
+            self.first = Some((start, slot));
+        }
+        if self.last.is_none_or(|(k, _)| start > k) {
+            self.last = Some((start, slot));
+        }
     }
 
     /// Takes out the region that starts at `start`, if there is one.
     pub fn remove(&mut self, start: Addr) -> Option<Region> {
         let slot = self.index.remove(&start)?;
         self.free.push(slot);
+        // Only the removal of an end reads the new end from the tree.
+        if self.first.is_some_and(|(k, _)| k == start) {
+            self.first = self.index.first_key_value().map(|(k, s)| (*k, *s));
+        }
+        if self.last.is_some_and(|(k, _)| k == start) {
+            self.last = self.index.last_key_value().map(|(k, s)| (*k, *s));
+        }
         self.slots[slot.0 as usize].take()
     }
 
@@ -115,6 +132,7 @@ impl RegionMap {
         let mut slots = std::mem::take(&mut self.slots);
         let index = std::mem::take(&mut self.index);
         self.free.clear();
+        (self.first, self.last) = (None, None);
         index
             .into_values()
             .map(|s| slots[s.0 as usize].take().expect("an indexed slot holds a region"))
@@ -123,8 +141,17 @@ impl RegionMap {
 
     /// Checks the slots from scratch: every start names a full slot of its
     /// own holding the region that starts there, and every other slot is
-    /// empty and listed free exactly once. Used by the invariant checker.
+    /// empty and listed free exactly once; the cached ends are the tree's.
+    /// Used by the invariant checker.
     pub fn check_slots(&self) -> Result<(), String> {
+        let ends = (self.index.first_key_value(), self.index.last_key_value());
+        let entry = |e: Option<(&Addr, &Slot)>| e.map(|(k, s)| (*k, *s));
+        if (entry(ends.0), entry(ends.1)) != (self.first, self.last) {
+            return Err(format!(
+                "the region map caches its ends as {:?} and {:?}, but they are {:?} and {:?}",
+                self.first, self.last, ends.0, ends.1
+            ));
+        }
         let mut seen = vec![false; self.slots.len()];
         let mut claim = |slot: Slot| -> Result<(), String> {
             match seen.get_mut(slot.0 as usize) {

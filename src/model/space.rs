@@ -54,40 +54,42 @@ impl Counters {
 }
 
 /// The regions one removal took out, in address order. Nearly every munmap
-/// removes one region, which is held without allocating.
+/// removes one region, which is held without allocating; the rest, when
+/// there are more, follow it in a vector that is not there otherwise (so
+/// that dropping a one-region removal tests for it, not drops an empty one).
 #[derive(Debug, Default)]
 pub struct Removed {
     one: Option<Region>,
-    more: Vec<Region>,
+    more: Option<Vec<Region>>,
 }
 
 impl Removed {
     fn push(&mut self, region: Region) {
-        if self.one.is_none() && self.more.is_empty() {
-            self.one = Some(region);
-            return;
+        match (&self.one, &mut self.more) {
+            (None, _) => self.one = Some(region),
+            (Some(_), Some(more)) => more.push(region),
+            (Some(_), None) => self.more = Some(vec![region]),
         }
-        self.more.extend(self.one.take());
-        self.more.push(region);
     }
 
     /// Whether nothing was removed.
     pub fn is_empty(&self) -> bool {
-        self.one.is_none() && self.more.is_empty()
+        self.one.is_none()
     }
 
     /// The removed regions, in address order.
     pub fn iter(&self) -> impl Iterator<Item = &Region> {
-        self.one.iter().chain(&self.more)
+        self.one.iter().chain(self.more.iter().flatten())
     }
 }
 
 impl IntoIterator for Removed {
     type Item = Region;
-    type IntoIter = std::iter::Chain<std::option::IntoIter<Region>, std::vec::IntoIter<Region>>;
+    type IntoIter =
+        std::iter::Chain<std::option::IntoIter<Region>, std::iter::Flatten<std::option::IntoIter<Vec<Region>>>>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.one.into_iter().chain(self.more)
+        self.one.into_iter().chain(self.more.into_iter().flatten())
     }
 }
 
@@ -217,24 +219,9 @@ impl AddressSpace {
     /// the removed regions.
     pub fn remove(&mut self, range: AddrRange, page_size: u64, objects: &mut Objects) -> Removed {
         // The gap index needs the end of the region left below the range and
-        // the start of the one left above. Beside a free bound the index
-        // tells them without a search of the region map; a bound inside a
-        // region is split there, and the piece left beside it touches it.
-        let below_start = range.start().0.checked_sub(1).map(Addr);
-        let before = match below_start.map_or(Some(Bounds::default()), |a| self.bounds_around(a)) {
-            Some(free) => free.before,
-            None => {
-                self.split_at(range.start(), page_size, objects);
-                Some(range.start())
-            }
-        };
-        let after = match self.bounds_around(range.end()) {
-            Some(free) => free.after,
-            None => {
-                self.split_at(range.end(), page_size, objects);
-                Some(range.end())
-            }
-        };
+        // the start of the one left above.
+        let before = self.bound_before(range.start(), page_size, objects);
+        let (after, after_gap_taken) = self.bound_after(range, page_size, objects);
         let mut removed = Removed::default();
         // After the splits, the next piece to remove starts where the last
         // one ended unless the range has a hole there: one removal by key per
@@ -253,9 +240,48 @@ impl AddressSpace {
             }
         }
         if !removed.is_empty() {
-            self.gaps_remove(before, after, &removed);
+            self.gaps_remove(before, after, after_gap_taken, &removed);
         }
+        debug_assert!(
+            !removed.is_empty() || !after_gap_taken,
+            "a gap went with nothing removed"
+        );
         removed
+    }
+
+    /// The end of the region left below `start` once a removal from `start`
+    /// is done. Beside a free bound the index tells it without a search of
+    /// the region map; a bound inside a region is split there, and the piece
+    /// left below touches it.
+    fn bound_before(&mut self, start: Addr, page_size: u64, objects: &mut Objects) -> Option<Addr> {
+        let below = Addr(start.0.checked_sub(1)?);
+        match self.bounds_around(below) {
+            Some(free) => free.before,
+            None => {
+                self.split_at(start, page_size, objects);
+                Some(start)
+            }
+        }
+    }
+
+    /// The start of the region left above `range` once it is removed, and
+    /// whether the gap below that start is already out of the index. A gap
+    /// that holds the range's end and starts above the range's start begins
+    /// at the end of a region the removal takes, so it merges away: the
+    /// descent that finds it takes it out (one descent, not two). An end
+    /// inside a region is split there, and the piece left above touches it.
+    fn bound_after(&mut self, range: AddrRange, page_size: u64, objects: &mut Objects) -> (Option<Addr>, bool) {
+        let end = range.end();
+        if let Some(edge) = self.edge_bounds(end) {
+            return (edge.after, false);
+        }
+        match self.gaps.remove_containing(end, range.start()) {
+            Some(gap) => (Some(gap.end()), gap.start() > range.start()),
+            None => {
+                self.split_at(end, page_size, objects);
+                (Some(end), false)
+            }
+        }
     }
 
     /// Applies `change` to every region inside `range` (after isolating it),
@@ -414,11 +440,13 @@ impl AddressSpace {
         };
         self.counters.sub(&region);
         if let Some(before) = self.end_before(start) {
-            let found = self.gaps.remove(before);
+            // The gap below keeps its start and ends at the new start.
+            let found = if before < new_start {
+                self.gaps.set_end(before, new_start)
+            } else {
+                self.gaps.remove(before)
+            };
             debug_assert!(found, "the gap index holds the gap at {before}");
-            if let Some(gap) = AddrRange::from_bounds(before, new_start) {
-                self.gaps.insert(gap);
-            }
         }
         let grow = start.0 - new_start.0;
         // The backing offset of the new first byte: below 0, the private
@@ -464,6 +492,19 @@ impl AddressSpace {
     /// ends of the region map are read; between two regions the gap index
     /// holds the hole (one descent instead of two searches of the map).
     fn bounds_around(&self, addr: Addr) -> Option<Bounds> {
+        self.edge_bounds(addr).or_else(|| {
+            self.gaps.containing(addr).map(|gap| Bounds {
+                before: Some(gap.start()),
+                after: Some(gap.end()),
+            })
+        })
+    }
+
+    /// The regions on either side of `addr` when it lies outside the span
+    /// of the regions (below the first, at or past the end of the last, or
+    /// there are none), read from the ends of the region map; `None` when
+    /// it lies inside that span, where only the gap index can tell.
+    fn edge_bounds(&self, addr: Addr) -> Option<Bounds> {
         let Some(first) = self.regions.first_start() else {
             return Some(Bounds::default());
         };
@@ -474,15 +515,9 @@ impl AddressSpace {
             });
         }
         let last_end = self.regions.last().map(|r| r.range.end());
-        if last_end.is_some_and(|end| addr >= end) {
-            return Some(Bounds {
-                before: last_end,
-                after: None,
-            });
-        }
-        self.gaps.containing(addr).map(|gap| Bounds {
-            before: Some(gap.start()),
-            after: Some(gap.end()),
+        last_end.filter(|end| addr >= *end).map(|end| Bounds {
+            before: Some(end),
+            after: None,
         })
     }
 
@@ -492,41 +527,71 @@ impl AddressSpace {
     }
 
     /// Keeps the gap index right for a region about to take `range`, which
-    /// is free: the gap around it gives way to the pieces on either side.
+    /// is free: the hole around it gives way to the pieces on either side.
     fn gaps_insert(&mut self, range: AddrRange) {
-        let Bounds { before, after } = self.bounds_around(range.start()).expect("the range is free");
-        if let (Some(b), Some(_)) = (before, after) {
-            let found = self.gaps.remove(b);
-            debug_assert!(found, "the gap index holds the gap at {b}");
-        }
-        let low = before.and_then(|b| AddrRange::from_bounds(b, range.start()));
-        let high = after.and_then(|a| AddrRange::from_bounds(range.end(), a));
-        for gap in low.into_iter().chain(high) {
-            self.gaps.insert(gap);
+        let after = match self.edge_bounds(range.start()) {
+            // Past the last region the piece below is a new gap (the hole
+            // there is not in the index, nor is the one below the first).
+            Some(Bounds { before, after }) => {
+                if let Some(low) = before.and_then(|b| AddrRange::from_bounds(b, range.start())) {
+                    self.gaps.insert(low);
+                }
+                after
+            }
+            // Between two regions the gap keeps its start and is cut at the
+            // range, in the descent that finds it.
+            None => Some(
+                self.gaps
+                    .cut_containing(range.start())
+                    .expect("the range is free")
+                    .end(),
+            ),
+        };
+        if let Some(high) = after.and_then(|a| AddrRange::from_bounds(range.end(), a)) {
+            self.gaps.insert(high);
         }
     }
 
     /// Keeps the gap index right after `removed` went, with `before` the end
     /// of the region left below them and `after` the start of the one left
     /// above: the gaps between those two (each starts where the region
-    /// before it ended) merge into one.
-    fn gaps_remove(&mut self, before: Option<Addr>, after: Option<Addr>, removed: &Removed) {
+    /// before it ended) merge into one. `after_gap_taken` says the gap that
+    /// ends at `after` is already out (see [`AddressSpace::bound_after`]).
+    fn gaps_remove(&mut self, before: Option<Addr>, after: Option<Addr>, after_gap_taken: bool, removed: &Removed) {
         // Only gaps that exist are looked for: a search for a missing key
         // walks the whole depth of the index, a cache miss a level in a
         // large one.
-        let starts = removed.iter().map(|r| Some(r.range.start())).chain([after]);
-        let ends = std::iter::once(before).chain(removed.iter().map(|r| Some(r.range.end())));
-        for (end, next) in ends.zip(starts) {
-            if let (Some(e), Some(n)) = (end, next) {
-                if e < n {
-                    let found = self.gaps.remove(e);
-                    debug_assert!(found, "the gap index holds the gap at {e}");
-                }
+        let mut ends = None;
+        for r in removed.iter() {
+            if let Some(e) = ends.filter(|e| *e < r.range.start()) {
+                self.remove_gap(e);
             }
+            ends = Some(r.range.end());
         }
-        if let Some(gap) = before.zip(after).and_then(|(b, a)| AddrRange::from_bounds(b, a)) {
-            self.gaps.insert(gap);
+        let last_end = ends.expect("something was removed");
+        if after.is_some_and(|a| !after_gap_taken && last_end < a) {
+            self.remove_gap(last_end);
         }
+        let first = removed.iter().next().expect("something was removed").range.start();
+        // The gap below the first removed region keeps its start and grows
+        // to `after` (one descent); without one, the merged gap is new.
+        match (before, after) {
+            (Some(b), Some(a)) if b < first => {
+                let found = self.gaps.set_end(b, a);
+                debug_assert!(found, "the gap index holds the gap at {b}");
+            }
+            (Some(b), None) if b < first => self.remove_gap(b),
+            (Some(b), Some(a)) => self
+                .gaps
+                .insert(AddrRange::from_bounds(b, a).expect("after lies above before")),
+            _ => {}
+        }
+    }
+
+    /// Removes the gap that starts at `start`, which the index holds.
+    fn remove_gap(&mut self, start: Addr) {
+        let found = self.gaps.remove(start);
+        debug_assert!(found, "the gap index holds the gap at {start}");
     }
 
     /// Whether `range` lies inside the part of the user range placement may
