@@ -561,14 +561,14 @@ impl AddressSpace {
         // Only gaps that exist are looked for: a search for a missing key
         // walks the whole depth of the index, a cache miss a level in a
         // large one.
-        let mut ends = None;
+        let mut previous_end = None;
         for r in removed.iter() {
-            if let Some(e) = ends.filter(|e| *e < r.range.start()) {
+            if let Some(e) = previous_end.filter(|e| *e < r.range.start()) {
                 self.remove_gap(e);
             }
-            ends = Some(r.range.end());
+            previous_end = Some(r.range.end());
         }
-        let last_end = ends.expect("something was removed");
+        let last_end = previous_end.expect("something was removed");
         if after.is_some_and(|a| !after_gap_taken && last_end < a) {
             self.remove_gap(last_end);
         }

@@ -169,12 +169,12 @@ pub fn judge<R: BufRead, W: Write>(
     // A real kernel has this machine's memory, whatever a recording's header
     // says, and the recording made now says so in its own header.
     let on_kernel = matches!(opts.mode, Mode::Run(b) if b != Backend::Model);
-    let ram = if on_kernel { None } else { reader.header().ram };
-    let Some(knobs) = Header {
-        ram,
-        ..Header::default()
-    }
-    .knobs(profile) else {
+    let knobs = if on_kernel {
+        Some(profile.profile())
+    } else {
+        reader.header().knobs(profile)
+    };
+    let Some(knobs) = knobs else {
         let why = format!(
             "{name}: header `ram`: this run has met more than {MAX_RAM_VARIANTS} different values; judge fewer files at once"
         );
@@ -208,7 +208,11 @@ pub fn judge<R: BufRead, W: Write>(
     if let Some(w) = out.as_deref_mut() {
         let header = Header {
             profile: Some(profile),
-            ram: on_kernel.then_some(knobs.ram_bytes).or(ram),
+            ram: if on_kernel {
+                Some(knobs.ram_bytes)
+            } else {
+                reader.header().ram
+            },
             ..reader.header().clone()
         };
         let path = || name.to_string();
