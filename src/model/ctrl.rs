@@ -225,7 +225,7 @@ impl Model {
         addr: Addr,
         len: Len,
         accept: impl FnOnce(&Verdict) -> bool,
-        applied: &mut super::Applied,
+        applied: impl FnOnce(Result<(), super::ApplyError>),
     ) -> Verdict {
         let Some(proc) = self.procs.get(&pid) else {
             return super::step_no_such_process(accept, applied);
@@ -241,7 +241,7 @@ impl Model {
             self.unmap_pages(pid, range);
         }
         self.debug_check_invariants();
-        *applied = Some(Ok(()));
+        applied(Ok(()));
         verdict
     }
 

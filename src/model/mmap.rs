@@ -27,7 +27,7 @@ use super::process::{FdEntry, FdTarget, Process};
 use super::region::{Backing, Region};
 use super::resmgr::{Exchange, FileAttr};
 use super::space::Counters;
-use super::{Applied, Model};
+use super::{ApplyError, Model};
 use crate::call::{Call, Outcome, Value};
 use crate::profile::{CommitScope, DataFacts, LimitLen, LockPrivilege, MmapArgs, MmapOrder, RegionLimit};
 use crate::rules::{Checks, Verdict};
@@ -170,7 +170,7 @@ impl Model {
         pid: Pid,
         call: &Call,
         accept: impl FnOnce(&Verdict) -> bool,
-        applied: &mut Applied,
+        applied: impl FnOnce(Result<(), ApplyError>),
     ) -> Verdict {
         // One look-up of the caller serves the request and the checks.
         let Some(proc) = self.procs.get(&pid) else {
@@ -179,8 +179,9 @@ impl Model {
         let req = self.mmap_request(proc, call);
         let verdict = self.mmap_verdict(proc, &req);
         if accept(&verdict) {
-            *applied = Some(self.commit_request(pid, &req, &verdict.outcome));
+            let result = self.commit_request(pid, &req, &verdict.outcome);
             self.debug_check_invariants();
+            applied(result);
         }
         verdict
     }
