@@ -189,7 +189,9 @@ impl Model {
     /// The verdict on a request by `proc`: the first failing check, or the
     /// address the profile's placement chooses.
     fn mmap_verdict(&self, proc: &Process, req: &Request) -> Verdict {
-        self.mmap_checks(proc, req).or_else(|| {
+        let mut checks = Checks::new();
+        self.mmap_checks(proc, req, &mut checks);
+        checks.or_else(|| {
             let base = self.mmap_base(proc, req).expect("the no-room check passed");
             let rule = match self.file_exchange(req) {
                 Some(x) if x.retried => "IOMMAP-RETRY-1",
@@ -219,8 +221,9 @@ impl Model {
 
     /// How the `_IO_MMAP` exchange for the request's file ends, if it is one
     /// and the server grants it. Inlined so that a request without an object
-    /// (most) is answered by one test, without a call.
-    #[inline]
+    /// (most) is answered by one test, without a call (a plain hint left
+    /// it a call).
+    #[inline(always)]
     fn file_exchange(&self, r: &Request) -> Option<Exchange> {
         if !matches!(r.source, Source::Object(_)) {
             return None;
@@ -229,23 +232,22 @@ impl Model {
         self.io_mmap_exchange(file, entry.oflags, r.prot, r.shared, &mut Checks::new())
     }
 
-    /// Every check of the profile's order.
-    fn mmap_checks(&self, proc: &Process, r: &Request) -> Checks {
-        let mut c = Checks::new();
+    /// Every check of the profile's order, into `c`: the caller's list is
+    /// filled in place (a list returned is built here and then moved).
+    fn mmap_checks(&self, proc: &Process, r: &Request, c: &mut Checks) {
         match self.profile.mmap_order {
             MmapOrder::Procnto => {
-                self.procnto_front_checks(proc, r, &mut c);
-                self.procnto_vmm_checks(proc, r, &mut c);
+                self.procnto_front_checks(proc, r, c);
+                self.procnto_vmm_checks(proc, r, c);
             }
             MmapOrder::Linux => {
-                self.linux_entry_checks(proc, r, &mut c);
-                self.linux_placement_checks(proc, r, &mut c);
-                self.linux_lock_checks(proc, r, &mut c);
-                self.linux_file_checks(r, &mut c);
-                self.linux_region_checks(proc, r, &mut c);
+                self.linux_entry_checks(proc, r, c);
+                self.linux_placement_checks(proc, r, c);
+                self.linux_lock_checks(proc, r, c);
+                self.linux_file_checks(r, c);
+                self.linux_region_checks(proc, r, c);
             }
         }
-        c
     }
 
     /// Normalises the arguments the way the profile's front end does.
@@ -847,7 +849,8 @@ impl Model {
         if !self.profile.failed_fixed_leaves_hole || !r.fixed() {
             return;
         }
-        let checks = self.mmap_checks(&self.procs[&pid], r);
+        let mut checks = Checks::new();
+        self.mmap_checks(&self.procs[&pid], r, &mut checks);
         let stage = checks.hits().iter().find(|h| h.errno == errno || h.alt == Some(errno));
         if let (Some(hit), Some(range)) = (stage, r.fixed_range()) {
             if AFTER_FIXED_UNMAP.contains(&hit.rule) {
