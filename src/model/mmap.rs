@@ -32,7 +32,7 @@ use crate::call::{Call, Outcome, Value};
 use crate::profile::{CommitScope, DataFacts, LimitLen, LockPrivilege, MmapArgs, MmapOrder, RegionLimit};
 use crate::rules::{Checks, Verdict};
 use crate::types::{page_offset, Addr, AddrRange, Errno, Fd, Len, MapFlags, ObjId, Pid, Prot, Resource};
-use std::cell::OnceCell;
+use std::cell::Cell;
 
 /// The flags Linux's `LEGACY_MAP_MASK` knows, in QNX numbering (MAP_TYPE,
 /// FIXED, ANONYMOUS, GROWSDOWN, STACK, NORESERVE, POPULATE, LOCKED; FIXED_NOREPLACE is
@@ -90,8 +90,8 @@ struct Request {
     guard: u64,
     /// The placement policy's choice for a floating mapping in the target's
     /// address space, searched for once (the no-room check and the base both
-    /// need it).
-    placement: OnceCell<Option<u64>>,
+    /// need it): `None` until searched for.
+    placement: Cell<Option<Option<u64>>>,
 }
 
 impl Request {
@@ -310,7 +310,7 @@ impl Model {
             size: pages.size,
             fixed_base: addr.0 - self.profile.page_offset(addr.0),
             guard: pages.guard,
-            placement: OnceCell::new(),
+            placement: Cell::new(None),
         }
     }
 
@@ -630,8 +630,18 @@ impl Model {
 
     /// Where the placement policy puts a floating mapping, if anywhere.
     fn floating_base(&self, proc: &Process, r: &Request) -> Option<u64> {
-        *r.placement
-            .get_or_init(|| proc.space.find_free(r.size?, r.addr, self.profile).map(|a| a.0))
+        // A Cell, not a OnceCell: OnceCell::get_or_init runs the search in
+        // a #[cold] function of its own, a call on every floating mmap,
+        // whose first look always searches.
+        if let Some(base) = r.placement.get() {
+            return base;
+        }
+        let base = r
+            .size
+            .and_then(|size| proc.space.find_free(size, r.addr, self.profile))
+            .map(|a| a.0);
+        r.placement.set(Some(base));
+        base
     }
 
     /// A MAP_FIXED range ends past the user address space (or wraps).
@@ -938,7 +948,7 @@ impl Model {
         }
         // The placement the checks chose in this state is free and inside
         // the user range (it is searched for only there).
-        if r.placement.get() == Some(&Some(range.start().0)) {
+        if r.placement.get() == Some(Some(range.start().0)) {
             return Ok(range);
         }
         if !proc.space.in_user_range(range, self.profile) {
