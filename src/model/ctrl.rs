@@ -150,25 +150,33 @@ impl Model {
 
     /// munmap's checks: the pages to unmap, or the failing verdict.
     fn munmap_prelude(&self, proc: &Process, addr: Addr, len: Len) -> Result<AddrRange, Verdict> {
-        let (range, mut c) = match self.profile.ctrl_order {
-            CtrlOrder::Procnto => self.procnto_munmap_checks(addr, len),
-            CtrlOrder::Linux => self.linux_munmap_checks(addr, len),
+        let mut c = Checks::new();
+        let range = self.munmap_checks(proc, addr, len, &mut c);
+        Self::walk_or_verdict(c, range)
+    }
+
+    /// Every check of the profile's munmap order, into `c`, and the pages
+    /// they cover (`None` when the range is invalid). The caller's list is
+    /// filled in place: a list returned is built here and then moved.
+    fn munmap_checks(&self, proc: &Process, addr: Addr, len: Len, c: &mut Checks) -> Option<AddrRange> {
+        let range = match self.profile.ctrl_order {
+            CtrlOrder::Procnto => self.procnto_munmap_checks(addr, len, c),
+            CtrlOrder::Linux => self.linux_munmap_checks(addr, len, c),
         };
         c.check(
             "MUNMAP-ENOMEM-1",
             Errno::ENOMEM,
             range.is_some_and(|r| self.munmap_split_blown(proc, r)),
         );
-        Self::walk_or_verdict(c, range)
+        range
     }
 
-    fn procnto_munmap_checks(&self, addr: Addr, len: Len) -> (Option<AddrRange>, Checks) {
+    fn procnto_munmap_checks(&self, addr: Addr, len: Len, c: &mut Checks) -> Option<AddrRange> {
         let range = self.procnto_pages(addr, len);
-        let mut c = Checks::new();
         c.check("MUNMAP-EINVAL-1", Errno::EINVAL, len.is_zero())
             .check("MUNMAP-EINVAL-2", Errno::EINVAL, self.unaligned(addr))
             .check("MUNMAP-EINVAL-3", Errno::EINVAL, !len.is_zero() && range.is_none());
-        (range, c)
+        range
     }
 
     /// Whether `len` bytes from `addr` pass the end of the user address
@@ -180,17 +188,16 @@ impl Model {
     }
 
     /// Linux do_vmi_munmap(): there is no lower bound, only TASK_SIZE.
-    fn linux_munmap_checks(&self, addr: Addr, len: Len) -> (Option<AddrRange>, Checks) {
+    fn linux_munmap_checks(&self, addr: Addr, len: Len, c: &mut Checks) -> Option<AddrRange> {
         let outside = self.passes_user_end(addr, len);
         let page = self.profile.page_size;
         let range = (!outside)
             .then(|| AddrRange::new(addr.align_down(page), Len(page_align_wrapping(len.0, page))))
             .flatten();
-        let mut c = Checks::new();
         c.check("MUNMAP-EINVAL-2", Errno::EINVAL, self.unaligned(addr))
             .check("MUNMAP-EINVAL-3", Errno::EINVAL, outside)
             .check("MUNMAP-EINVAL-1", Errno::EINVAL, len.is_zero());
-        (range, c)
+        range
     }
 
     /// Unmapping the middle of one region leaves one region more; that needs
@@ -225,23 +232,25 @@ impl Model {
         addr: Addr,
         len: Len,
         accept: impl FnOnce(&Verdict) -> bool,
-        applied: &mut super::Applied,
+        applied: impl FnOnce(Result<(), super::ApplyError>),
     ) -> Verdict {
         let Some(proc) = self.procs.get(&pid) else {
             return super::step_no_such_process(accept, applied);
         };
-        let (verdict, range) = match self.munmap_prelude(proc, addr, len) {
-            Ok(range) => (Verdict::ok(Value::Unit, "MUNMAP-OK-1"), Some(range)),
-            Err(v) => (v, None),
-        };
+        // The verdict is built from the list, not taken out of a Result
+        // (which moves it twice).
+        let mut checks = Checks::new();
+        let range = self.munmap_checks(proc, addr, len, &mut checks);
+        let verdict = checks.or_else(|| Verdict::ok(Value::Unit, "MUNMAP-OK-1"));
         if !accept(&verdict) {
             return verdict;
         }
-        if let Some(range) = range {
-            self.unmap_pages(pid, range);
+        // Only a call whose every check passed unmaps.
+        if !checks.failed() {
+            self.unmap_pages(pid, range.expect("a range is missing only when a check failed"));
         }
         self.debug_check_invariants();
-        *applied = Some(Ok(()));
+        applied(Ok(()));
         verdict
     }
 

@@ -27,12 +27,12 @@ use super::process::{FdEntry, FdTarget, Process};
 use super::region::{Backing, Region};
 use super::resmgr::{Exchange, FileAttr};
 use super::space::Counters;
-use super::{Applied, Model};
+use super::{ApplyError, Model};
 use crate::call::{Call, Outcome, Value};
 use crate::profile::{CommitScope, DataFacts, LimitLen, LockPrivilege, MmapArgs, MmapOrder, RegionLimit};
 use crate::rules::{Checks, Verdict};
 use crate::types::{page_offset, Addr, AddrRange, Errno, Fd, Len, MapFlags, ObjId, Pid, Prot, Resource};
-use std::cell::OnceCell;
+use std::cell::Cell;
 
 /// The flags Linux's `LEGACY_MAP_MASK` knows, in QNX numbering (MAP_TYPE,
 /// FIXED, ANONYMOUS, GROWSDOWN, STACK, NORESERVE, POPULATE, LOCKED; FIXED_NOREPLACE is
@@ -90,8 +90,8 @@ struct Request {
     guard: u64,
     /// The placement policy's choice for a floating mapping in the target's
     /// address space, searched for once (the no-room check and the base both
-    /// need it).
-    placement: OnceCell<Option<u64>>,
+    /// need it): `None` until searched for.
+    placement: Cell<Option<Option<u64>>>,
 }
 
 impl Request {
@@ -149,6 +149,18 @@ struct PageLayout {
     guard: u64,
 }
 
+/// What an mmap outcome changes (see [`Model::mmap_effect`]).
+#[derive(Clone, Copy, Debug)]
+enum MmapEffect {
+    /// A new region over `range`, locked when `locked` (MCL_FUTURE).
+    Map { range: AddrRange, locked: bool },
+    /// A failure: on procnto, one after the MAP_FIXED unmap leaves the range
+    /// empty.
+    Failed(Errno),
+    /// Nothing: a fault (mmap never gives one).
+    Nothing,
+}
+
 /// What a MAP_FIXED range holds now and would give back when unmapped.
 #[derive(Clone, Copy, Debug, Default)]
 struct Replaced {
@@ -170,7 +182,7 @@ impl Model {
         pid: Pid,
         call: &Call,
         accept: impl FnOnce(&Verdict) -> bool,
-        applied: &mut Applied,
+        applied: impl FnOnce(Result<(), ApplyError>),
     ) -> Verdict {
         // One look-up of the caller serves the request and the checks.
         let Some(proc) = self.procs.get(&pid) else {
@@ -179,8 +191,12 @@ impl Model {
         let req = self.mmap_request(proc, call);
         let verdict = self.mmap_verdict(proc, &req);
         if accept(&verdict) {
-            *applied = Some(self.commit_request(pid, &req, &verdict.outcome));
+            // The same look-up of the caller serves the outcome's judgement.
+            let result = self
+                .mmap_effect(proc, &req, &verdict.outcome)
+                .map(|effect| self.commit_effect(pid, &req, effect));
             self.debug_check_invariants();
+            applied(result);
         }
         verdict
     }
@@ -188,7 +204,9 @@ impl Model {
     /// The verdict on a request by `proc`: the first failing check, or the
     /// address the profile's placement chooses.
     fn mmap_verdict(&self, proc: &Process, req: &Request) -> Verdict {
-        self.mmap_checks(proc, req).or_else(|| {
+        let mut checks = Checks::new();
+        self.mmap_checks(proc, req, &mut checks);
+        checks.or_else(|| {
             let base = self.mmap_base(proc, req).expect("the no-room check passed");
             let rule = match self.file_exchange(req) {
                 Some(x) if x.retried => "IOMMAP-RETRY-1",
@@ -218,8 +236,9 @@ impl Model {
 
     /// How the `_IO_MMAP` exchange for the request's file ends, if it is one
     /// and the server grants it. Inlined so that a request without an object
-    /// (most) is answered by one test, without a call.
-    #[inline]
+    /// (most) is answered by one test, without a call (a plain hint left
+    /// it a call).
+    #[inline(always)]
     fn file_exchange(&self, r: &Request) -> Option<Exchange> {
         if !matches!(r.source, Source::Object(_)) {
             return None;
@@ -228,28 +247,30 @@ impl Model {
         self.io_mmap_exchange(file, entry.oflags, r.prot, r.shared, &mut Checks::new())
     }
 
-    /// Every check of the profile's order.
-    fn mmap_checks(&self, proc: &Process, r: &Request) -> Checks {
-        let mut c = Checks::new();
+    /// Every check of the profile's order, into `c`: the caller's list is
+    /// filled in place (a list returned is built here and then moved).
+    fn mmap_checks(&self, proc: &Process, r: &Request, c: &mut Checks) {
         match self.profile.mmap_order {
             MmapOrder::Procnto => {
-                self.procnto_front_checks(proc, r, &mut c);
-                self.procnto_vmm_checks(proc, r, &mut c);
+                self.procnto_front_checks(proc, r, c);
+                self.procnto_vmm_checks(proc, r, c);
             }
             MmapOrder::Linux => {
-                self.linux_entry_checks(proc, r, &mut c);
-                self.linux_placement_checks(proc, r, &mut c);
-                self.linux_lock_checks(proc, r, &mut c);
-                self.linux_file_checks(r, &mut c);
-                self.linux_region_checks(proc, r, &mut c);
+                self.linux_entry_checks(proc, r, c);
+                self.linux_placement_checks(proc, r, c);
+                self.linux_lock_checks(proc, r, c);
+                self.linux_file_checks(r, c);
+                self.linux_region_checks(proc, r, c);
             }
         }
-        c
     }
 
     /// Normalises the arguments the way the profile's front end does.
     /// `fd_owner` is the process whose fd table `fd` is looked up in: the
     /// caller, also for mmap_peer.
+    /// Inlined (a plain hint leaves it a call): built in its caller's frame,
+    /// a request costs some 20 instructions less per mmap.
+    #[inline(always)]
     fn mmap_request(&self, fd_owner: &Process, call: &Call) -> Request {
         let Call::Mmap {
             addr,
@@ -289,7 +310,7 @@ impl Model {
             size: pages.size,
             fixed_base: addr.0 - self.profile.page_offset(addr.0),
             guard: pages.guard,
-            placement: OnceCell::new(),
+            placement: Cell::new(None),
         }
     }
 
@@ -609,8 +630,18 @@ impl Model {
 
     /// Where the placement policy puts a floating mapping, if anywhere.
     fn floating_base(&self, proc: &Process, r: &Request) -> Option<u64> {
-        *r.placement
-            .get_or_init(|| proc.space.find_free(r.size?, r.addr, self.profile).map(|a| a.0))
+        // A Cell, not a OnceCell: OnceCell::get_or_init runs the search in
+        // a #[cold] function of its own, a call on every floating mmap,
+        // whose first look always searches.
+        if let Some(base) = r.placement.get() {
+            return base;
+        }
+        let base = r
+            .size
+            .and_then(|size| proc.space.find_free(size, r.addr, self.profile))
+            .map(|a| a.0);
+        r.placement.set(Some(base));
+        base
     }
 
     /// A MAP_FIXED range ends past the user address space (or wraps).
@@ -809,22 +840,39 @@ impl Model {
 
     /// Applies an mmap outcome to the request it answers.
     fn commit_request(&mut self, pid: Pid, r: &Request, outcome: &Outcome) -> Result<(), String> {
+        let effect = self.mmap_effect(&self.procs[&pid], r, outcome)?;
+        self.commit_effect(pid, r, effect);
+        Ok(())
+    }
+
+    /// What an mmap outcome of a request by `proc` changes, judged before
+    /// anything changes (an address the implementation was not free to
+    /// choose is refused). Inlined, like [`Model::commit_effect`], so that
+    /// the effect is not passed through memory on every mmap.
+    #[inline]
+    fn mmap_effect(&self, proc: &Process, r: &Request, outcome: &Outcome) -> Result<MmapEffect, String> {
         match outcome {
-            Outcome::Ok(Value::Addr(addr)) => self.commit_mapping(pid, r, *addr),
+            Outcome::Ok(Value::Addr(addr)) => Ok(MmapEffect::Map {
+                range: self.adoptable_range(proc, r, *addr)?,
+                locked: self.locks_at_mmap(proc, r),
+            }),
             Outcome::Ok(value) => Err(format!("mmap returns an address, not {value}")),
-            Outcome::Err(errno) => {
-                self.commit_failed_fixed(pid, r, *errno);
-                Ok(())
-            }
-            Outcome::Fault(_) => Ok(()),
+            Outcome::Err(errno) => Ok(MmapEffect::Failed(*errno)),
+            Outcome::Fault(_) => Ok(MmapEffect::Nothing),
         }
     }
 
-    fn commit_mapping(&mut self, pid: Pid, r: &Request, addr: Addr) -> Result<(), String> {
-        // One look-up of the caller serves the address check and the lock.
-        let proc = &self.procs[&pid];
-        let range = self.adoptable_range(proc, r, addr)?;
-        let locked = self.locks_at_mmap(proc, r);
+    /// Applies what [`Model::mmap_effect`] judged (inlined, see there).
+    #[inline]
+    fn commit_effect(&mut self, pid: Pid, r: &Request, effect: MmapEffect) {
+        match effect {
+            MmapEffect::Map { range, locked } => self.commit_mapping(pid, r, range, locked),
+            MmapEffect::Failed(errno) => self.commit_failed_fixed(pid, r, errno),
+            MmapEffect::Nothing => {}
+        }
+    }
+
+    fn commit_mapping(&mut self, pid: Pid, r: &Request, range: AddrRange, locked: bool) {
         // Only an object can be a server's file: anonymous memory skips the look-up.
         if let Source::Object(id) = r.source {
             if let Some(x) = self.file_exchange(r) {
@@ -836,7 +884,6 @@ impl Model {
         }
         let region = self.new_region(r, range, locked);
         self.insert_with_guard(pid, region, r.guard);
-        Ok(())
     }
 
     /// procnto unmaps a MAP_FIXED range (vmm_mmap step 13) before it allocates
@@ -846,7 +893,8 @@ impl Model {
         if !self.profile.failed_fixed_leaves_hole || !r.fixed() {
             return;
         }
-        let checks = self.mmap_checks(&self.procs[&pid], r);
+        let mut checks = Checks::new();
+        self.mmap_checks(&self.procs[&pid], r, &mut checks);
         let stage = checks.hits().iter().find(|h| h.errno == errno || h.alt == Some(errno));
         if let (Some(hit), Some(range)) = (stage, r.fixed_range()) {
             if AFTER_FIXED_UNMAP.contains(&hit.rule) {
@@ -900,7 +948,7 @@ impl Model {
         }
         // The placement the checks chose in this state is free and inside
         // the user range (it is searched for only there).
-        if r.placement.get() == Some(&Some(range.start().0)) {
+        if r.placement.get() == Some(Some(range.start().0)) {
             return Ok(range);
         }
         if !proc.space.in_user_range(range, self.profile) {

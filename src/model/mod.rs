@@ -355,12 +355,15 @@ impl Model {
                 return run.verdict;
             }
         }
-        let mut applied = None;
-        let verdict = self.step_into(pid, call, |_| true, &mut applied);
-        applied
-            .expect("accepted")
-            .expect("the model's own outcome always applies");
-        verdict
+        // The application's result is checked where it is made: checked
+        // after step_into returned, the verdict is held across one more call
+        // that may panic, and moved once more (80 bytes, every call).
+        self.step_into(
+            pid,
+            call,
+            |_| true,
+            |result| result.expect("the model's own outcome always applies"),
+        )
     }
 
     /// Evaluates `call` (not a library call) and, when `accept` takes the
@@ -370,19 +373,20 @@ impl Model {
     /// their arguments and run their checks once for both.
     pub fn step_if(&mut self, pid: Pid, call: &Call, accept: impl FnOnce(&Verdict) -> bool) -> (Verdict, Applied) {
         let mut applied = None;
-        let verdict = self.step_into(pid, call, accept, &mut applied);
+        let verdict = self.step_into(pid, call, accept, |result| applied = Some(result));
         (verdict, applied)
     }
 
-    /// [`Model::step_if`] with the application's result put in `applied`:
-    /// the verdict is built where the caller keeps it, not moved out of a
-    /// pair (a verdict is 80 bytes, and [`Model::step`] runs per call).
+    /// [`Model::step_if`] with the application's result handed to `applied`
+    /// (not called when `accept` refused): the verdict is built where the
+    /// caller keeps it, not moved out of a pair (a verdict is 80 bytes, and
+    /// [`Model::step`] runs per call).
     fn step_into(
         &mut self,
         pid: Pid,
         call: &Call,
         accept: impl FnOnce(&Verdict) -> bool,
-        applied: &mut Applied,
+        applied: impl FnOnce(Result<(), ApplyError>),
     ) -> Verdict {
         // mmap and munmap look the process up themselves (once).
         match call {
@@ -392,7 +396,7 @@ impl Model {
         }
         let verdict = self.evaluate(pid, call);
         if accept(&verdict) {
-            *applied = Some(self.apply(pid, call, &verdict.outcome));
+            applied(self.apply(pid, call, &verdict.outcome));
         }
         verdict
     }
@@ -457,9 +461,14 @@ fn no_such_process() -> Verdict {
 
 /// What [`Model::step_if`] gives for a call by a process that does not
 /// exist: the ESRCH verdict, whose application changes nothing.
-fn step_no_such_process(accept: impl FnOnce(&Verdict) -> bool, applied: &mut Applied) -> Verdict {
+fn step_no_such_process(
+    accept: impl FnOnce(&Verdict) -> bool,
+    applied: impl FnOnce(Result<(), ApplyError>),
+) -> Verdict {
     let verdict = no_such_process();
-    *applied = accept(&verdict).then_some(Ok(()));
+    if accept(&verdict) {
+        applied(Ok(()));
+    }
     verdict
 }
 

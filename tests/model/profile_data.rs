@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// whole check list (or a prelude of one) by the order.
 const CHECK_LIST_DISPATCHERS: [&str; 6] = [
     "mmap_checks",
-    "munmap_prelude",
+    "munmap_checks",
     "mprotect_prelude",
     "msync_prelude",
     "mlock_prelude",
