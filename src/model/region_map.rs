@@ -17,7 +17,7 @@ use super::region::Region;
 use crate::types::Addr;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::ops::{Bound, RangeBounds};
+use std::ops::RangeBounds;
 
 /// An index into the slot vector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,17 +41,62 @@ pub struct RegionMap {
     last: Option<(Addr, Slot)>,
 }
 
-/// The entries of a [`RegionMap`] in a range of starts, in order: those of
-/// the tree below the waiting entry, the waiting entry if it lies in the
-/// range, then those of the tree above it.
-type Entries<'a> = std::iter::Chain<
-    std::iter::Chain<TreeEntries<'a>, std::option::IntoIter<(Addr, Slot)>>,
-    std::iter::Flatten<std::option::IntoIter<TreeEntries<'a>>>,
->;
+/// The entries of a [`RegionMap`] in a range of starts, in order: the
+/// tree's, with the waiting entry merged in where it falls. One search of
+/// the tree serves the whole range (splitting the range at the waiting
+/// entry searched it twice, and most queries ask for one entry).
+///
+/// The tree's entries are split three ways, in order: `front` (one taken
+/// from the front of `tree` and not yet handed out), `tree`, and `back`
+/// (likewise from the back).
+struct Entries<'a> {
+    tree: std::collections::btree_map::Range<'a, Addr, Slot>,
+    /// The waiting entry, while it lies in the range and is not handed out.
+    waiting: Option<(Addr, Slot)>,
+    front: Option<(Addr, Slot)>,
+    back: Option<(Addr, Slot)>,
+}
 
-/// The tree's entries in a range of starts, copied out.
-type TreeEntries<'a> =
-    std::iter::Map<std::collections::btree_map::Range<'a, Addr, Slot>, fn((&Addr, &Slot)) -> (Addr, Slot)>;
+impl Iterator for Entries<'_> {
+    type Item = (Addr, Slot);
+
+    fn next(&mut self) -> Option<(Addr, Slot)> {
+        let tree = self
+            .front
+            .take()
+            .or_else(|| self.tree.next().map(copied))
+            .or_else(|| self.back.take());
+        let Some(waiting) = self.waiting else { return tree };
+        match tree {
+            Some(entry) if entry.0 < waiting.0 => Some(entry),
+            // The tree's lowest entry is handed out after the waiting one.
+            entry => {
+                self.front = entry;
+                self.waiting = None;
+                Some(waiting)
+            }
+        }
+    }
+}
+
+impl DoubleEndedIterator for Entries<'_> {
+    fn next_back(&mut self) -> Option<(Addr, Slot)> {
+        let tree = self
+            .back
+            .take()
+            .or_else(|| self.tree.next_back().map(copied))
+            .or_else(|| self.front.take());
+        let Some(waiting) = self.waiting else { return tree };
+        match tree {
+            Some(entry) if entry.0 > waiting.0 => Some(entry),
+            entry => {
+                self.back = entry;
+                self.waiting = None;
+                Some(waiting)
+            }
+        }
+    }
+}
 
 /// An entry of the tree, copied out of it.
 fn copied((start, slot): (&Addr, &Slot)) -> (Addr, Slot) {
@@ -190,20 +235,11 @@ impl RegionMap {
     /// The entries whose start lies in `starts`, in order, the waiting one
     /// among them (see [`Entries`]).
     fn entries(&self, starts: impl RangeBounds<Addr>) -> Entries<'_> {
-        let (low, high) = (starts.start_bound().cloned(), starts.end_bound().cloned());
-        let copy: fn((&Addr, &Slot)) -> (Addr, Slot) = copied;
-        match self.waiting.filter(|(k, _)| starts.contains(k)) {
-            None => self
-                .index
-                .range((low, high))
-                .map(copy)
-                .chain(None)
-                .chain(None.into_iter().flatten()),
-            Some(waiting) => {
-                let below = self.index.range((low, Bound::Excluded(waiting.0))).map(copy);
-                let above = self.index.range((Bound::Excluded(waiting.0), high)).map(copy);
-                below.chain(Some(waiting)).chain(Some(above).into_iter().flatten())
-            }
+        Entries {
+            waiting: self.waiting.filter(|(k, _)| starts.contains(k)),
+            tree: self.index.range(starts),
+            front: None,
+            back: None,
         }
     }
 
@@ -330,6 +366,21 @@ mod tests {
                 let all: Vec<u64> = reference.iter().copied().collect();
                 prop_assert_eq!(starts(map.values()), all.clone());
                 prop_assert_eq!(starts(map.values().rev()), all.iter().rev().copied().collect::<Vec<_>>());
+                // Taken from both ends in turn, the regions meet in the middle.
+                {
+                let (mut iter, mut left) = (map.values(), std::collections::VecDeque::from(all.clone()));
+                for turn in 0.. {
+                    let (got, want) = if turn % 2 == 0 {
+                        (iter.next(), left.pop_front())
+                    } else {
+                        (iter.next_back(), left.pop_back())
+                    };
+                    prop_assert_eq!(got.map(|r| r.range.start().0 / PAGE), want);
+                    if want.is_none() {
+                        break;
+                    }
+                }
+                }
                 prop_assert_eq!(map.first_start().map(|a| a.0 / PAGE), all.first().copied());
                 prop_assert_eq!(map.last().map(|r| r.range.start().0 / PAGE), all.last().copied());
                 for bound in [0, page, page + 1, 23] {
