@@ -142,22 +142,19 @@ impl Model {
 
     /// Judges munmap.
     pub(super) fn plan_munmap(&self, pid: Pid, addr: Addr, len: Len) -> Verdict {
-        match self.munmap_prelude(&self.procs[&pid], addr, len) {
-            Ok(_) => Verdict::ok(Value::Unit, "MUNMAP-OK-1"),
-            Err(v) => v,
-        }
+        let mut checks = Checks::new();
+        self.munmap_checks(&self.procs[&pid], addr, len, &mut checks);
+        Self::munmap_verdict(&checks)
     }
 
-    /// munmap's checks: the pages to unmap, or the failing verdict.
-    fn munmap_prelude(&self, proc: &Process, addr: Addr, len: Len) -> Result<AddrRange, Verdict> {
-        let mut c = Checks::new();
-        let range = self.munmap_checks(proc, addr, len, &mut c);
-        Self::walk_or_verdict(c, range)
+    /// The verdict of munmap's checks: the first failing one, or success.
+    fn munmap_verdict(checks: &Checks) -> Verdict {
+        checks.or_else(|| Verdict::ok(Value::Unit, "MUNMAP-OK-1"))
     }
 
     /// Every check of the profile's munmap order, into `c`, and the pages
-    /// they cover (`None` when the range is invalid). The caller's list is
-    /// filled in place: a list returned is built here and then moved.
+    /// to unmap when every one passed. The caller's list is filled in
+    /// place: a list returned is built here and then moved.
     fn munmap_checks(&self, proc: &Process, addr: Addr, len: Len, c: &mut Checks) -> Option<AddrRange> {
         let range = match self.profile.ctrl_order {
             CtrlOrder::Procnto => self.procnto_munmap_checks(addr, len, c),
@@ -168,7 +165,7 @@ impl Model {
             Errno::ENOMEM,
             range.is_some_and(|r| self.munmap_split_blown(proc, r)),
         );
-        range
+        range.filter(|_| !c.failed())
     }
 
     fn procnto_munmap_checks(&self, addr: Addr, len: Len, c: &mut Checks) -> Option<AddrRange> {
@@ -219,7 +216,7 @@ impl Model {
         if !outcome.is_ok() {
             return;
         }
-        if let Ok(range) = self.munmap_prelude(&self.procs[&pid], addr, len) {
+        if let Some(range) = self.munmap_checks(&self.procs[&pid], addr, len, &mut Checks::new()) {
             self.unmap_pages(pid, range);
         }
     }
@@ -241,13 +238,12 @@ impl Model {
         // (which moves it twice).
         let mut checks = Checks::new();
         let range = self.munmap_checks(proc, addr, len, &mut checks);
-        let verdict = checks.or_else(|| Verdict::ok(Value::Unit, "MUNMAP-OK-1"));
+        let verdict = Self::munmap_verdict(&checks);
         if !accept(&verdict) {
             return verdict;
         }
-        // Only a call whose every check passed unmaps.
-        if !checks.failed() {
-            self.unmap_pages(pid, range.expect("a range is missing only when a check failed"));
+        if let Some(range) = range {
+            self.unmap_pages(pid, range);
         }
         self.debug_check_invariants();
         applied(Ok(()));

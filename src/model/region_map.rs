@@ -11,7 +11,9 @@
 //! (`waiting`): a mapping unmapped before anything else is mapped (a
 //! map-and-unmap, the commonest pair of calls) then never enters the tree,
 //! which saves an insertion and a removal, each a descent and a shift. Every
-//! query asks the waiting entry too, at the cost of one comparison.
+//! query asks the waiting entry too ([`Entries`] merges it in): a comparison
+//! or two per entry handed out, which costs `check` of a generated trace
+//! about 1.5% more instructions and the pair about 10% fewer.
 
 use super::region::Region;
 use crate::types::Addr;
